@@ -1,0 +1,1 @@
+"""ANTT Bot: entry points and wiring (CLI, config, bootstrap, web server, channels)."""

@@ -1,0 +1,1 @@
+"""Sub-commands of ``antt``: one module each, with ``register(subparsers)``."""

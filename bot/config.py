@@ -1,0 +1,67 @@
+"""Typed settings, read from the environment with the ``ANTT_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the application in one place; secrets are ``SecretStr``."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTT_", env_file=None, extra="ignore")
+
+    # Database: unset means "start the embedded PostgreSQL under data_dir".
+    database_url: SecretStr | None = None
+    data_dir: Path = Path("./.antt")
+    db_pool_size: int = 10
+
+    # Telegram
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_bot_username: str | None = None
+
+    # Web server (webhooks, /healthz, emulator)
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+
+    # Behaviour
+    default_language: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    conversation_idle_minutes: int = 60
+    invite_max_failures: int = 5
+    invite_lock_minutes: int = 60
+    secret_key: SecretStr = SecretStr("dev-only-change-me")
+    store_media: bool = False
+
+    # Tips
+    tip_max_per_hour: int = 5
+    tip_max_text: int = 4000
+    tip_max_media: int = 10
+    tip_lookup_max_failures: int = 10
+    tip_escalate_hours: int = 24
+    tip_reporter_retention_days: int = 90
+
+    def sqlalchemy_url(self) -> str | None:
+        """The configured URL with the asyncpg driver, or None for the embedded server."""
+        if self.database_url is None:
+            return None
+        return to_asyncpg_url(self.database_url.get_secret_value())
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Turn ``postgres://`` or ``postgresql://`` into ``postgresql+asyncpg://``."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()

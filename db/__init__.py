@@ -1,0 +1,1 @@
+"""Persistence: models, sessions and the unit of work, repositories, queries, migrations."""

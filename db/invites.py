@@ -1,0 +1,172 @@
+"""Invites: codes that let an officer, force member, supervisor or admin join a unit.
+
+Only a SHA-256 of the code is stored. Codes use an alphabet without look-alike
+characters (no 0/O, 1/I/L), 12 characters, about 59 bits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import audit
+from db.members import grant_role
+from db.models import Invite, Role, Unit, utcnow
+
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12
+DEEP_LINK_PREFIX = "inv_"
+
+
+class InviteStatus(str, enum.Enum):
+    OK = "ok"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED_UP = "used_up"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class InviteCheck:
+    status: InviteStatus
+    invite: Invite | None = None
+    unit: Unit | None = None
+
+
+def normalize_code(raw: str) -> str:
+    """Accept what people type: any case, spaces or dashes, the ``inv_`` deep-link prefix."""
+    code = raw.strip()
+    if code.lower().startswith(DEEP_LINK_PREFIX):
+        code = code[len(DEEP_LINK_PREFIX):]
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(normalize_code(code).encode()).hexdigest()
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username}?start={DEEP_LINK_PREFIX}{code}"
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    unit_id: int,
+    role: Role,
+    max_uses: int = 1,
+    days: float = 7,
+    created_by: int | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Store a new invite and return its plain code (shown once, never stored)."""
+    if max_uses < 1:
+        raise ValueError("max_uses must be at least 1")
+    if days <= 0:
+        raise ValueError("days must be positive")
+    now = now or utcnow()
+    code = new_code()
+    invite = Invite(
+        code_hash=hash_code(code),
+        unit_id=unit_id,
+        role=role.value,
+        expires_at=now + dt.timedelta(days=days),
+        max_uses=max_uses,
+        uses=0,
+        created_by=created_by,
+    )
+    session.add(invite)
+    await session.flush()
+    audit.record(
+        session,
+        "invite.create",
+        actor_member_id=created_by,
+        object_kind="invite",
+        object_id=invite.id,
+        data={"unit_id": unit_id, "role": role.value, "max_uses": max_uses},
+    )
+    return code
+
+
+async def check_invite(
+    session: AsyncSession, code: str, *, now: dt.datetime | None = None
+) -> InviteCheck:
+    """What a code is worth right now, without using it."""
+    now = now or utcnow()
+    if not normalize_code(code):
+        return InviteCheck(InviteStatus.UNKNOWN)
+    row = (
+        await session.execute(
+            select(Invite, Unit)
+            .join(Unit, Unit.id == Invite.unit_id)
+            .where(Invite.code_hash == hash_code(code))
+        )
+    ).one_or_none()
+    if row is None:
+        return InviteCheck(InviteStatus.UNKNOWN)
+    invite, unit = row
+    if invite.revoked_at is not None:
+        return InviteCheck(InviteStatus.REVOKED, invite, unit)
+    if invite.expires_at <= now:
+        return InviteCheck(InviteStatus.EXPIRED, invite, unit)
+    if invite.uses >= invite.max_uses:
+        return InviteCheck(InviteStatus.USED_UP, invite, unit)
+    return InviteCheck(InviteStatus.OK, invite, unit)
+
+
+async def redeem_invite(
+    session: AsyncSession,
+    code: str,
+    member_id: int,
+    *,
+    now: dt.datetime | None = None,
+) -> InviteCheck:
+    """Use one of the invite's uses and grant its role, atomically against races.
+
+    The use is counted by a guarded UPDATE, so two people racing for the last use
+    cannot both get it.
+    """
+    now = now or utcnow()
+    check = await check_invite(session, code, now=now)
+    if check.status is not InviteStatus.OK or check.invite is None:
+        return check
+    used = (
+        await session.execute(
+            update(Invite)
+            .where(
+                Invite.id == check.invite.id,
+                Invite.uses < Invite.max_uses,
+                Invite.expires_at > now,
+                Invite.revoked_at.is_(None),
+            )
+            .values(uses=Invite.uses + 1)
+            .returning(Invite.id)
+        )
+    ).scalar_one_or_none()
+    if used is None:
+        return InviteCheck(InviteStatus.USED_UP, check.invite, check.unit)
+    await grant_role(
+        session,
+        member_id,
+        check.invite.unit_id,
+        Role(check.invite.role),
+        granted_by=check.invite.created_by,
+    )
+    audit.record(
+        session,
+        "invite.redeem",
+        actor_member_id=member_id,
+        object_kind="invite",
+        object_id=check.invite.id,
+    )
+    return check

@@ -1,0 +1,192 @@
+"""People: members, their channel identities, and role grants scoped to units."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import audit
+from db.models import Identity, Member, Role, RoleGrant, Unit, utcnow
+from db.units import in_subtree
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An active role of a member over a unit's subtree."""
+
+    grant_id: int
+    role: Role
+    unit: Unit
+
+
+async def identity_for(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    *,
+    chat_id: str | None = None,
+    display_name: str = "",
+    language: str | None = None,
+) -> Identity:
+    """Get or create the identity of (channel, external id) in one statement; race-free."""
+    stmt = (
+        insert(Identity)
+        .values(
+            channel=channel,
+            external_id=external_id,
+            chat_id=chat_id or external_id,
+            display_name=display_name,
+            language=language,
+            last_seen_at=utcnow(),
+        )
+        .on_conflict_do_update(
+            constraint="uq_identity_channel_external",
+            set_={"last_seen_at": utcnow(), "blocked_at": None},
+        )
+        .returning(Identity)
+    )
+    result = await session.execute(stmt, execution_options={"populate_existing": True})
+    return result.scalar_one()
+
+
+async def member_of(session: AsyncSession, identity: Identity) -> Member | None:
+    if identity.member_id is None:
+        return None
+    return await session.get(Member, identity.member_id)
+
+
+async def ensure_member(session: AsyncSession, identity: Identity, full_name: str) -> Member:
+    """The identity's member, created (with ``full_name``) if it has none yet."""
+    member = await member_of(session, identity)
+    if member is None:
+        member = Member(full_name=full_name)
+        session.add(member)
+        await session.flush()
+        identity.member_id = member.id
+    elif full_name:
+        member.full_name = full_name
+    return member
+
+
+async def active_grants(session: AsyncSession, member_id: int) -> list[Grant]:
+    stmt = (
+        select(RoleGrant.id, RoleGrant.role, Unit)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .where(RoleGrant.member_id == member_id, RoleGrant.revoked_at.is_(None))
+        .order_by(Unit.depth, RoleGrant.role)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [Grant(gid, Role(role), unit) for gid, role, unit in rows]
+
+
+async def grant_role(
+    session: AsyncSession,
+    member_id: int,
+    unit_id: int,
+    role: Role,
+    *,
+    granted_by: int | None,
+) -> bool:
+    """Grant ``role`` over ``unit_id``; False when that grant is already active."""
+    stmt = (
+        insert(RoleGrant)
+        .values(member_id=member_id, unit_id=unit_id, role=role.value, granted_by=granted_by)
+        .on_conflict_do_nothing(
+            index_elements=["member_id", "unit_id", "role"],
+            index_where=RoleGrant.revoked_at.is_(None),
+        )
+        .returning(RoleGrant.id)
+    )
+    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    if new_id is None:
+        return False
+    audit.record(
+        session,
+        "role.grant",
+        actor_member_id=granted_by,
+        object_kind="member",
+        object_id=member_id,
+        data={"unit_id": unit_id, "role": role.value, "grant_id": new_id},
+    )
+    return True
+
+
+async def revoke_role(
+    session: AsyncSession,
+    member_id: int,
+    unit_id: int,
+    role: Role,
+    *,
+    revoked_by: int | None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Revoke an active grant; False when there was none."""
+    stmt = (
+        update(RoleGrant)
+        .where(
+            RoleGrant.member_id == member_id,
+            RoleGrant.unit_id == unit_id,
+            RoleGrant.role == role.value,
+            RoleGrant.revoked_at.is_(None),
+        )
+        .values(revoked_at=now or utcnow(), revoked_by=revoked_by)
+        .returning(RoleGrant.id)
+    )
+    revoked = (await session.execute(stmt)).scalars().all()
+    if not revoked:
+        return False
+    audit.record(
+        session,
+        "role.revoke",
+        actor_member_id=revoked_by,
+        object_kind="member",
+        object_id=member_id,
+        data={"unit_id": unit_id, "role": role.value, "grant_ids": list(revoked)},
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    member_id: int
+    full_name: str
+    role: str
+    unit_code: str
+    unit_name: str
+
+
+async def members_in_subtree(session: AsyncSession, root: Unit | None) -> Sequence[MemberRow]:
+    """Members with an active grant on a unit under ``root`` (all members when None)."""
+    stmt = (
+        select(Member.id, Member.full_name, RoleGrant.role, Unit.code, Unit.name)
+        .join(RoleGrant, RoleGrant.member_id == Member.id)
+        .join(Unit, Unit.id == RoleGrant.unit_id)
+        .where(RoleGrant.revoked_at.is_(None))
+        .order_by(Unit.path, Member.full_name, RoleGrant.role)
+    )
+    if root is not None:
+        stmt = stmt.where(in_subtree(root.path))
+    return [MemberRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def identities_of_unit_role(
+    session: AsyncSession, unit_id: int, roles: Sequence[Role]
+) -> Sequence[Identity]:
+    """Reachable identities of members holding one of ``roles`` on exactly ``unit_id``."""
+    stmt = (
+        select(Identity)
+        .join(RoleGrant, RoleGrant.member_id == Identity.member_id)
+        .where(
+            RoleGrant.unit_id == unit_id,
+            RoleGrant.role.in_([r.value for r in roles]),
+            RoleGrant.revoked_at.is_(None),
+            Identity.blocked_at.is_(None),
+        )
+        .distinct()
+    )
+    return (await session.execute(stmt)).scalars().all()

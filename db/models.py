@@ -1,0 +1,450 @@
+"""SQLAlchemy 2 models for the whole domain: units, people, the plan, tips, delivery, audit.
+
+Times are ``timestamptz`` in UTC; calendar dates (deadlines) are plain ``date``.
+The unit tree is a materialised path of ids (``/1/7/42/``) with a
+``text_pattern_ops`` index, so "everything under this district" is one
+``path LIKE '/1/7/%'`` index range scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+    }
+
+
+def _enum_check(column: str, values: type[enum.Enum]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UnitKind(str, enum.Enum):
+    PROVINCE = "province"
+    CITY = "city"
+    TOWN = "town"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+    WARD = "ward"
+    RESIDENTIAL_AREA = "residential_area"
+    AGENCY = "agency"
+    ENTERPRISE = "enterprise"
+    SCHOOL = "school"
+    PARISH = "parish"
+    INDUSTRIAL_PARK = "industrial_park"
+
+
+DISTRICT_LEVEL = {UnitKind.CITY, UnitKind.TOWN, UnitKind.DISTRICT}
+COMMUNE_LEVEL = {UnitKind.COMMUNE, UnitKind.WARD}
+
+
+class Role(str, enum.Enum):
+    OFFICER = "officer"
+    FORCE = "force"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class TaskKind(str, enum.Enum):
+    MILESTONE = "milestone"
+    COUNT = "count"
+    PERCENT = "percent"
+    REPORT = "report"
+    RECURRING = "recurring"
+
+
+class TipStatus(str, enum.Enum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class OutboxStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+class Unit(Base):
+    __tablename__ = "unit"
+    __table_args__ = (
+        _enum_check("kind", UnitKind),
+        Index("ix_unit_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
+        Index("ix_unit_parent_id", "parent_id"),
+        Index("ix_unit_name_search", "name_search", postgresql_ops={"name_search": "text_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # lower-case, accent-free name ("nghi huong" finds "Nghi Hương")
+    name_search: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    path: Mapped[str] = mapped_column(Text, default="")
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    lat: Mapped[float | None] = mapped_column(Double)
+    lon: Mapped[float | None] = mapped_column(Double)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], foreign_keys=[parent_id])
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Identity(Base):
+    """One account of a person on one channel (Telegram, Zalo, emulator)."""
+
+    __tablename__ = "identity"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_identity_channel_external"),
+        Index("ix_identity_member_id", "member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str | None] = mapped_column(String(8))
+    blocked_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[dt.datetime | None]
+
+
+class RoleGrant(Base):
+    __tablename__ = "role_grant"
+    __table_args__ = (
+        _enum_check("role", Role),
+        Index(
+            "uq_role_grant_active",
+            "member_id",
+            "unit_id",
+            "role",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        Index("ix_role_grant_unit_id", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    granted_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+
+
+class Invite(Base):
+    __tablename__ = "invite"
+    __table_args__ = (
+        _enum_check("role", Role),
+        CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses_within_limit"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[dt.datetime]
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Plan(Base):
+    __tablename__ = "plan"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title_vi: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text, default="")
+    year: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    coordinator_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Task(Base):
+    __tablename__ = "task"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "code", name="uq_task_plan_code"),
+        _enum_check("kind", TaskKind),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    title_vi: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text, default="")
+    clause: Mapped[str | None] = mapped_column(String(120))
+    cadence: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    # True for the plan's reporting calendar (section IV), not a target of its own
+    is_reporting: Mapped[bool] = mapped_column(Boolean, default=False)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Assignment(Base):
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("task_id", "unit_id", name="uq_assignment_task_unit"),
+        Index("ix_assignment_unit_id", "unit_id"),
+        Index("ix_assignment_deadline", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    target: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    deadline: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    inferred: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Checkin(Base):
+    """Append-only progress history; a correction is a new row that supersedes."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (
+        Index("ix_checkin_assignment_created", "assignment_id", "created_at"),
+        Index("ix_checkin_created_at", "created_at"),
+        Index("ix_checkin_member_id", "member_id"),
+        CheckConstraint("value IS NULL OR value >= 0", name="value_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    status: Mapped[str | None] = mapped_column(String(16))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    eligible: Mapped[int | None] = mapped_column(Integer)
+    period: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class TipCategory(Base):
+    __tablename__ = "tip_category"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title_vi: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text)
+    extension: Mapped[bool] = mapped_column(Boolean, default=False)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Tip(Base):
+    __tablename__ = "tip"
+    __table_args__ = (
+        _enum_check("status", TipStatus),
+        Index("ix_tip_unit_status_created", "unit_id", "status", "created_at"),
+        Index("ix_tip_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    category: Mapped[str] = mapped_column(ForeignKey("tip_category.code"))
+    description: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    place_text: Mapped[str | None] = mapped_column(Text)
+    lat: Mapped[float | None] = mapped_column(Double)
+    lon: Mapped[float | None] = mapped_column(Double)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default=TipStatus.NEW.value)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    assigned_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    acknowledged_at: Mapped[dt.datetime | None]
+    escalated_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+
+
+class TipEvent(Base):
+    __tablename__ = "tip_event"
+    __table_args__ = (Index("ix_tip_event_tip_id", "tip_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"))
+    actor_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class TipReporter(Base):
+    """The sealed link from a tip to its reporter's chat (encrypted; purged after closing)."""
+
+    __tablename__ = "tip_reporter"
+
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    purge_after: Mapped[dt.datetime | None]
+
+
+class Attachment(Base):
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_owner", "owner_kind", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_kind: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    mime: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    stored_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Conversation(Base):
+    """Where one identity stands in a flow; locked for the length of one update."""
+
+    __tablename__ = "conversation"
+
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identity.id"), primary_key=True)
+    flow: Mapped[str | None] = mapped_column(String(32))
+    step: Mapped[str | None] = mapped_column(String(48))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class ProcessedUpdate(Base):
+    __tablename__ = "processed_update"
+    __table_args__ = (PrimaryKeyConstraint("channel", "update_id"),)
+
+    channel: Mapped[str] = mapped_column(String(16))
+    update_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class RateEvent(Base):
+    """Counted attempts for limits (wrong invite codes, wrong tip codes, tips per hour)."""
+
+    __tablename__ = "rate_event"
+    __table_args__ = (Index("ix_rate_event_identity_kind_at", "identity_id", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identity.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Broadcast(Base):
+    __tablename__ = "broadcast"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    author_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        _enum_check("status", OutboxStatus),
+        Index(
+            "ix_outbox_pending",
+            "not_before",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_outbox_broadcast_id", "broadcast_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identity.id"))
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    not_before: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    sent_at: Mapped[dt.datetime | None]
+
+
+class Audit(Base):
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    actor_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    action: Mapped[str] = mapped_column(String(48))
+    object_kind: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

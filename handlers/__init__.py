@@ -1,0 +1,1 @@
+"""Channel-agnostic conversations: the engine, the flows, and the rendering of texts."""

@@ -1,0 +1,56 @@
+"""Test session: one embedded PostgreSQL for the whole run, a clean schema per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from db import migrate
+from db.embedded import embedded_url, start_embedded
+from db.models import Base
+from db.session import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A real PostgreSQL: ANTT_TEST_DATABASE_URL if set, else an embedded server."""
+    external = os.environ.get("ANTT_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    base = ROOT / ".antt-test"
+    base.mkdir(exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="pg-", dir=base))
+    server = start_embedded(data_dir)
+    try:
+        yield embedded_url(server)
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def migrated_db(pg_url: str) -> AsyncIterator[Database]:
+    database = Database(pg_url, pool_size=5)
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
+
+
+TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
+
+
+@pytest.fixture
+async def db(migrated_db: Database) -> AsyncIterator[Database]:
+    """The migrated database, emptied before each test."""
+    async with migrated_db.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    yield migrated_db
