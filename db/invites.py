@@ -24,7 +24,7 @@ CODE_LENGTH = 12
 DEEP_LINK_PREFIX = "inv_"
 
 
-class InviteStatus(str, enum.Enum):
+class InviteStatus(enum.StrEnum):
     OK = "ok"
     UNKNOWN = "unknown"
     EXPIRED = "expired"

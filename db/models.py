@@ -62,7 +62,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class UnitKind(str, enum.Enum):
+class UnitKind(enum.StrEnum):
     PROVINCE = "province"
     CITY = "city"
     TOWN = "town"
@@ -81,14 +81,14 @@ DISTRICT_LEVEL = {UnitKind.CITY, UnitKind.TOWN, UnitKind.DISTRICT}
 COMMUNE_LEVEL = {UnitKind.COMMUNE, UnitKind.WARD}
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     OFFICER = "officer"
     FORCE = "force"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
 
-class TaskKind(str, enum.Enum):
+class TaskKind(enum.StrEnum):
     MILESTONE = "milestone"
     COUNT = "count"
     PERCENT = "percent"
@@ -96,14 +96,14 @@ class TaskKind(str, enum.Enum):
     RECURRING = "recurring"
 
 
-class TipStatus(str, enum.Enum):
+class TipStatus(enum.StrEnum):
     NEW = "new"
     ACKNOWLEDGED = "acknowledged"
     ASSIGNED = "assigned"
     CLOSED = "closed"
 
 
-class OutboxStatus(str, enum.Enum):
+class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
@@ -116,7 +116,9 @@ class Unit(Base):
         _enum_check("kind", UnitKind),
         Index("ix_unit_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
         Index("ix_unit_parent_id", "parent_id"),
-        Index("ix_unit_name_search", "name_search", postgresql_ops={"name_search": "text_pattern_ops"}),
+        Index(
+            "ix_unit_name_search", "name_search", postgresql_ops={"name_search": "text_pattern_ops"}
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -37,7 +37,9 @@ def in_subtree(root_path: str):  # type: ignore[no-untyped-def]
     return Unit.path.startswith(root_path, autoescape=True)
 
 
-async def subtree(session: AsyncSession, root: Unit, *, active_only: bool = False) -> Sequence[Unit]:
+async def subtree(
+    session: AsyncSession, root: Unit, *, active_only: bool = False
+) -> Sequence[Unit]:
     """Every unit under ``root`` (root included), in tree order: one index range scan."""
     stmt = select(Unit).where(in_subtree(root.path)).order_by(Unit.path)
     if active_only:
