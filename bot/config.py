@@ -57,7 +57,7 @@ def to_asyncpg_url(url: str) -> str:
     """Turn ``postgres://`` or ``postgresql://`` into ``postgresql+asyncpg://``."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            return "postgresql+asyncpg://" + url[len(prefix) :]
     return url
 
 

@@ -43,7 +43,7 @@ def normalize_code(raw: str) -> str:
     """Accept what people type: any case, spaces or dashes, the ``inv_`` deep-link prefix."""
     code = raw.strip()
     if code.lower().startswith(DEEP_LINK_PREFIX):
-        code = code[len(DEEP_LINK_PREFIX):]
+        code = code[len(DEEP_LINK_PREFIX) :]
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 

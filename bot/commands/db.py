@@ -22,8 +22,11 @@ async def upgrade(args: argparse.Namespace) -> int:
     from db import migrate
 
     async with open_database(get_settings(), upgrade=True) as db:
-        print(_("Database at revision {revision}.").format(
-            revision=await migrate.current_revision(db)))
+        print(
+            _("Database at revision {revision}.").format(
+                revision=await migrate.current_revision(db)
+            )
+        )
     return 0
 
 
