@@ -7,9 +7,10 @@ without formatting turn it into plain text with ``handlers.render.to_plain``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 MediaKind = Literal["photo", "video", "voice", "document"]
 RequestKind = Literal["location", "contact"]
@@ -76,3 +77,33 @@ class Message:
 
 
 Reply = list[Message]
+
+
+def message_to_json(msg: Message) -> dict[str, Any]:
+    """A message as JSON (for the outbox); the image travels base64-encoded."""
+    data: dict[str, Any] = {"text": msg.text}
+    if msg.choices:
+        data["choices"] = [[c.id, c.label] for c in msg.choices]
+        data["columns"] = msg.columns
+    if msg.request:
+        data["request"] = msg.request
+        data["request_label"] = msg.request_label
+    if msg.image is not None:
+        data["image"] = base64.b64encode(msg.image).decode()
+        data["image_name"] = msg.image_name
+    if msg.remove_keyboard:
+        data["remove_keyboard"] = True
+    return data
+
+
+def message_from_json(data: dict[str, Any]) -> Message:
+    return Message(
+        text=data["text"],
+        choices=[Choice(cid, label) for cid, label in data.get("choices", [])],
+        columns=data.get("columns", 1),
+        request=data.get("request"),
+        request_label=data.get("request_label"),
+        image=base64.b64decode(data["image"]) if "image" in data else None,
+        image_name=data.get("image_name", "image.png"),
+        remove_keyboard=data.get("remove_keyboard", False),
+    )

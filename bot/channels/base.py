@@ -1,0 +1,43 @@
+"""What every channel offers the rest of the app, and the delivery errors it raises.
+
+The outbox sender and the reply path speak only this protocol, so they never
+import a messenger library.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from handlers.types import Message
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered; subclasses say what to do about it."""
+
+
+class RecipientBlocked(DeliveryError):
+    """The person blocked the bot or the chat no longer exists: stop trying."""
+
+
+class RateLimited(DeliveryError):
+    """The messenger asked us to slow down: pause this bot for ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(DeliveryError):
+    """A 5xx or a network error: retry later with backoff."""
+
+
+class PermanentError(DeliveryError):
+    """The request itself was refused (a 400 other than "chat not found"): do not retry."""
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, chat_id: str, messages: list[Message]) -> None:
+        """Deliver messages to one chat, in order; raise a ``DeliveryError`` on failure."""
+        ...
