@@ -1,0 +1,135 @@
+"""Language choice, translations and Vietnamese-first formatting of dates and numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from handlers.i18n import (
+    _,
+    current_language,
+    format_date,
+    format_datetime,
+    format_number,
+    gettext_in,
+    local_today,
+    ngettext,
+    pick_language,
+    set_language,
+)
+
+
+@pytest.fixture(autouse=True)
+def _vietnamese_after() -> object:
+    yield
+    set_language("vi")
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("vi", "vi"),
+        ("en", "en"),
+        ("en-US", "en"),
+        ("en_GB", "en"),
+        ("EN", "en"),
+        ("vi-VN", "vi"),
+        ("fr", "vi"),
+        ("", "vi"),
+        (None, "vi"),
+    ],
+)
+def test_pick_language(code: str | None, expected: str) -> None:
+    assert pick_language(code) == expected
+
+
+def test_format_date_moves_to_ho_chi_minh_first() -> None:
+    # 20:00 UTC on the 19th is 03:00 on the 20th in Hà Nội (UTC+7).
+    assert format_date(dt.datetime(2025, 3, 19, 20, 0, tzinfo=dt.UTC)) == "20/03/2025"
+    assert format_date(dt.datetime(2025, 3, 19, 16, 59, tzinfo=dt.UTC)) == "19/03/2025"
+    assert format_date(dt.datetime(2025, 3, 19, 17, 0, tzinfo=dt.UTC)) == "20/03/2025"
+    # A naive datetime is read as UTC.
+    assert format_date(dt.datetime(2025, 12, 31, 18, 0)) == "01/01/2026"
+    # A plain date is shown as it is.
+    assert format_date(dt.date(2025, 1, 5)) == "05/01/2025"
+
+
+def test_format_datetime() -> None:
+    assert format_datetime(dt.datetime(2025, 3, 19, 20, 5, tzinfo=dt.UTC)) == "03:05 20/03/2025"
+
+
+def test_local_today() -> None:
+    assert local_today(dt.datetime(2025, 3, 19, 20, 0, tzinfo=dt.UTC)) == dt.date(2025, 3, 20)
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "expected"),
+    [
+        (1234567, "vi", "1.234.567"),
+        (1234567, "en", "1,234,567"),
+        (1234.5, "vi", "1.234,5"),
+        (1234.5, "en", "1,234.5"),
+        (999, "vi", "999"),
+        (0, "vi", "0"),
+        (-1500, "vi", "-1.500"),
+        (12.0, "vi", "12"),
+    ],
+)
+def test_format_number(value: float, lang: str, expected: str) -> None:
+    assert format_number(value, lang) == expected
+
+
+def test_format_number_follows_the_current_language() -> None:
+    set_language("vi")
+    assert format_number(2500) == "2.500"
+    set_language("en")
+    assert format_number(2500) == "2,500"
+
+
+def test_vietnamese_translation_is_returned() -> None:
+    set_language("vi")
+    assert current_language() == "vi"
+    assert _("Cancel") == "Hủy"
+    assert _("Language set to English.") == "Đã chuyển sang tiếng Việt."
+    assert ngettext("{count} member in your units", "{count} members in your units", 3).format(
+        count=3
+    ) == ("Đơn vị của bạn có 3 thành viên")
+    set_language("en")
+    assert _("Cancel") == "Cancel"
+    assert ngettext("{count} member in your units", "{count} members in your units", 1) == (
+        "{count} member in your units"
+    )
+
+
+def test_unknown_language_falls_back_to_vietnamese() -> None:
+    set_language("de")
+    assert current_language() == "vi"
+    set_language(None)
+    assert _("Help") == "Trợ giúp"
+
+
+def test_untranslated_text_falls_back_to_the_msgid() -> None:
+    set_language("vi")
+    assert _("A string nobody translated") == "A string nobody translated"
+
+
+def test_gettext_in_another_language() -> None:
+    set_language("en")
+    assert gettext_in("vi", "Help") == "Trợ giúp"
+    assert gettext_in("en-US", "Help") == "Help"
+    assert current_language() == "en"
+
+
+async def test_language_is_per_task() -> None:
+    """Each update runs in its own task: one person's language never leaks to another's."""
+    seen: dict[str, str] = {}
+
+    async def person(lang: str) -> None:
+        set_language(lang)
+        await asyncio.sleep(0.01)
+        seen[lang] = _("Help")
+
+    await asyncio.gather(person("vi"), person("en"))
+    assert seen == {"vi": "Trợ giúp", "en": "Help"}
