@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_bot_username: str | None = None
+    telegram_webhook_path: str = "/telegram/webhook"
+    # Updates handled at once (one person's updates still run in order) and HTTP
+    # connections to the Bot API for sending; see bench/telegram_engine.py.
+    telegram_concurrency: int = 256
+    telegram_pool_size: int = 256
 
     # Web server (webhooks, /healthz, emulator)
     web_host: str = "127.0.0.1"

@@ -190,3 +190,23 @@ async def identities_of_unit_role(
         .distinct()
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def mark_blocked(
+    session: AsyncSession, channel: str, external_id: str, *, now: dt.datetime | None = None
+) -> bool:
+    """Mark an identity unreachable (it blocked the bot); its next message clears the mark.
+
+    False when there is no such identity or it was already marked.
+    """
+    stmt = (
+        update(Identity)
+        .where(
+            Identity.channel == channel,
+            Identity.external_id == external_id,
+            Identity.blocked_at.is_(None),
+        )
+        .values(blocked_at=now or utcnow())
+        .returning(Identity.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None

@@ -1,0 +1,8 @@
+"""Telegram through python-telegram-bot 22, used only as the transport.
+
+``adapter`` turns an ``Update`` into an ``Incoming``, ``render`` turns our
+``Message`` into Bot API calls, ``channel`` performs them and maps errors to
+the delivery errors of ``bot.channels.base``, ``app`` wires the PTB
+``Application`` to the engine, ``webhook`` serves updates on our aiohttp server,
+``redact`` keeps the token out of logs.
+"""

@@ -1,0 +1,294 @@
+"""The PTB ``Application`` wired to our engine, and its lifecycle (polling or webhook).
+
+PTB is only the transport: one ``TypeHandler(Update)`` turns every update into
+an ``Incoming``, runs ``Engine.handle`` (one transaction) and sends the reply
+with ``TelegramChannel.send_reply``. Different people are handled concurrently;
+one person's updates run in the order they came (``PerPersonOrder``), and the
+engine's row lock keeps that true across processes.
+
+After a reply: a 403 (or "chat not found") marks the identity blocked; a
+``my_chat_member`` update saying the person blocked the bot does the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from telegram import BotCommand, CallbackQuery, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
+
+from bot.channels.base import DeliveryError, RecipientBlocked
+from bot.channels.telegram.adapter import CHANNEL, to_incoming
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.redact import install_redaction
+from bot.config import Settings
+from bot.errors import UserError
+from db.members import mark_blocked
+from db.session import UnitOfWork
+from handlers.engine import Engine
+from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, current_language, set_language
+from handlers.types import Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+COMMAND_PATTERN = re.compile(r"[a-z0-9_]{1,32}")
+
+
+def check_settings(settings: Settings, *, webhook_url: str | None = None) -> str:
+    """The token, or a ``UserError`` saying in one line what is missing or wrong."""
+    if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
+        raise UserError(
+            _("ANTT_TELEGRAM_TOKEN is not set: create a bot with @BotFather and set it.")
+        )
+    if webhook_url is not None:
+        if not webhook_url.startswith("https://"):
+            raise UserError(_("The webhook URL must start with https://"))
+        secret = settings.telegram_webhook_secret
+        if secret is None or not secret.get_secret_value():
+            raise UserError(_("Webhook mode needs ANTT_TELEGRAM_WEBHOOK_SECRET."))
+        if not SECRET_PATTERN.fullmatch(secret.get_secret_value()):
+            raise UserError(
+                _(
+                    "ANTT_TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters: "
+                    "letters, digits, _ and -."
+                )
+            )
+    return settings.telegram_token.get_secret_value()
+
+
+def _person_key(update: object) -> str | None:
+    if not isinstance(update, Update):
+        return None
+    user = update.effective_user
+    return str(user.id) if user is not None else None
+
+
+class PerPersonOrder(BaseUpdateProcessor):
+    """Up to ``max_concurrent_updates`` at once, but one person's updates one after another.
+
+    Locks are taken in arrival order (asyncio locks are fair), so two quick taps
+    by one person reach the engine in the order Telegram numbered them.
+    """
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Any) -> None:
+        key = _person_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+class UpdateBridge:
+    """Update -> Incoming -> Engine -> reply; the one handler of the Application."""
+
+    def __init__(self, engine: Engine, channel: TelegramChannel) -> None:
+        self.engine = engine
+        self.channel = channel
+
+    async def on_update(self, update: Update, context: Any) -> None:
+        if update.my_chat_member is not None:
+            await self._on_membership(update)
+            return
+        inp = to_incoming(update)
+        query = update.callback_query
+        if inp is None:
+            if query is not None:
+                await self._answer(query)
+            return
+        reply = await self.engine.handle(inp)
+        if not reply and inp.update_id is not None:
+            return  # already handled (a redelivery): its answer went out the first time
+        if query is not None:
+            # Answered beside the reply, so the button's spinner stops at once.
+            await asyncio.gather(self._answer(query), self._deliver(inp, reply))
+        else:
+            await self._deliver(inp, reply)
+
+    async def _deliver(self, inp: Incoming, reply: Reply) -> None:
+        if not reply:
+            return
+        used_keyboard = inp.location is not None or inp.contact_phone is not None
+        try:
+            await self.channel.send_reply(inp.chat_id, reply, remove_keyboard=used_keyboard)
+        except RecipientBlocked as exc:
+            log.info("telegram user %s is unreachable (%s)", inp.user_id, exc)
+            await self._mark_blocked(inp.user_id)
+        except DeliveryError as exc:
+            log.warning("reply to telegram user %s not delivered: %s", inp.user_id, exc)
+
+    async def _answer(self, query: CallbackQuery) -> None:
+        try:
+            await query.answer()
+        except TelegramError as exc:  # too old, or already answered: nothing to do
+            log.debug("callback query %s not answered: %s", query.id, exc)
+
+    async def _on_membership(self, update: Update) -> None:
+        change = update.my_chat_member
+        assert change is not None
+        if change.chat.type != ChatType.PRIVATE:
+            return
+        if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+            await self._mark_blocked(str(change.from_user.id))
+
+    async def _mark_blocked(self, user_id: str) -> None:
+        async with UnitOfWork(self.engine.db) as uow:
+            if await mark_blocked(uow.session, CHANNEL, user_id):
+                await uow.commit()
+
+    async def on_error(self, update: object, context: Any) -> None:
+        log.error("telegram update failed: %r", context.error, exc_info=context.error)
+
+
+def build_application(
+    settings: Settings, engine: Engine, *, polling: bool = True
+) -> tuple[Application, UpdateBridge]:  # type: ignore[type-arg]
+    """The PTB Application (not yet initialised) with our single handler."""
+    token = check_settings(settings)
+    install_redaction(token)
+    builder = ApplicationBuilder().token(token)
+    if settings.telegram_api_url:
+        root = settings.telegram_api_url.rstrip("/")
+        builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+    builder = (
+        builder.connection_pool_size(settings.telegram_pool_size)
+        .pool_timeout(10.0)
+        .read_timeout(10.0)
+        .write_timeout(10.0)
+        .connect_timeout(5.0)
+        .concurrent_updates(PerPersonOrder(settings.telegram_concurrency))
+        .job_queue(None)  # type: ignore[arg-type]  # time triggers live in scheduler/
+    )
+    if not polling:
+        builder = builder.updater(None)
+    application = builder.build()
+    bridge = UpdateBridge(engine, TelegramChannel(application.bot))
+    application.add_handler(TypeHandler(Update, bridge.on_update))
+    application.add_error_handler(bridge.on_error)
+    return application, bridge
+
+
+def bot_commands() -> list[BotCommand]:
+    """The command menu in the current language: the global commands, then registered ones."""
+    from handlers.flow import registry
+    from handlers.start import COMMAND_HELP
+
+    described = {
+        "start": _("Start over: welcome and main menu"),
+        "menu": _("The main menu"),
+        "help": _("How to use the bot"),
+        "lang": _("Change the language"),
+        "me": _("Your name, unit and roles"),
+        "cancel": _("Stop what you are doing"),
+    }
+    for name in sorted(registry.commands):
+        describe = COMMAND_HELP.get(name)
+        if name not in described and describe is not None:
+            described[name] = describe()
+    return [
+        BotCommand(name, text[:256])
+        for name, text in described.items()
+        if COMMAND_PATTERN.fullmatch(name) and text.strip()
+    ]
+
+
+async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """setMyCommands in every language (and the default one); a failure is only logged."""
+    previous = current_language()
+    try:
+        for lang in (None, *LANGUAGES):
+            set_language(lang or DEFAULT_LANGUAGE)
+            await application.bot.set_my_commands(bot_commands(), language_code=lang)
+    except TelegramError as exc:
+        log.warning("could not set the bot's commands: %s", exc)
+    finally:
+        set_language(previous)
+
+
+class TelegramService:
+    """The Telegram side of a running bot: polling, or a webhook on our web server."""
+
+    def __init__(self, settings: Settings, engine: Engine, *, webhook_url: str | None = None):
+        check_settings(settings, webhook_url=webhook_url)
+        self.settings = settings
+        self.webhook_url = webhook_url
+        self.application, self.bridge = build_application(
+            settings, engine, polling=webhook_url is None
+        )
+        self.channel = self.bridge.channel
+        self._started = False
+
+    def mount(self, web_app: Any) -> None:
+        """Add the webhook route to our aiohttp app (before it starts); no-op when polling."""
+        if self.webhook_url is None:
+            return
+        from bot.channels.telegram.webhook import add_webhook_route
+
+        secret = self.settings.telegram_webhook_secret
+        assert secret is not None
+        add_webhook_route(
+            web_app,
+            self.application,
+            secret=secret.get_secret_value(),
+            path=self.settings.telegram_webhook_path,
+        )
+
+    async def start(self) -> None:
+        app = self.application
+        await app.initialize()
+        self._started = True
+        await publish_commands(app)
+        await app.start()
+        if self.webhook_url is None:
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("telegram: polling as @%s", app.bot.username)
+        else:
+            secret = self.settings.telegram_webhook_secret
+            assert secret is not None
+            await app.bot.set_webhook(
+                self.webhook_url,
+                secret_token=secret.get_secret_value(),
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=min(100, max(1, self.settings.telegram_concurrency)),
+            )
+            log.info("telegram: webhook set to %s as @%s", self.webhook_url, app.bot.username)
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        self._started = False

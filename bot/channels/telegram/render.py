@@ -1,0 +1,150 @@
+"""Our ``Message`` -> Bot API calls (``sendMessage``, ``sendPhoto``), pure and testable.
+
+- Texts are HTML (``parse_mode=HTML``), split with ``handlers.render.split_text``
+  so every part shows at most 4096 characters (Telegram counts UTF-16 units, so
+  a part full of emoji is split again smaller); a keyboard goes on the last part.
+- Choices -> an inline keyboard, ``columns`` buttons a row, ``callback_data`` =
+  the choice id (at most 64 bytes, else ``ValueError``: a bug in a flow).
+- A request for location or contact -> a one-time reply keyboard with one
+  button; when the same message also has choices, the reply keyboard follows
+  in a short second message (a message carries one keyboard only).
+- An image -> ``sendPhoto``, with the text as its caption when it fits in 1024
+  characters, else the photo alone and then the text.
+- ``remove_keyboard`` (on a message, or for the whole reply) puts
+  ``ReplyKeyboardRemove`` on the first call that has no keyboard of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    LinkPreviewOptions,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from telegram.constants import ParseMode
+
+from handlers.i18n import _
+from handlers.render import split_text, to_plain
+from handlers.types import Choice, Message
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_DATA_LIMIT = 64
+# Telegram refuses an empty text; a keyboard with nothing to say still needs one.
+EMPTY_TEXT = "\u2063"
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+@dataclass
+class Call:
+    """One Bot API call: ``send_message`` or ``send_photo`` with its arguments (no chat id)."""
+
+    method: Literal["send_message", "send_photo"]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def markup(self) -> Markup | None:
+        markup: Markup | None = self.kwargs.get("reply_markup")
+        return markup
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_units(html_text: str) -> int:
+    """The length Telegram checks: UTF-16 units of the text after entity parsing."""
+    return utf16_length(to_plain(html_text))
+
+
+def split_for_telegram(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """``split_text``, but every part within ``limit`` UTF-16 units (emoji count twice)."""
+    parts = split_text(text, limit)
+    if all(visible_units(p) <= limit for p in parts):
+        return parts
+    return split_text(text, limit // 2)
+
+
+def inline_keyboard(choices: list[Choice], columns: int = 1) -> InlineKeyboardMarkup:
+    per_row = max(1, columns)
+    buttons = []
+    for choice in choices:
+        if len(choice.id.encode()) > CALLBACK_DATA_LIMIT:
+            raise ValueError(f"choice id over {CALLBACK_DATA_LIMIT} bytes: {choice.id!r}")
+        buttons.append(InlineKeyboardButton(choice.label, callback_data=choice.id))
+    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    return InlineKeyboardMarkup(rows)
+
+
+def request_keyboard(msg: Message) -> ReplyKeyboardMarkup:
+    if msg.request == "location":
+        button = KeyboardButton(msg.request_label or _("Share my location"), request_location=True)
+    else:
+        button = KeyboardButton(
+            msg.request_label or _("Share my phone number"), request_contact=True
+        )
+    return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+
+
+def _text_call(text: str, markup: Markup | None) -> Call:
+    kwargs: dict[str, Any] = {
+        "text": text if text.strip() else EMPTY_TEXT,
+        "parse_mode": ParseMode.HTML,
+        "link_preview_options": LinkPreviewOptions(is_disabled=True),
+    }
+    if markup is not None:
+        kwargs["reply_markup"] = markup
+    return Call("send_message", kwargs)
+
+
+def render_message(msg: Message) -> list[Call]:
+    """The calls that show one message, in order (without ``ReplyKeyboardRemove``)."""
+    inline = inline_keyboard(msg.choices, msg.columns) if msg.choices else None
+    reply_kb = request_keyboard(msg) if msg.request else None
+    markup: Markup | None = inline or reply_kb
+    calls: list[Call] = []
+    text = msg.text or ""
+    if msg.image is not None:
+        photo: dict[str, Any] = {"photo": InputFile(msg.image, filename=msg.image_name)}
+        if text.strip() and visible_units(text) <= CAPTION_LIMIT:
+            photo.update(caption=text, parse_mode=ParseMode.HTML)
+            text = ""
+        if not text.strip() and markup is not None:
+            photo["reply_markup"] = markup
+            markup = None
+        calls.append(Call("send_photo", photo))
+    if text.strip() or markup is not None:
+        parts = split_for_telegram(text) if text.strip() else [""]
+        calls.extend(_text_call(part, None) for part in parts[:-1])
+        calls.append(_text_call(parts[-1], markup))
+    if inline is not None and reply_kb is not None:
+        calls.append(_text_call(_("Or use the button below."), reply_kb))
+    return calls
+
+
+def render_reply(messages: list[Message], *, remove_keyboard: bool = False) -> list[Call]:
+    """The calls for a whole reply; ``remove_keyboard`` clears a reply keyboard left on screen."""
+    calls: list[Call] = []
+    pending_remove = remove_keyboard
+    for msg in messages:
+        rendered = render_message(msg)
+        if msg.request:
+            pending_remove = False  # the new keyboard replaces the old one
+        elif msg.remove_keyboard:
+            pending_remove = True
+        if pending_remove:
+            for call in rendered:
+                if call.markup is None:
+                    call.kwargs["reply_markup"] = ReplyKeyboardRemove()
+                    pending_remove = False
+                    break
+        calls.extend(rendered)
+    return calls

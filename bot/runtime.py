@@ -1,0 +1,106 @@
+"""A running bot: engine, channels and the web server, built together.
+
+``Runtime(settings, db)`` makes the engine and the aiohttp app; ``add_telegram``
+attaches Telegram (polling, or a webhook route on the same app); other
+channels (the emulator) add their routes to ``runtime.web_app`` before
+``start()``. ``running(settings)`` also opens (and closes) the database::
+
+    async with running(settings, webhook_url=url) as rt:
+        await wait_for_stop_signal()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from bot.config import Settings
+from bot.web import WebServer, create_web_app
+from db.session import Database
+from handlers.engine import Engine
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.app import TelegramService
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, db: Database, *, engine: Engine | None = None):
+        self.settings = settings
+        self.db = db
+        self.engine = engine or Engine(db, settings)
+        self.web_app = create_web_app(db)
+        self.web = WebServer(self.web_app, settings.web_host, settings.web_port)
+        self.telegram: TelegramService | None = None
+
+    def add_telegram(self, *, webhook_url: str | None = None) -> TelegramService:
+        from bot.channels.telegram.app import TelegramService
+
+        self.telegram = TelegramService(self.settings, self.engine, webhook_url=webhook_url)
+        self.telegram.mount(self.web_app)
+        return self.telegram
+
+    async def start(self) -> None:
+        """The web server first (a webhook must be reachable before it is set)."""
+        await self.web.start()
+        if self.telegram is not None:
+            try:
+                await self.telegram.start()
+            except BaseException:
+                await self.stop()
+                raise
+
+    async def stop(self) -> None:
+        if self.telegram is not None:
+            try:
+                await self.telegram.stop()
+            except Exception:
+                log.exception("telegram did not stop cleanly")
+        await self.web.stop()
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    telegram: bool = True,
+    webhook_url: str | None = None,
+) -> AsyncIterator[Runtime]:
+    """A started runtime on ``db`` (or on the configured/embedded database, opened here)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if db is None:
+            from bot.bootstrap import open_database
+
+            db = await stack.enter_async_context(open_database(settings))
+        runtime = Runtime(settings, db)
+        if telegram:
+            runtime.add_telegram(webhook_url=webhook_url)
+        await stack.enter_async_context(runtime)
+        yield runtime
+
+
+async def wait_for_stop_signal() -> None:
+    """Return on SIGINT or SIGTERM (the handlers are removed again afterwards)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
