@@ -3,15 +3,17 @@
 Each pending file is a JSON object ``{"English msgid": "bản dịch"}``; for a plural
 message the key is the singular msgid and the value a string (Vietnamese has one
 form) or a list of forms. Only empty or fuzzy entries of
-``locales/vi/LC_MESSAGES/messages.po`` are filled: a translation already reviewed
-in the catalogue wins. A translation whose ``{placeholders}`` differ from the
-msgid's is skipped and reported.
+``locales/vi/LC_MESSAGES/messages.po`` are filled: a translation already in the
+catalogue wins (and the differing pending one is reported) unless ``--overwrite``.
+A translation whose ``{placeholders}`` differ from the msgid's is skipped and
+reported.
 
 Run from the repository root::
 
     .venv/bin/python locales/merge_pending.py            # merge locales/pending/*.json
     .venv/bin/python locales/merge_pending.py --refresh  # pybabel extract + update first
     .venv/bin/python locales/merge_pending.py more.json  # merge these files instead
+    .venv/bin/python locales/merge_pending.py --overwrite  # pending wording replaces ours
 
 It ends by listing the msgids that still have no Vietnamese translation.
 """
@@ -50,6 +52,10 @@ def msgstrs(message: Message) -> list[str]:
     return [message.string or ""]
 
 
+def forms_of(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
 def is_translated(message: Message) -> bool:
     return not message.fuzzy and all(s.strip() for s in msgstrs(message))
 
@@ -66,15 +72,26 @@ def refresh() -> None:
         cli.run(["pybabel", "-q", *args])
 
 
-def merge(catalog: Catalog, pending: dict[str, object], source: str) -> tuple[int, list[str]]:
-    """Fill empty/fuzzy entries from ``pending``; return (filled, problems)."""
+def merge(
+    catalog: Catalog, pending: dict[str, object], source: str, *, overwrite: bool = False
+) -> tuple[int, list[str]]:
+    """Fill empty/fuzzy entries from ``pending`` (all entries with ``overwrite``).
+
+    Returns (entries filled, problems); a pending translation that differs from a
+    kept one is reported as a problem, so nobody's wording is dropped silently.
+    """
     filled, problems = 0, []
     for msgid, value in pending.items():
         message = catalog.get(msgid)
         if message is None:
             problems.append(f"{source}: not in the catalogue (run --refresh?): {msgid!r}")
             continue
-        if is_translated(message):
+        if is_translated(message) and not overwrite:
+            if forms_of(value) != msgstrs(message)[: len(forms_of(value))]:
+                problems.append(
+                    f"{source}: kept the catalogue's translation (--overwrite takes this one): "
+                    f"{msgid!r}"
+                )
             continue
         given = list(value) if isinstance(value, list) else [value]
         forms = [f for f in given if isinstance(f, str) and f.strip()]
@@ -103,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path, help="default: locales/pending/*.json")
     parser.add_argument("--refresh", action="store_true", help="extract and update first")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let pending translations replace existing ones (an area owner's wording wins)",
+    )
     args = parser.parse_args(argv)
     if args.refresh:
         refresh()
@@ -115,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(pending, dict):
             problems.append(f"{path.name}: not a JSON object")
             continue
-        filled, found = merge(catalog, pending, path.name)
+        filled, found = merge(catalog, pending, path.name, overwrite=args.overwrite)
         total += filled
         problems += found
         print(f"{path.name}: {filled} filled")

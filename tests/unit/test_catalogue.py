@@ -194,3 +194,14 @@ def test_merge_fills_only_empty_or_fuzzy_entries() -> None:
     assert get("Wrong").string == ""
     assert any("placeholders" in p and "Wrong" in p for p in problems)
     assert any("not in the catalogue" in p and "Absent" in p for p in problems)
+    assert any("kept the catalogue's" in p and "Bye" in p for p in problems)
+
+
+def test_merge_overwrite_lets_pending_wording_win() -> None:
+    merge = _merge_module().merge
+    catalog = Catalog(locale="vi")
+    catalog.add("Bye", "Tạm biệt")
+    filled, problems = merge(catalog, {"Bye": "Chào nhé"}, "test.json", overwrite=True)
+    entry = catalog.get("Bye")
+    assert filled == 1 and not problems
+    assert entry is not None and entry.string == "Chào nhé"
