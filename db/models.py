@@ -450,3 +450,11 @@ class Audit(Base):
     object_id: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+# --- added by migration 0002_checkin (check-ins) ----------------------------------
+# The latest check-in ignores superseded rows: a NOT EXISTS probe on supersedes_id.
+Index(
+    "ix_checkin_supersedes_id",
+    Checkin.supersedes_id,
+    postgresql_where=text("supersedes_id IS NOT NULL"),
