@@ -209,7 +209,8 @@ async def _prompt_current(ctx: Context) -> Reply:
 
 
 async def on_code(ctx: Context, inp: Incoming) -> Reply:
-    if inp.choice == CANCEL:
+    # "1" or "Cancel" typed on a channel without buttons is not a wrong code.
+    if choice_or_text(inp, [_cancel_choice()]) == CANCEL:
         return await _cancelled(ctx)
     if not (inp.text or "").strip():
         raise Invalid(_("Please type the invite code as text."))
@@ -272,7 +273,7 @@ def _name_problem(name: str) -> str | None:
 
 
 async def on_name(ctx: Context, inp: Incoming) -> Reply:
-    if inp.choice == CANCEL:
+    if choice_or_text(inp, [_cancel_choice()]) == CANCEL:
         return await _cancelled(ctx)
     name = _clean_name(inp.text)
     problem = _name_problem(name)

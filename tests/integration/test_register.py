@@ -236,6 +236,14 @@ async def test_cancel_button_writes_nothing(db: Database, tree: Tree) -> None:
     assert await count(db, Member) == 0
 
 
+async def test_cancel_typed_on_a_channel_without_buttons(db: Database, tree: Tree) -> None:
+    person = Person(make_engine(db), "509", language_code="en")
+    await person.press("m:join")
+    await person.say("1")  # Zalo: the number of the "Cancel" entry
+    assert "Nothing was saved" in person.text
+    assert await count(db, RateEvent) == 0, "not counted as a wrong code"
+
+
 # --- refused codes --------------------------------------------------------------
 
 
