@@ -1,0 +1,97 @@
+"""``antt qr``: the poster's QR code holds the tip deep link of the unit; the PDF is A4."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from bot.commands.qr import find_font, poster_pdf, poster_unit, qr_png, tip_link, write_poster
+from bot.errors import UserError
+from db.models import Unit
+from db.session import Database
+from tests.integration.tip_helpers import make_world
+
+
+def matrix_of_png(png: bytes, box: int = 20, border: int = 4) -> list[list[bool]]:
+    """The modules of a QR PNG (True = dark), read back from its pixels."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    n = image.width // box
+    return [
+        [image.getpixel((x * box + box // 2, y * box + box // 2)) < 128 for x in range(n)]  # type: ignore[operator]
+        for y in range(n)
+    ]
+
+
+def test_link_and_png_encode_the_deep_link() -> None:
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    link = tip_link("@AnttNgheAnBot", "nghi-huong")
+    assert link == "https://t.me/AnttNgheAnBot?start=tip_nghi-huong"
+    expected = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    expected.add_data(link)
+    expected.make(fit=True)
+    assert matrix_of_png(qr_png(link)) == expected.get_matrix()
+    other = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    other.add_data(tip_link("AnttNgheAnBot", "ben-thuy"))
+    other.make(fit=True)
+    assert matrix_of_png(qr_png(link)) != other.get_matrix()
+
+
+def test_codes_that_cannot_go_into_a_start_link_are_refused() -> None:
+    with pytest.raises(UserError):
+        tip_link("AnttBot", "xã nghi hương")
+    with pytest.raises(UserError):
+        tip_link("AnttBot", "x" * 61)
+    with pytest.raises(UserError):
+        tip_link("not a bot!", "nghi-huong")
+
+
+def test_pdf_is_one_a4_page_with_the_link(tmp_path: Path) -> None:
+    link = tip_link("AnttBot", "nghi-huong")
+    pdf = poster_pdf(link, "Phường Nghi Hương", qr_png(link), find_font())
+    assert pdf.startswith(b"%PDF-")
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 1
+    assert b"/MediaBox [ 0 0 595.2756 841.8898 ]" in pdf
+    assert link.encode() in pdf
+    assert b"/Subtype /Image" in pdf
+
+
+def test_pdf_without_a_vietnamese_font_still_prints() -> None:
+    assert find_font(candidates=()) is None
+    link = tip_link("AnttBot", "nghi-huong")
+    pdf = poster_pdf(link, "Phường Nghi Hương", qr_png(link), None)
+    assert pdf.startswith(b"%PDF-")
+
+
+def test_a_font_without_vietnamese_letters_is_refused() -> None:
+    import reportlab
+
+    vera = Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"
+    with pytest.raises(UserError):
+        find_font(vera)
+
+
+async def test_poster_files_for_a_unit_and_its_successor(db: Database, tmp_path: Path) -> None:
+    world = await make_world(db)
+    code, name = await poster_unit(db, "ben-thuy")
+    png, pdf, link = write_poster(code, name, bot="AnttBot", out=tmp_path, font=None)
+    assert (png.name, pdf.name) == ("tip-ben-thuy.png", "tip-ben-thuy.pdf")
+    assert png.read_bytes().startswith(b"\x89PNG") and pdf.read_bytes().startswith(b"%PDF")
+    assert link.endswith("start=tip_ben-thuy")
+    with pytest.raises(UserError):
+        await poster_unit(db, "no-such-unit")
+    async with db.sessions() as s:
+        await s.execute(
+            update(Unit)
+            .where(Unit.code == "hung-01")
+            .values(valid_to=dt.date(2025, 7, 1), replaced_by_id=world.units["hung-02"])
+        )
+        await s.commit()
+    assert await poster_unit(db, "hung-01") == ("hung-02", "Xã Hưng Thôn 02")
