@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (the last line is JSON); never run as tests."""
