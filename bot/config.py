@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,6 +51,22 @@ class Settings(BaseSettings):
     tip_lookup_max_failures: int = 10
     tip_escalate_hours: int = 24
     tip_reporter_retention_days: int = 90
+
+    # Outbox sender and scheduler (issue 6)
+    quiet_start: dt.time = dt.time(21, 0)  # local time; non-urgent messages wait until quiet_end
+    quiet_end: dt.time = dt.time(7, 0)
+    outbox_batch_size: int = 100
+    outbox_lease_seconds: int = 120  # a claimed row comes back after this if its sender died
+    outbox_max_attempts: int = 6  # transient failures before the row is failed
+    outbox_backoff_seconds: float = 30.0  # first retry; doubles each attempt
+    outbox_backoff_max_seconds: float = 3600.0
+    outbox_max_wait_seconds: float = 5.0  # a longer rate-limit wait puts the row back instead
+    outbox_poll_seconds: float = 1.0
+    bot_rate_per_second: float = 30.0  # per bot (channel) and per sender process
+    chat_rate_per_second: float = 1.0
+    group_rate_per_minute: float = 20.0
+    reminder_hour: int = 7  # local hour of the daily reminder run
+    reminder_overdue_max_days: int = 365  # weekly overdue reminders stop after this
 
     def sqlalchemy_url(self) -> str | None:
         """The configured URL with the asyncpg driver, or None for the embedded server."""

@@ -458,3 +458,31 @@ Index(
     "ix_checkin_supersedes_id",
     Checkin.supersedes_id,
     postgresql_where=text("supersedes_id IS NOT NULL"),
+)
+
+
+# --- Reminders and the outbox sender (migration 0003_reminders) ---------------
+
+
+class ReminderSnooze(Base):
+    """A "remind me tomorrow": no reminder of the assignment to the identity before ``until``."""
+
+    __tablename__ = "reminder_snooze"
+
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identity.id", ondelete="CASCADE"), primary_key=True
+    )
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignment.id", ondelete="CASCADE"), primary_key=True
+    )
+    until: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+Index(
+    "ix_outbox_claim",
+    Outbox.urgent.desc(),
+    Outbox.not_before,
+    Outbox.id,
+    postgresql_where=text("status = 'pending'"),
+)

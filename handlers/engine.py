@@ -44,6 +44,7 @@ FLOW_MODULES = (
     "triage",
     "digest",
     "broadcast",
+    "reminders",
 )
 GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3

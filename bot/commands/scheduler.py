@@ -1,0 +1,65 @@
+"""``antt scheduler``: the time triggers and the outbox sender alone, without the bot's inputs.
+
+Run as many as you like next to ``antt run`` processes (or on other machines):
+every job is idempotent by key and the outbox is claimed with SKIP LOCKED.
+With ``--no-send`` it only queues; without a Telegram token it only queues too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from bot.channels.base import Channel
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "scheduler", help="run the reminders, digests and the outbox sender (no updates)"
+    )
+    parser.add_argument(
+        "--no-send", action="store_true", help="only fire the jobs; leave sending to others"
+    )
+    parser.set_defaults(handler=run)
+
+
+@contextlib.asynccontextmanager
+async def sending_channels(settings: Settings) -> AsyncIterator[dict[str, Channel]]:
+    """The channels this process can send through (Telegram when a token is set)."""
+    channels: dict[str, Channel] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.telegram_token is not None and settings.telegram_token.get_secret_value():
+            from telegram import Bot
+
+            from bot.channels.telegram.channel import TelegramChannel
+            from bot.channels.telegram.redact import install_redaction
+
+            token = settings.telegram_token.get_secret_value()
+            install_redaction(token)
+            root = (settings.telegram_api_url or "https://api.telegram.org").rstrip("/")
+            bot = Bot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
+            await stack.enter_async_context(bot)
+            channels["telegram"] = TelegramChannel(bot)
+        yield channels
+
+
+async def run(args: argparse.Namespace) -> int:
+    from bot.bootstrap import open_database
+    from bot.config import get_settings
+    from bot.runtime import wait_for_stop_signal
+    from scheduler.jobs import SchedulerService
+
+    settings = get_settings()
+    async with open_database(settings) as db, sending_channels(settings) as channels:
+        if not channels and not args.no_send:
+            log.warning("no channel to send through (ANTT_TELEGRAM_TOKEN unset): only queueing")
+        service = SchedulerService(db, settings, channels, send=not args.no_send)
+        async with service:
+            await wait_for_stop_signal()
+            log.info("stopping")
+    return 0

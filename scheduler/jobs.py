@@ -1,0 +1,151 @@
+"""The scheduler of one process: APScheduler 3.11 time triggers plus the outbox sender.
+
+APScheduler only fires triggers here (its in-memory job store is never shared);
+every job writes outbox rows under unique keys, so N processes firing the same
+trigger queue each message once, and N senders deliver it once.
+
+===================  ===========================================  ===================
+job                  when (Asia/Ho_Chi_Minh)                      also at start-up
+===================  ===========================================  ===================
+deadline reminders   daily at ``reminder_hour`` (07:00)           yes
+check-in nudges      Mondays at ``reminder_hour``:05              if past that hour
+tip escalation       every 10 minutes, if ``scheduler.tips``      yes
+                     provides ``escalate_unacknowledged``
+outbox sender        a long-running task, polling every second    —
+===================  ===========================================  ===================
+
+Start it inside the running loop::
+
+    service = SchedulerService(db, settings, {"telegram": channel})
+    await service.start()
+    ...
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.channels.base import Channel
+from bot.config import Settings
+from db.models import utcnow
+from db.session import Database
+from scheduler.outbox import OutboxSender
+from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+Job = Callable[[Database, Settings, dt.datetime], Awaitable[Any]]
+TIP_ESCALATION_MINUTES = 10
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+
+
+def tip_escalation() -> Job | None:
+    """``scheduler.tips.escalate_unacknowledged`` when that module exists."""
+    try:
+        module = importlib.import_module("scheduler.tips")
+    except ModuleNotFoundError as exc:
+        if exc.name != "scheduler.tips":
+            raise
+        return None
+    job = getattr(module, "escalate_unacknowledged", None)
+    return job if callable(job) else None
+
+
+class SchedulerService:
+    """Triggers and sender of one process; ``channels`` maps ``identity.channel`` to a Channel."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        channels: Mapping[str, Channel],
+        *,
+        clock: Clock = utcnow,
+        send: bool = True,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.tz = ZoneInfo(settings.timezone)
+        self.sender = OutboxSender(db, settings, channels, clock=clock) if send else None
+        self.scheduler = AsyncIOScheduler(timezone=self.tz, job_defaults=JOB_DEFAULTS)
+        self._stop = asyncio.Event()
+        self._sender_task: asyncio.Task[None] | None = None
+
+    def _wrap(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            try:
+                result = await job(self.db, self.settings, self.clock())
+                log.debug("job %s done: %s", name, result)
+            except Exception:
+                log.exception("job %s failed", name)
+
+        run.__name__ = name.replace("-", "_")
+        return run
+
+    def add_jobs(self) -> None:
+        hour = self.settings.reminder_hour
+        now_local = self.clock().astimezone(self.tz)
+        soon = dt.datetime.now(self.tz) + dt.timedelta(seconds=1)
+        self.scheduler.add_job(
+            self._wrap("deadline-reminders", send_deadline_reminders),
+            CronTrigger(hour=hour, minute=0, timezone=self.tz),
+            id="deadline-reminders",
+            replace_existing=True,
+            next_run_time=soon,
+        )
+        # The nudge is keyed by ISO week: a start-up run before the morning one would
+        # count towards the week that is ending.
+        at_startup: dict[str, Any] = {"next_run_time": soon} if now_local.hour >= hour else {}
+        self.scheduler.add_job(
+            self._wrap("checkin-nudges", send_checkin_nudges),
+            CronTrigger(day_of_week="mon", hour=hour, minute=5, timezone=self.tz),
+            id="checkin-nudges",
+            replace_existing=True,
+            **at_startup,
+        )
+        escalate = tip_escalation()
+        if escalate is not None:
+            self.scheduler.add_job(
+                self._wrap("tip-escalation", escalate),
+                IntervalTrigger(minutes=TIP_ESCALATION_MINUTES, timezone=self.tz),
+                id="tip-escalation",
+                replace_existing=True,
+                next_run_time=soon,
+            )
+
+    async def start(self) -> None:
+        """Start the triggers and the sender on the running loop."""
+        self.add_jobs()
+        self.scheduler.start()
+        if self.sender is not None:
+            self._sender_task = asyncio.create_task(self.sender.run(self._stop), name="outbox")
+        log.info("scheduler started: %s", ", ".join(j.id for j in self.scheduler.get_jobs()))
+
+    async def stop(self) -> None:
+        """Stop firing, then let the sender finish the row it is on."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self._stop.set()
+        if self._sender_task is not None:
+            await self._sender_task
+            self._sender_task = None
+
+    async def __aenter__(self) -> SchedulerService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
