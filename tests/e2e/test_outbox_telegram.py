@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from tests.integration.test_outbox import FakeTime
 from tests.support import Clock
 
 MORNING = dt.datetime(2025, 5, 5, 2, 0, tzinfo=dt.UTC)  # 09:00 in Hanoi
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -277,3 +279,44 @@ async def test_reminder_reaches_telegram_and_its_snooze_button_works(
         snoozed = (await s.execute(select(ReminderSnooze))).scalars().all()
     assert [(z.identity_id, z.assignment_id) for z in snoozed] == [(officer.id, aid)]
     api.assert_no_violations()
+
+
+async def test_antt_scheduler_sends_the_outbox_and_stops_on_sigterm(
+    api: FakeTelegramAPI, db: Database, pg_url: str
+) -> None:
+    import os
+    import signal
+    import sys
+
+    person = await tg_person(db, 9501)
+    async with UnitOfWork(db) as uow:  # urgent: goes whatever the hour of the test run
+        await enqueue(uow.session, person, lambda: [Message("now")], dedup_key="u", urgent=True)
+        await uow.commit()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+    env.update(
+        ANTT_DATABASE_URL=pg_url,
+        ANTT_TELEGRAM_TOKEN=api.token,
+        ANTT_TELEGRAM_API_URL=api.root_url,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "scheduler",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        sent = await api.wait_for("sendMessage", timeout=30, chat_id=9501)
+        assert sent.text == "now"
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    log = err.decode() + out.decode()
+    assert proc.returncode == 0, log[-3000:]
+    assert "deadline-reminders" in log and "stopping" in log
+    assert api.token.split(":", 1)[1] not in log
+    assert (await row(db, "u")).status == OutboxStatus.SENT
