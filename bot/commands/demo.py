@@ -1,9 +1,16 @@
-"""``antt demo``: start the database (embedded unless ANTT_DATABASE_URL is set), import the
-shipped plan, and print the province's progress table."""
+"""``antt demo``: the whole system on this machine, with a web emulator instead of a messenger.
+
+The database (embedded unless ANTT_DATABASE_URL is set), the shipped plan, the
+demo communes, people and history (:mod:`bot.demo_seed`), then the province's
+progress table; then the emulator, the scheduler and the outbox sender
+(:mod:`bot.demo`) on http://ANTT_WEB_HOST:ANTT_WEB_PORT until Ctrl-C. A second
+run reuses the data. ``--setup-only`` stops after the table.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 from typing import TYPE_CHECKING
 
 from bot.commands._output import render_table, shorten
@@ -18,7 +25,13 @@ TITLE_WIDTH = 60
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
-        "demo", help=_("start the database, import the 2025 plan, print the province's progress")
+        "demo", help=_("the whole system on this machine, with a web emulator for every role")
+    )
+    parser.add_argument("--port", type=int, help=_("the emulator's port (default: ANTT_WEB_PORT)"))
+    parser.add_argument(
+        "--setup-only",
+        action="store_true",
+        help=_("prepare the data and print the progress table, without starting the emulator"),
     )
     parser.set_defaults(handler=demo_command)
 
@@ -27,24 +40,47 @@ async def demo_command(args: argparse.Namespace) -> int:
     from bot.bootstrap import open_database
     from bot.commands.plan import print_plan_report
     from bot.config import get_settings
-    from db.plan_import import SHIPPED_PLAN, import_plan, read_plan
+    from bot.demo import running_demo
+    from bot.demo_seed import seed
+    from bot.errors import UserError
+    from bot.runtime import wait_for_stop_signal
     from db.progress import province_progress
     from db.session import UnitOfWork
 
     settings = get_settings()
-    plan = read_plan(SHIPPED_PLAN)
+    if args.port is not None:
+        settings = settings.model_copy(update={"web_port": args.port})
     if settings.database_url is None:
-        print(_("Database: embedded PostgreSQL in {path}").format(path=settings.data_dir.resolve()))
+        print(_("Database: embedded PostgreSQL in {path}").format(path=settings.data_dir))
     async with open_database(settings) as db:
         async with UnitOfWork(db) as uow:
-            report = await import_plan(uow.session, plan)
+            seeded = await seed(uow.session, settings)
             await uow.commit()
-        print(_("Plan {code} imported from {file}.").format(code=report.plan_code, file=plan.file))
-        print_plan_report(report)
+        for file, report in seeded.plans:
+            print(_("Plan {code} imported from {file}.").format(code=report.plan_code, file=file))
+            print_plan_report(report)
         async with db.sessions() as session:
-            rows = await province_progress(session, ROOT_UNIT, plan_code=report.plan_code)
-    print()
-    print(progress_table(rows))
+            rows = await province_progress(
+                session, ROOT_UNIT, plan_code=seeded.plans[0][1].plan_code
+            )
+        print()
+        print(progress_table(rows))
+        if args.setup_only:
+            return 0
+        try:
+            async with running_demo(settings, db) as demo:
+                print()
+                print(_("The emulator is at {url} (Ctrl-C stops the demo).").format(url=demo.url))
+                await wait_for_stop_signal()
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                raise
+            raise UserError(
+                _("Cannot serve on port {port} ({error}); use --port or ANTT_WEB_PORT.").format(
+                    port=settings.web_port, error=exc.strerror or exc
+                )
+            ) from exc
+    print(_("The demo has stopped."))
     return 0
 
 
