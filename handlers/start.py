@@ -100,7 +100,6 @@ def help_text(ctx: Context) -> str:
         _("/menu: the main menu"),
         _("/cancel: stop what you are doing (nothing is saved)"),
         _("/lang: change the language"),
-        _("/me: your name, unit and roles"),
     ]
     for name in sorted(registry.commands):
         describe = COMMAND_HELP.get(name)
