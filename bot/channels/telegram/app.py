@@ -25,6 +25,7 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, T
 from bot.channels.base import DeliveryError, RecipientBlocked
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.media import MediaFetcher
 from bot.channels.telegram.redact import install_redaction
 from bot.config import Settings
 from bot.errors import UserError
@@ -111,6 +112,7 @@ class UpdateBridge:
     def __init__(self, engine: Engine, channel: TelegramChannel) -> None:
         self.engine = engine
         self.channel = channel
+        self.media: MediaFetcher | None = None  # set when ANTT_STORE_MEDIA=1
 
     async def on_update(self, update: Update, context: Any) -> None:
         if update.my_chat_member is not None:
@@ -123,6 +125,8 @@ class UpdateBridge:
                 await self._answer(query)
             return
         reply = await self.engine.handle(inp)
+        if self.media is not None:
+            self.media.kick()  # files of a tip or check-in this update may have saved
         if not reply and inp.update_id is not None:
             return  # already handled (a redelivery): its answer went out the first time
         if query is not None:
@@ -189,6 +193,8 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     bridge = UpdateBridge(engine, TelegramChannel(application.bot))
+    if settings.store_media:
+        bridge.media = MediaFetcher(engine.db, application.bot, settings.data_dir)
     application.add_handler(TypeHandler(Update, bridge.on_update))
     application.add_error_handler(bridge.on_error)
     return application, bridge
@@ -265,6 +271,8 @@ class TelegramService:
         self._started = True
         await publish_commands(app)
         await app.start()
+        if self.bridge.media is not None:
+            self.bridge.media.kick()  # what an earlier run left undownloaded
         if self.webhook_url is None:
             assert app.updater is not None
             await app.updater.start_polling(
@@ -288,6 +296,8 @@ class TelegramService:
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        if self.bridge.media is not None:
+            await self.bridge.media.close()
         if app.running:
             await app.stop()
         await app.shutdown()
