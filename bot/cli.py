@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from bot.errors import UserError
 
-COMMANDS = ("db", "plan", "unit", "invite", "member", "demo", "run", "scheduler", "qr")
+COMMANDS = ("db", "plan", "unit", "invite", "member", "demo", "run", "scheduler", "qr", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     reminder_hour: int = 7  # local hour of the daily reminder run
     reminder_overdue_max_days: int = 365  # weekly overdue reminders stop after this
 
+    # Daily digest and exports (issue 6)
+    digest_hour: int = 7  # local hour of the supervisors' daily digest
+    export_chat_max_rows: int = 50_000  # larger exports are refused in chat: use antt export
+
     def sqlalchemy_url(self) -> str | None:
         """The configured URL with the asyncpg driver, or None for the embedded server."""
         if self.database_url is None:

@@ -486,3 +486,9 @@ Index(
     Outbox.id,
     postgresql_where=text("status = 'pending'"),
 )
+
+
+# --- Daily digest (migration 0004_digest) --------------------------------------------
+# Tips nobody has acknowledged yet: the digest's "not acknowledged for over 24 hours"
+# and the escalation job read only these, oldest first.
+Index("ix_tip_new_created", Tip.created_at, postgresql_where=text("status = 'new'"))

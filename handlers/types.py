@@ -74,13 +74,15 @@ class Message:
     image: bytes | None = None  # a PNG (charts); the text becomes its caption when short
     image_name: str = "image.png"
     remove_keyboard: bool = False
+    document: bytes | None = None  # a file to download (exports); the text becomes its caption
+    document_name: str = "document"
 
 
 Reply = list[Message]
 
 
 def message_to_json(msg: Message) -> dict[str, Any]:
-    """A message as JSON (for the outbox); the image travels base64-encoded."""
+    """A message as JSON (for the outbox); an image or document travels base64-encoded."""
     data: dict[str, Any] = {"text": msg.text}
     if msg.choices:
         data["choices"] = [[c.id, c.label] for c in msg.choices]
@@ -93,6 +95,9 @@ def message_to_json(msg: Message) -> dict[str, Any]:
         data["image_name"] = msg.image_name
     if msg.remove_keyboard:
         data["remove_keyboard"] = True
+    if msg.document is not None:
+        data["document"] = base64.b64encode(msg.document).decode()
+        data["document_name"] = msg.document_name
     return data
 
 
@@ -106,4 +111,6 @@ def message_from_json(data: dict[str, Any]) -> Message:
         image=base64.b64decode(data["image"]) if "image" in data else None,
         image_name=data.get("image_name", "image.png"),
         remove_keyboard=data.get("remove_keyboard", False),
+        document=base64.b64decode(data["document"]) if "document" in data else None,
+        document_name=data.get("document_name", "document"),
     )

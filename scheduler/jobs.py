@@ -11,6 +11,7 @@ deadline reminders   daily at ``reminder_hour`` (07:00)           yes
 check-in nudges      Mondays at ``reminder_hour``:05              if past that hour
 tip escalation       every 10 minutes, if ``scheduler.tips``      yes
                      provides ``escalate_unacknowledged``
+daily digest         daily at ``digest_hour`` (07:00)             no (``/digest`` on demand)
 outbox sender        a long-running task, polling every second    —
 ===================  ===========================================  ===================
 
@@ -40,6 +41,7 @@ from bot.channels.base import Channel
 from bot.config import Settings
 from db.models import utcnow
 from db.session import Database
+from scheduler.digest import send_digests
 from scheduler.outbox import OutboxSender
 from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
 
@@ -115,6 +117,13 @@ class SchedulerService:
             id="checkin-nudges",
             replace_existing=True,
             **at_startup,
+        )
+        # Not at start-up: a digest keyed by day is sent once, at the hour people expect it.
+        self.scheduler.add_job(
+            self._wrap("daily-digest", send_digests),
+            CronTrigger(hour=self.settings.digest_hour, minute=0, timezone=self.tz),
+            id="daily-digest",
+            replace_existing=True,
         )
         escalate = tip_escalation()
         if escalate is not None:

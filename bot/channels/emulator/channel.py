@@ -7,7 +7,8 @@ the persona's history and pushed to the live subscribers (server-sent events).
 proactive messages the same way. Entry ids grow across all personas, so one
 number tells a reconnecting page what it missed.
 
-Images of bot messages (digest charts) are kept in memory by their sha256;
+Images of bot messages (digest charts) and their documents (exports) are kept
+in memory by their sha256, a document offered as a download link;
 files a persona uploads are stored under ``<data_dir>/emulator-media/<sha256>``
 and reach the engine as ``MediaRef(file_id="emu:<sha256>")``.
 """
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "emulator"
 HISTORY_LIMIT = 1000  # entries kept per persona
 IMAGE_LIMIT = 200  # bot images kept in memory
+DOCUMENT_LIMIT = 50  # bot documents (exports) kept in memory
 FILE_ID_PREFIX = "emu:"
 COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -92,6 +94,8 @@ class Entry:
     image: str | None = None  # a URL on this server
     remove_keyboard: bool = False
     proactive: bool = False
+    document: str | None = None  # a download URL on this server
+    document_name: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -202,6 +206,7 @@ class EmulatorChannel:
         self._subscribers: dict[str | None, set[asyncio.Queue[Entry | None]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._images: OrderedDict[str, bytes] = OrderedDict()
+        self._documents: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._next_id = 1
 
     # --- state ---------------------------------------------------------------------
@@ -217,6 +222,10 @@ class EmulatorChannel:
 
     def image(self, key: str) -> bytes | None:
         return self._images.get(key)
+
+    def document(self, key: str) -> tuple[str, bytes] | None:
+        """(file name, content) of a document a bot message offered."""
+        return self._documents.get(key)
 
     def media_path(self, sha256: str) -> Path | None:
         if not SHA256.fullmatch(sha256):
@@ -244,6 +253,14 @@ class EmulatorChannel:
             self._images.popitem(last=False)
         return f"/api/images/{key}"
 
+    def _keep_document(self, name: str, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        self._documents[key] = (name, data)
+        self._documents.move_to_end(key)
+        while len(self._documents) > DOCUMENT_LIMIT:
+            self._documents.popitem(last=False)
+        return f"/api/documents/{key}"
+
     def _bot_entry(self, persona_id: str, msg: Message, *, proactive: bool) -> Entry:
         return Entry(
             id=self._new_id(),
@@ -259,6 +276,12 @@ class EmulatorChannel:
             image=self._keep_image(msg.image) if msg.image is not None else None,
             remove_keyboard=msg.remove_keyboard,
             proactive=proactive,
+            document=(
+                self._keep_document(msg.document_name, msg.document)
+                if msg.document is not None
+                else None
+            ),
+            document_name=msg.document_name if msg.document is not None else None,
         )
 
     def _choice_label(self, persona_id: str, choice: str) -> str:

@@ -15,6 +15,7 @@ route                                       does
 ``GET /api/events``                         server-sent events: every persona's entries
 ``GET /api/units``                          units with coordinates (the commune picker)
 ``GET /api/images/<sha256>``                an image of a bot message (kept in memory)
+``GET /api/documents/<sha256>``             a document of a bot message, as a download
 ``GET /api/media/<sha256>``                 a file a persona uploaded
 ``GET /api/clock``                          the demo clock
 ``POST /api/clock/next-day``                one day forward, then the clock's hooks
@@ -32,6 +33,7 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 from sqlalchemy import select
@@ -230,6 +232,21 @@ async def image(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type="image/png")
 
 
+async def document(request: web.Request) -> web.Response:
+    found = _channel(request).document(request.match_info["key"])
+    if found is None:
+        raise web.HTTPNotFound()
+    name, data = found
+    return web.Response(
+        body=data,
+        content_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 def _sniff(head: bytes) -> str:
     for magic, mime in (
         (b"\x89PNG", "image/png"),
@@ -357,6 +374,7 @@ def mount(app: web.Application, channel: EmulatorChannel, clock: DemoClock) -> N
     router.add_get("/api/events", all_events)
     router.add_get("/api/units", units)
     router.add_get("/api/images/{key}", image)
+    router.add_get("/api/documents/{key}", document)
     router.add_get("/api/media/{sha}", media)
     router.add_get("/api/clock", get_clock)
     router.add_post("/api/clock/next-day", next_day)

@@ -1,4 +1,4 @@
-"""Our ``Message`` -> Bot API calls (``sendMessage``, ``sendPhoto``), pure and testable.
+"""Our ``Message`` -> Bot API calls (``sendMessage``, ``sendPhoto``, ``sendDocument``), pure.
 
 - Texts are HTML (``parse_mode=HTML``), split with ``handlers.render.split_text``
   so every part shows at most 4096 characters (Telegram counts UTF-16 units, so
@@ -10,6 +10,8 @@
   in a short second message (a message carries one keyboard only).
 - An image -> ``sendPhoto``, with the text as its caption when it fits in 1024
   characters, else the photo alone and then the text.
+- A document (an export) -> ``sendDocument`` with its file name, captioned the
+  same way.
 - ``remove_keyboard`` (on a message, or for the whole reply) puts
   ``ReplyKeyboardRemove`` on the first call that has no keyboard of its own.
 """
@@ -45,9 +47,9 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 @dataclass
 class Call:
-    """One Bot API call: ``send_message`` or ``send_photo`` with its arguments (no chat id)."""
+    """One Bot API call: ``send_message``, ``send_photo`` or ``send_document`` (no chat id)."""
 
-    method: Literal["send_message", "send_photo"]
+    method: Literal["send_message", "send_photo", "send_document"]
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,6 +123,15 @@ def render_message(msg: Message) -> list[Call]:
             photo["reply_markup"] = markup
             markup = None
         calls.append(Call("send_photo", photo))
+    if msg.document is not None:
+        document: dict[str, Any] = {"document": InputFile(msg.document, filename=msg.document_name)}
+        if text.strip() and visible_units(text) <= CAPTION_LIMIT:
+            document.update(caption=text, parse_mode=ParseMode.HTML)
+            text = ""
+        if not text.strip() and markup is not None:
+            document["reply_markup"] = markup
+            markup = None
+        calls.append(Call("send_document", document))
     if text.strip() or markup is not None:
         parts = split_for_telegram(text) if text.strip() else [""]
         calls.extend(_text_call(part, None) for part in parts[:-1])

@@ -192,6 +192,10 @@ function renderEntry(e) {
     node.append(el("img", { src: e.image, alt: "", onclick: () => window.open(e.image, "_blank") }));
   }
   if (e.html) node.append(el("div", { className: "text", html: e.html }));
+  if (e.document) {
+    node.append(el("a", { className: "document", href: e.document, download: e.document_name || "" },
+      "📎 " + (e.document_name || "")));
+  }
   if (e.choices && e.choices.length) {
     const grid = el("div", { className: "choices", style: `grid-template-columns: repeat(${Math.max(1, e.columns || 1)}, 1fr)` });
     for (const c of e.choices) {
