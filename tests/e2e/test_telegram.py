@@ -321,6 +321,8 @@ async def test_token_never_reaches_the_logs(
     api: FakeTelegramAPI, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "telegram"):  # the CLI quietens them; a test may have run it
+        caplog.set_level(logging.DEBUG, logger=name)
     api.fail_next("sendMessage", 502, chat_id=1050)  # an error path logs too
     async with bot_running(api, db):
         await TgUser(api, 1050).say("/start")

@@ -1,0 +1,532 @@
+"""Benchmark: our bot (``antt run``) against a bare python-telegram-bot echo bot.
+
+Both bots run as separate processes polling a ``FakeTelegramAPI`` over HTTP on
+127.0.0.1; ours uses a real PostgreSQL (an embedded server under
+``.antt-bench/``). Simulated people join by invite deep link, then go round the
+menu (choose a language from the menu, /me, /lang, /start, /menu). A step is
+answered when the fake receives the ``sendMessage`` that carries the reply's
+keyboard; the bare bot answers every input with one such message.
+
+- throughput: 20 people acting back to back, updates answered per second;
+  target ours / bare >= 0.5;
+- latency: 500 people, each acting after a random pause averaging 10 s (about
+  50 updates a second), for 60 s; p50/p95/p99 from pushing the update into the
+  fake to the fake receiving the reply; target p99 <= 100 ms for ours;
+- memory: the bot process's peak RSS (VmHWM) in the latency run; target <= 120 MB.
+
+    .venv/bin/python -m bench.telegram_engine            # about 3 minutes
+    .venv/bin/python -m bench.telegram_engine --quick    # about 1 minute (or ANTT_BENCH_QUICK=1)
+
+The last line printed is a JSON object with the figures and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / ".antt-bench"
+TOKEN = "987654321:AABenchTokenForTheAnttBot_secret"
+RESPONSE_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Knobs shared by both bots, so the floor is measured under the same tuning."""
+
+    http_pool: int = 16  # HTTP connections to the Bot API for sending (256: PTB's default)
+    concurrency: int = 256  # updates processed at once
+    db_pool: int = 10  # SQLAlchemy pool (plus as many overflow connections); ours only
+
+
+Action = tuple[str, str]  # ("text", "/start") or ("press", "m:lang")
+
+
+def script(invite_code: str) -> tuple[list[Action], list[Action]]:
+    """(onboarding, menu cycle) of one simulated person, who holds their own invite."""
+    onboarding = [("text", f"/start inv_{invite_code}"), ("press", "reg:me")]
+    cycle = [
+        ("press", "m:lang"),
+        ("press", "lang:en"),
+        ("text", "/me"),
+        ("text", "/lang"),
+        ("press", "lang:vi"),
+        ("text", "/start"),
+        ("text", "/menu"),
+    ]
+    return onboarding, cycle
+
+
+# --- the bare bot (child process) -----------------------------------------------------------
+
+
+def run_bare_bot(api_url: str, tuning: Tuning) -> None:
+    """A python-telegram-bot echo bot, tuned like ours; each input gets one keyboard message."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+    from telegram.ext import ApplicationBuilder, CallbackQueryHandler, MessageHandler, filters
+
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Menu", callback_data="m:menu")]])
+
+    async def echo(update: Update, context: Any) -> None:
+        assert update.effective_chat is not None and update.effective_message is not None
+        await context.bot.send_message(
+            update.effective_chat.id,
+            f"echo: {update.effective_message.text}",
+            reply_markup=keyboard,
+        )
+
+    async def pressed(update: Update, context: Any) -> None:
+        query = update.callback_query
+        assert query is not None and update.effective_chat is not None
+        await asyncio.gather(
+            query.answer(),
+            context.bot.send_message(
+                update.effective_chat.id, f"pressed: {query.data}", reply_markup=keyboard
+            ),
+        )
+
+    app = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .connection_pool_size(tuning.http_pool)
+        .pool_timeout(10.0)
+        .concurrent_updates(tuning.concurrency)
+        .job_queue(None)  # type: ignore[arg-type]
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    app.add_handler(CallbackQueryHandler(pressed))
+    app.run_polling(poll_interval=0.0, timeout=10, allowed_updates=["message", "callback_query"])
+
+
+# --- the harness ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of ``values`` (0 < q <= 100)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def summary_ms(values: list[float]) -> dict[str, float | int]:
+    if not values:
+        return {"samples": 0}
+    ms = [v * 1000 for v in values]
+    return {
+        "samples": len(ms),
+        "p50": round(percentile(ms, 50), 1),
+        "p95": round(percentile(ms, 95), 1),
+        "p99": round(percentile(ms, 99), 1),
+        "max": round(max(ms), 1),
+    }
+
+
+@dataclass
+class Bot:
+    """A bot process under test."""
+
+    kind: str  # "ours" or "bare"
+    proc: asyncio.subprocess.Process
+    log_path: Path
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        return peak_rss_mb(self.proc.pid)
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    answered: int = 0
+    lost: int = 0
+    stopped: bool = False
+    cpu_s: float = 0.0  # the bot process's CPU time while measured
+
+
+class Harness:
+    def __init__(self, api: Any, db_url: str, invites: list[str], tuning: Tuning) -> None:
+        self.api = api
+        self.tuning = tuning
+        self.db_url = db_url
+        self.invites = invites  # one per simulated person, handed out in order
+        self.handed_out = 0
+        self.runs = itertools.count()
+
+    def next_invite(self) -> str:
+        code = self.invites[self.handed_out]
+        self.handed_out += 1
+        return code
+
+    @contextlib.asynccontextmanager
+    async def bot(self, kind: str, phase: str) -> AsyncIterator[Bot]:
+        """Start a bot process, wait until it polls, stop it with SIGTERM afterwards."""
+        BENCH_DIR.mkdir(exist_ok=True)
+        log_path = BENCH_DIR / f"{kind}-{phase}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+        if kind == "ours":
+            env.update(
+                ANTT_DATABASE_URL=self.db_url,
+                ANTT_DB_POOL_SIZE=str(self.tuning.db_pool),
+                ANTT_TELEGRAM_TOKEN=TOKEN,
+                ANTT_TELEGRAM_API_URL=self.api.root_url,
+                ANTT_TELEGRAM_POOL_SIZE=str(self.tuning.http_pool),
+                ANTT_TELEGRAM_CONCURRENCY=str(self.tuning.concurrency),
+                ANTT_WEB_PORT=str(free_port()),
+            )
+            args = ["-m", "bot", "run"]
+        else:
+            args = [
+                "-m",
+                "bench.telegram_engine",
+                "--bare-bot",
+                self.api.root_url,
+                f"--http-pool={self.tuning.http_pool}",
+                f"--concurrency={self.tuning.concurrency}",
+            ]
+        profile = os.environ.get("ANTT_BENCH_PROFILE")  # a folder for cProfile output
+        if profile:
+            args = ["-m", "cProfile", "-o", f"{profile}/{kind}-{phase}.prof", *args]
+        since = self.api.mark()
+        with log_path.open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, *args, cwd=ROOT, env=env, stdout=log, stderr=log
+            )
+        bot = Bot(kind, proc, log_path)
+        try:
+            # PTB deletes any webhook right before its first getUpdates.
+            await self.api.wait_for("deleteWebhook", timeout=60, since=since)
+            yield bot
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+    async def act(self, user_id: int, action: Action) -> float:
+        """Push one input; return the seconds until the fake received the reply's keyboard."""
+        kind, value = action
+        chat = str(user_id)
+
+        def is_reply(call: Any) -> bool:
+            return call.method == "sendMessage" and "inline_keyboard" in (call.reply_markup or {})
+
+        since = self.api.mark()
+        pushed = time.monotonic()
+        if kind == "text":
+            self.api.user_message(user_id, value, language_code="vi")
+        else:
+            self.api.callback(user_id, value)
+        call = await self.api.wait_for(
+            is_reply, timeout=RESPONSE_TIMEOUT, chat_id=chat, since=since
+        )
+        return float(call.timestamp) - pushed
+
+    async def person(
+        self,
+        user_id: int,
+        run: Run,
+        *,
+        measure_from: float,
+        pause: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Act until cancelled: join with an invite, then go round the menu."""
+        onboarding, cycle = script(self.next_invite())
+        for step in itertools.count():
+            if pause is not None:
+                await pause()
+            if run.stopped:  # a cancel can be swallowed by wait_for in Python 3.11
+                return
+            action = (
+                onboarding[step]
+                if step < len(onboarding)
+                else cycle[(step - len(onboarding)) % len(cycle)]
+            )
+            started = time.monotonic()
+            try:
+                latency = await self.act(user_id, action)
+            except TimeoutError:
+                run.lost += 1
+                continue
+            if started >= measure_from:
+                run.answered += 1
+                run.latencies.append(latency)
+
+    async def drive(
+        self,
+        kind: str,
+        phase: str,
+        people: int,
+        seconds: float,
+        warmup: float,
+        pause: Callable[[], Awaitable[None]] | None = None,
+    ) -> tuple[Run, float | None]:
+        """``people`` acting for ``warmup + seconds``; what was answered after the warmup."""
+        base = 10_000_000 + 1000 * next(self.runs)  # new people in every run
+        async with self.bot(kind, phase) as bot:
+            run = Run()
+            start = time.monotonic()
+            tasks = [
+                asyncio.create_task(
+                    self.person(base + i, run, measure_from=start + warmup, pause=pause)
+                )
+                for i in range(people)
+            ]
+            await asyncio.sleep(warmup)
+            cpu_start = cpu_seconds(bot.proc.pid)
+            await asyncio.sleep(seconds)
+            # Freeze the figures at the deadline; replies still in flight do not count.
+            frozen = Run(list(run.latencies), run.answered, run.lost)
+            frozen.cpu_s = cpu_seconds(bot.proc.pid) - cpu_start
+            run.stopped = True
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return frozen, bot.peak_rss_mb
+
+    async def throughput(self, kind: str, people: int, seconds: float, warmup: float) -> dict:
+        run, rss = await self.drive(kind, "throughput", people, seconds, warmup)
+        return {
+            "updates_per_s": round(run.answered / seconds, 1),
+            "cpu_ms_per_update": round(1000 * run.cpu_s / max(run.answered, 1), 2),
+            "round_trip_ms": summary_ms(run.latencies),
+            "lost": run.lost,
+            "peak_rss_mb": _round(rss),
+        }
+
+    async def latency(
+        self, kind: str, people: int, mean_pause: float, seconds: float, warmup: float
+    ) -> dict:
+        rng = random.Random(42)
+
+        async def pause() -> None:
+            await asyncio.sleep(rng.expovariate(1 / mean_pause))
+
+        run, rss = await self.drive(kind, "latency", people, seconds, warmup, pause)
+        return {
+            "updates_per_s": round(run.answered / seconds, 1),
+            "ms": summary_ms(run.latencies),
+            "lost": run.lost,
+            "peak_rss_mb": _round(rss),
+        }
+
+
+ROUNDS = 2
+
+
+def merge_rounds(results: list[dict]) -> dict:
+    return {
+        "updates_per_s": round(sum(r["updates_per_s"] for r in results) / len(results), 1),
+        "rounds": [r["updates_per_s"] for r in results],
+        "cpu_ms_per_update": round(sum(r["cpu_ms_per_update"] for r in results) / len(results), 2),
+        "round_trip_p50_ms": [r["round_trip_ms"].get("p50") for r in results],
+        "lost": sum(r["lost"] for r in results),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+async def prepare_database(db_url: str, invites: int) -> list[str]:
+    """Schema, one commune and ``invites`` single-use invites to it (one per person)."""
+    from db import migrate
+    from db.invites import create_invite
+    from db.models import Role, Unit, UnitKind
+    from db.session import Database
+    from db.units import child_path, fold
+
+    db = Database(db_url, pool_size=2)
+    try:
+        await migrate.upgrade(db)
+        async with db.sessions() as s:
+            unit = Unit(
+                code="BENCH-COMMUNE",
+                name="Xã Thử Nghiệm",
+                name_search=fold("Xã Thử Nghiệm"),
+                kind=UnitKind.COMMUNE.value,
+                depth=0,
+            )
+            s.add(unit)
+            await s.flush()
+            unit.path = child_path(None, unit.id)
+            codes = [
+                await create_invite(s, unit_id=unit.id, role=Role.FORCE, days=1)
+                for _ in range(invites)
+            ]
+            await s.commit()
+        return codes
+    finally:
+        await db.dispose()
+
+
+async def count_joined(db_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from db.models import RoleGrant
+    from db.session import Database
+
+    db = Database(db_url, pool_size=1)
+    try:
+        async with db.sessions() as s:
+            return int(await s.scalar(select(func.count()).select_from(RoleGrant)) or 0)
+    finally:
+        await db.dispose()
+
+
+async def benchmark(quick: bool, tuning: Tuning) -> dict[str, Any]:
+    from db.embedded import embedded_url, start_embedded
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    tp_people, tp_seconds, tp_warmup = 20, (5.0 if quick else 15.0), 2.0
+    lat_people, lat_pause = 500, 10.0
+    lat_seconds, lat_warmup = (20.0 if quick else 60.0), 5.0
+
+    load_before = os.getloadavg()[0]
+    BENCH_DIR.mkdir(exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="pg-", dir=BENCH_DIR))
+    server = start_embedded(data_dir)
+    try:
+        db_url = embedded_url(server)
+        codes = await prepare_database(db_url, 2 * (ROUNDS * tp_people + lat_people))
+        api = FakeTelegramAPI(token=TOKEN, record_calls=False, long_poll_cap=10.0)
+        async with api:
+            harness = Harness(api, db_url, codes, tuning)
+            # Rounds alternate between the bots, so a change in the machine's other load
+            # (it is shared) falls on both alike.
+            rounds: dict[str, list[dict]] = {"bare": [], "ours": []}
+            for index in range(ROUNDS):
+                for kind in ("bare", "ours"):
+                    print(f"throughput {index + 1}/{ROUNDS}: {kind} ...", file=sys.stderr)
+                    rounds[kind].append(
+                        await harness.throughput(kind, tp_people, tp_seconds / ROUNDS, tp_warmup)
+                    )
+            tp = {kind: merge_rounds(results) for kind, results in rounds.items()}
+            lat = {}
+            for kind in ("bare", "ours"):
+                print(f"latency: {kind} ...", file=sys.stderr, flush=True)
+                lat[kind] = await harness.latency(
+                    kind, lat_people, lat_pause, lat_seconds, lat_warmup
+                )
+            violations = len(api.violations)
+        joined = await count_joined(db_url)
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    ratio = tp["ours"]["updates_per_s"] / max(tp["bare"]["updates_per_s"], 1e-9)
+    ours_p99 = lat["ours"]["ms"].get("p99")
+    ours_rss = lat["ours"]["peak_rss_mb"]
+    return {
+        "benchmark": "telegram_engine",
+        "quick": quick,
+        "cpus": os.cpu_count(),
+        # Other work on the machine skews every figure; the 1-minute load averages say how much.
+        "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        "throughput": {
+            "people": tp_people,
+            "seconds": tp_seconds,
+            "ours_updates_per_s": tp["ours"]["updates_per_s"],
+            "bare_updates_per_s": tp["bare"]["updates_per_s"],
+            "ratio": round(ratio, 2),
+            "target_ratio": 0.5,
+            "ok": ratio >= 0.5,
+            "rounds": {"ours": tp["ours"]["rounds"], "bare": tp["bare"]["rounds"]},
+            # Less sensitive to the machine's other load than updates per second:
+            "bot_cpu_ms_per_update": {
+                "ours": tp["ours"]["cpu_ms_per_update"],
+                "bare": tp["bare"]["cpu_ms_per_update"],
+            },
+            "round_trip_p50_ms": {
+                "ours": tp["ours"]["round_trip_p50_ms"],
+                "bare": tp["bare"]["round_trip_p50_ms"],
+            },
+            "lost": {"ours": tp["ours"]["lost"], "bare": tp["bare"]["lost"]},
+        },
+        "latency": {
+            "people": lat_people,
+            "mean_pause_s": lat_pause,
+            "seconds": lat_seconds,
+            "ours_updates_per_s": lat["ours"]["updates_per_s"],
+            "ours_ms": lat["ours"]["ms"],
+            "bare_ms": lat["bare"]["ms"],
+            "target_p99_ms": 100,
+            "ok": ours_p99 is not None and ours_p99 <= 100,
+            "lost": {"ours": lat["ours"]["lost"], "bare": lat["bare"]["lost"]},
+        },
+        "memory": {
+            "ours_peak_rss_mb": ours_rss,
+            "bare_peak_rss_mb": lat["bare"]["peak_rss_mb"],
+            "target_mb": 120,
+            "ok": ours_rss is not None and ours_rss <= 120,
+        },
+        "joined_by_invite": joined,
+        "bot_api_violations": violations,
+        "tuning": {**asdict(tuning), "poll_interval": 0},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs (ANTT_BENCH_QUICK=1)")
+    default = Tuning()
+    parser.add_argument("--http-pool", type=int, default=default.http_pool)
+    parser.add_argument("--concurrency", type=int, default=default.concurrency)
+    parser.add_argument("--db-pool", type=int, default=default.db_pool)
+    parser.add_argument("--bare-bot", metavar="API_URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    tuning = Tuning(args.http_pool, args.concurrency, args.db_pool)
+    if args.bare_bot:
+        run_bare_bot(args.bare_bot, tuning)
+        return 0
+    quick = args.quick or os.environ.get("ANTT_BENCH_QUICK", "") not in ("", "0")
+    result = asyncio.run(benchmark(quick, tuning))
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
