@@ -18,7 +18,9 @@ Then, at ``NOW`` (20/11/2025 07:00 in Hanoi), one after the other on one
 connection, the work the daily job does per supervisor without the chart: build
 the digest of its unit (:func:`db.digest.build_digest`) and render its messages in
 Vietnamese. Figures: the total, p50/p95/max per digest, per level; the chart for a
-sample; and, measured in the same run the same way, a baseline: the simplest
+sample; the real daily job (:func:`scheduler.digest.send_digests`: every digest
+with its chart, queued to the outbox); and, measured in the same run the same way,
+a baseline: the simplest
 subtree query (``count(*)`` of the units under the supervisor's unit). EXPLAIN
 (ANALYZE) of each digest query for a district and for the province shows which
 index every scan of ``checkin`` and ``tip`` uses; a sequential scan of either fails
@@ -26,7 +28,7 @@ the check.
 
 Targets (issue 6): p95 ≤ 100 ms a digest, all digests ≤ 30 s.
 
-    .venv/bin/python -m bench.digest            # about a minute and a half
+    .venv/bin/python -m bench.digest            # about two and a half minutes
     .venv/bin/python -m bench.digest --quick    # a tenth of the rows (or ANTT_BENCH_QUICK=1)
 
 The last line printed is a JSON object with the figures and the targets.
@@ -336,12 +338,13 @@ async def benchmark(scale: Scale) -> dict[str, Any]:
 
     from sqlalchemy import text
 
+    from bot.config import Settings
     from db import migrate
     from db.digest import build_digest, supervisor_recipients
     from db.embedded import embedded_url, start_embedded
     from db.session import Database
     from handlers.digest import chart_spec, render_chart
-    from scheduler.digest import messages_in
+    from scheduler.digest import messages_in, send_digests
 
     now = dt.datetime(2025, 11, 20, 0, 0, tzinfo=dt.UTC)
     today = dt.date(2025, 11, 20)
@@ -418,6 +421,12 @@ async def benchmark(scale: Scale) -> dict[str, Any]:
             with_chart.append(time.perf_counter() - t0)
             png_bytes.append(len(png))
 
+        # The real daily job: every digest with its chart, queued to the outbox.
+        started = time.perf_counter()
+        job_queued = await send_digests(db, Settings(), now)
+        job_s = time.perf_counter() - started
+        print(f"daily job: {job_queued} digests queued with charts in {job_s:.1f} s", flush=True)
+
         district = next(r.roots[0] for r in recipients if r.roots[0].kind == "district")
         province = next(r.roots[0] for r in recipients if r.roots[0].kind == "province")
         explain = {
@@ -457,6 +466,8 @@ async def benchmark(scale: Scale) -> dict[str, Any]:
         "chart_sample": summary(chart_times),
         "digest_with_chart_sample": summary(with_chart),
         "chart_png_bytes_p50": int(statistics.median(png_bytes)) if png_bytes else 0,
+        "daily_job_with_charts_s": round(job_s, 1),
+        "daily_job_queued": job_queued,
         "explain": {
             level: [{k: q[k] for k in ("query", "ms", "scans", "indexes_ok")} for q in queries]
             for level, queries in explain.items()
