@@ -90,7 +90,11 @@ async def running_demo(
     from scheduler.outbox import OutboxSender
 
     settings = demo_settings(settings)
-    clock = DemoClock(start or saved_start(settings.data_dir))
+    # "Next day" lands at the morning run of the reminders (and the digest) of that day.
+    morning = dt.time(settings.reminder_hour)
+    clock = DemoClock(
+        start or saved_start(settings.data_dir), morning=morning, tz=settings.timezone
+    )
     engine = Engine(db, settings, clock=clock)
     runtime = Runtime(settings, db, engine=engine)
     channel = EmulatorChannel(engine, PERSONAS)

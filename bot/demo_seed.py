@@ -44,7 +44,7 @@ DEMO_PLAN = Path(__file__).resolve().parents[1] / "db" / "data" / "demo-nam-dan.
 DEMO_PLAN_CODE = "DEMO-NAM-DAN-2025"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # A Monday morning in the plan's year: the demo communes' first deadlines are days away.
-DEMO_START = dt.datetime(2025, 5, 5, 8, 30, tzinfo=TZ)
+DEMO_START = dt.datetime(2025, 5, 5, 7, 0, tzinfo=TZ)
 SEED_ACTION = "demo.seed"
 NAM_GIANG = (18.7302, 105.5108)
 

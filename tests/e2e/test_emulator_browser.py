@@ -10,6 +10,7 @@ with ``ANTT_DOCS_SCREENSHOT=1`` the supervisor's screen also becomes
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -167,11 +168,25 @@ async def supervisor_sees_both(page: Page, demo: Demo) -> None:
     await settled(page)
     await press(page, "m:progress")
     await expect(page.locator("#messages")).to_contain_text("Nam Đàn")
+    # The next morning the daily digest arrives on its own, its chart first.
     await page.click("#next-day")
     await expect(page.locator("#clock-value")).to_contain_text("06/05/2025")
-    await press(page, "m:tip_inbox")
-    await expect(page.locator("#messages .msg.bot").last).to_contain_text("Nguy cơ cháy nổ")
-    await shoot(page, "3-supervisor")
+    digest = page.locator("#messages .msg.proactive")
+    chart = digest.filter(has_text="Huyện Nam Đàn").filter(has=page.locator("img"))
+    await expect(chart).to_have_count(1, timeout=20_000)
+    image = chart.locator("img")
+    await expect(image).to_have_attribute("src", re.compile(r"^/api/images/[0-9a-f]{64}$"))
+    await image.scroll_into_view_if_needed()
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    await page.wait_for_function(loaded, arg=await image.element_handle())
+    # The text follows the chart (the sender paces a chat at one message a second).
+    body = digest.filter(has_text="Xã Nam Giang · Lắp đặt camera")
+    await expect(body).to_have_count(1, timeout=20_000)
+    await expect(body).to_contain_text("Nguy cơ cháy nổ: 1")  # the citizen's tip
+    await expect(body).to_contain_text(re.compile(r"Xã Nam Giang · Lắp đặt camera[^\n]*: 15/20"))
+    await expect(page.locator("#toast")).to_be_hidden()
+    await chart.evaluate("node => node.scrollIntoView({block: 'start'})")
+    await shoot(page, "3-supervisor-digest")
 
 
 async def test_tip_and_checkin_reach_the_supervisor(page: Page, demo: Demo) -> None:

@@ -1,9 +1,9 @@
 """``DemoClock``: real time shifted by an offset that the demo moves forward a day at a time.
 
-One instance is shared by the engine (``Engine(clock=...)``), the scheduler and
-the outbox sender, so "next day" moves every part of the demo at once. Time
-keeps flowing between moves; ``advance`` then runs the hooks (the demo runs its
-reminder and digest jobs there, since APScheduler's triggers follow real time).
+One instance is shared by the engine (``Engine(clock=...)``) and the scheduler's
+jobs, so "next day" moves every part of the demo that reads the date at once.
+Time keeps flowing between moves; ``advance`` then runs the hooks (the demo runs
+its reminder and digest jobs there, since APScheduler's triggers follow real time).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 from db.models import utcnow
 
@@ -26,12 +27,16 @@ class DemoClock:
         self,
         start: dt.datetime | None = None,
         *,
+        morning: dt.time | None = None,
+        tz: str = "Asia/Ho_Chi_Minh",
         real: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         if start is not None and start.tzinfo is None:
             raise ValueError("DemoClock start must be timezone-aware")
         self._real = real
         self._offset = (start - real()) if start is not None else dt.timedelta(0)
+        self.morning = morning
+        self.tz = ZoneInfo(tz)
         self.hooks: list[Hook] = []
 
     def now(self) -> dt.datetime:
@@ -50,12 +55,22 @@ class DemoClock:
         self._offset += delta
         return self.now()
 
-    async def advance(self, days: float = 1, **delta: float) -> list[BaseException]:
-        """Move forward (one day by default), then run every hook in order.
+    def next_day(self, days: int = 1) -> dt.datetime:
+        """The moment ``advance(days)`` goes to: that many days on, at ``morning`` if set."""
+        now = self.now()
+        if self.morning is None:
+            return now + dt.timedelta(days=days)
+        day = now.astimezone(self.tz).date() + dt.timedelta(days=days)
+        return dt.datetime.combine(day, self.morning, tzinfo=self.tz).astimezone(dt.UTC)
 
+    async def advance(self, days: int = 1) -> list[BaseException]:
+        """Move to the next day (or ``days`` on), then run every hook in order.
+
+        With ``morning`` set, the clock lands on that local time: what was done during
+        a demo day, however late, falls within the "last 24 hours" of the next morning.
         A hook that fails is logged and does not stop the others; the errors are returned.
         """
-        now = self.move(dt.timedelta(days=days, **delta))
+        now = self.move(self.next_day(days) - self.now())
         errors: list[BaseException] = []
         for hook in list(self.hooks):
             try:
