@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # 30 messages/s limit. Measured in bench/telegram_engine.py.
     telegram_concurrency: int = 256
     telegram_pool_size: int = 16
+    telegram_keepalive: int = 8  # idle connections kept open (each is checked per request)
 
     # Web server (webhooks, /healthz, emulator)
     web_host: str = "127.0.0.1"

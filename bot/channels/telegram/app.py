@@ -17,10 +17,12 @@ import logging
 import re
 from typing import Any
 
+import httpx
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot.channels.base import DeliveryError, RecipientBlocked
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
@@ -170,6 +172,30 @@ class UpdateBridge:
         log.error("telegram update failed: %r", context.error, exc_info=context.error)
 
 
+def sending_request(settings: Settings) -> HTTPXRequest:
+    """The HTTP client for every Bot API call but getUpdates.
+
+    httpcore looks at each idle pooled connection on every request (a ``getpeername``
+    and a ``select`` each), so idle connections are capped by
+    ``telegram_keepalive``; bursts may still open up to ``telegram_pool_size``.
+    """
+    return HTTPXRequest(
+        connection_pool_size=settings.telegram_pool_size,
+        connect_timeout=5.0,
+        read_timeout=10.0,
+        write_timeout=10.0,
+        pool_timeout=10.0,
+        httpx_kwargs={
+            "limits": httpx.Limits(
+                max_connections=settings.telegram_pool_size,
+                max_keepalive_connections=min(
+                    settings.telegram_keepalive, settings.telegram_pool_size
+                ),
+            )
+        },
+    )
+
+
 def build_application(
     settings: Settings, engine: Engine, *, polling: bool = True
 ) -> tuple[Application, UpdateBridge]:  # type: ignore[type-arg]
@@ -181,11 +207,7 @@ def build_application(
         root = settings.telegram_api_url.rstrip("/")
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
     builder = (
-        builder.connection_pool_size(settings.telegram_pool_size)
-        .pool_timeout(10.0)
-        .read_timeout(10.0)
-        .write_timeout(10.0)
-        .connect_timeout(5.0)
+        builder.request(sending_request(settings))
         .concurrent_updates(PerPersonOrder(settings.telegram_concurrency))
         .job_queue(None)  # type: ignore[arg-type]  # time triggers live in scheduler/
     )
