@@ -84,9 +84,13 @@ async def test_webhook_needs_a_secret() -> None:
     assert TOKEN not in err.decode()
 
 
-@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
-async def test_run_answers_and_stops_cleanly_on_sigterm(
-    api: FakeTelegramAPI, db: Database, pg_url: str, webhook: bool
+@pytest.mark.parametrize(
+    ("webhook", "stop"),
+    [(False, signal.SIGTERM), (True, signal.SIGTERM), (False, signal.SIGINT)],
+    ids=["polling-sigterm", "webhook-sigterm", "polling-ctrl-c"],
+)
+async def test_run_answers_and_stops_cleanly(
+    api: FakeTelegramAPI, db: Database, pg_url: str, webhook: bool, stop: signal.Signals
 ) -> None:
     port = free_port()
     env = clean_env(
@@ -111,7 +115,7 @@ async def test_run_answers_and_stops_cleanly_on_sigterm(
         assert "113" in (reply.plain_text or "")
     finally:
         if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(stop)
         out, err = await asyncio.wait_for(proc.communicate(), 20)
     log = err.decode() + out.decode()
     assert proc.returncode == 0, log[-3000:]

@@ -126,7 +126,12 @@ class UpdateBridge:
             if query is not None:
                 await self._answer(query)
             return
-        reply = await self.engine.handle(inp)
+        try:
+            reply = await self.engine.handle(inp)
+        except BaseException:
+            if query is not None:  # stop the button's spinner even so
+                await self._answer(query)
+            raise
         if self.media is not None:
             self.media.kick()  # files of a tip or check-in this update may have saved
         if not reply and inp.update_id is not None:
