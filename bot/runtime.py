@@ -56,12 +56,13 @@ class Runtime:
                 raise
 
     async def stop(self) -> None:
+        """The web server first: webhook calls in flight finish, no new ones come in."""
+        await self.web.stop()
         if self.telegram is not None:
             try:
                 await self.telegram.stop()
             except Exception:
                 log.exception("telegram did not stop cleanly")
-        await self.web.stop()
 
     async def __aenter__(self) -> Runtime:
         await self.start()
