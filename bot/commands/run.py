@@ -8,6 +8,7 @@ or SIGTERM stops it cleanly (Telegram, web server, database, embedded server).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 
@@ -22,6 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="public https URL Telegram should post updates to (ANTT_TELEGRAM_WEBHOOK_SECRET "
         "required); without it the bot polls",
     )
+    parser.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not run reminders, digests and the outbox sender in this process "
+        "(run `antt scheduler` elsewhere)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -29,10 +36,16 @@ async def run(args: argparse.Namespace) -> int:
     from bot.channels.telegram.app import check_settings
     from bot.config import get_settings
     from bot.runtime import running, wait_for_stop_signal
+    from scheduler.jobs import SchedulerService
 
     settings = get_settings()
     check_settings(settings, webhook_url=args.webhook)  # before the database starts
-    async with running(settings, webhook_url=args.webhook) as runtime:
+    async with contextlib.AsyncExitStack() as stack:
+        runtime = await stack.enter_async_context(running(settings, webhook_url=args.webhook))
+        if not args.no_scheduler and runtime.telegram is not None:
+            # One process on one machine: the time triggers and the outbox sender run here.
+            channels = {"telegram": runtime.telegram.channel}
+            await stack.enter_async_context(SchedulerService(runtime.db, settings, channels))
         # Everything loaded at startup lives as long as the process: keep it out of the
         # garbage collector's way (fewer objects to scan in every full collection).
         gc.freeze()

@@ -122,3 +122,33 @@ async def test_run_answers_and_stops_cleanly(
     assert "stopping" in log
     assert "HTTP Request" in log  # -v: httpx logged its request URLs ...
     assert TOKEN.split(":", 1)[1] not in log  # ... with the token redacted
+
+
+async def test_run_also_sends_queued_proactive_messages(
+    api: FakeTelegramAPI, db: Database, pg_url: str
+) -> None:
+    from db.members import identity_for
+    from handlers.notify import enqueue
+    from handlers.types import Message
+
+    async with db.sessions() as s:
+        person = await identity_for(s, "telegram", "2002", chat_id="2002", language="en")
+        await enqueue(
+            s, person, lambda: [Message("Reminder: report due")], dedup_key="t:1", urgent=True
+        )
+        await s.commit()
+    env = clean_env(
+        ANTT_DATABASE_URL=pg_url,
+        ANTT_TELEGRAM_TOKEN=TOKEN,
+        ANTT_TELEGRAM_API_URL=api.root_url,
+        ANTT_WEB_PORT=str(free_port()),
+    )
+    proc = await antt("run", env=env)
+    try:
+        sent = await api.wait_for("sendMessage", timeout=20, chat_id=2002)
+        assert sent.plain_text == "Reminder: report due"
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, (err.decode() + out.decode())[-3000:]
