@@ -11,9 +11,11 @@ import argparse
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from bot.channels.base import Channel
-from bot.config import Settings
+if TYPE_CHECKING:  # the CLI stays light: settings load only when a command runs
+    from bot.channels.base import Channel
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
