@@ -1,40 +1,151 @@
-"""Conversation state per identity, and the record of processed updates."""
+"""Conversation state per identity, and the record of processed updates.
+
+``open_update`` starts the engine's transaction for one update in a single
+round trip: it gets or creates the identity, creates or locks its conversation
+row, records the update id, and loads the member with its active grants.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from db.models import Conversation, ProcessedUpdate
-
-
-async def record_update(session: AsyncSession, channel: str, update_id: str) -> bool:
-    """Record an update id; False when it was already processed (a redelivery)."""
-    stmt = (
-        insert(ProcessedUpdate)
-        .values(channel=channel, update_id=update_id)
-        .on_conflict_do_nothing()
-        .returning(ProcessedUpdate.update_id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+from db.members import Grant
+from db.models import Conversation, Identity, Member, ProcessedUpdate, Role, RoleGrant, Unit
 
 
-async def lock_conversation(session: AsyncSession, identity_id: int) -> Conversation:
-    """The identity's conversation row, created if missing and locked until commit.
+@dataclass
+class Opened:
+    """The state one update starts from, loaded into the session and locked."""
 
-    The lock serialises two quick taps by one person; different people never wait
-    on each other.
+    identity: Identity
+    conversation: Conversation
+    member: Member | None
+    grants: list[Grant]
+    fresh: bool  # False: this update id was processed before (a redelivery)
+
+
+async def open_update(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    *,
+    update_id: str | None,
+    chat_id: str | None = None,
+    display_name: str = "",
+    language: str | None = None,
+    now: dt.datetime,
+) -> Opened:
+    """Start handling one update: one statement, whatever the person's state.
+
+    The identity upsert locks the identity row and the conversation upsert
+    (``ON CONFLICT DO UPDATE``, which in READ COMMITTED sees and locks the latest
+    row even if it was committed after the statement began) locks the
+    conversation, so two quick taps by one person run in order while different
+    people never wait on each other. A redelivered update id conflicts and comes
+    back as ``fresh=False``; the caller then rolls back.
     """
-    await session.execute(
+    params = {
+        "channel": channel,
+        "external_id": external_id,
+        "chat_id": chat_id or external_id,
+        "display_name": display_name,
+        "language": language,
+        "now": now,
+        "update_id": update_id,
+    }
+    stmt = _open_statement(recorded=update_id is not None)
+    rows = (await session.execute(stmt, params)).all()
+    identity, conversation, member, _, _, _, is_fresh = rows[0]
+    grants = [
+        Grant(grant_id, Role(role), unit)
+        for _, _, _, grant_id, role, unit, _ in rows
+        if grant_id is not None
+    ]
+    return Opened(identity, conversation, member, grants, bool(is_fresh))
+
+
+@functools.cache
+def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
+    """The statement of ``open_update``, built once (building it costs more than running it)."""
+    identity_t = Identity.__table__
+    conversation_t = Conversation.__table__
+    now = bindparam("now", type_=DateTime(timezone=True))
+    ident = (
+        insert(Identity)
+        .values(
+            channel=bindparam("channel"),
+            external_id=bindparam("external_id"),
+            chat_id=bindparam("chat_id"),
+            display_name=bindparam("display_name"),
+            language=bindparam("language"),
+            last_seen_at=now,
+        )
+        .on_conflict_do_update(
+            constraint="uq_identity_channel_external",
+            set_={"last_seen_at": now, "blocked_at": None},
+        )
+        .returning(*identity_t.c)
+        .cte("ident")
+    )
+    conv = (
         insert(Conversation)
-        .values(identity_id=identity_id, data={})
-        .on_conflict_do_nothing(index_elements=["identity_id"])
+        .from_select(
+            ["identity_id", "data", "updated_at"], select(ident.c.id, literal({}, JSONB), now)
+        )
+        # Locks the row; the SET clause reads the row as it stood before this update.
+        .on_conflict_do_update(
+            index_elements=["identity_id"],
+            set_={"updated_at": now, "previous_at": conversation_t.c.updated_at},
+        )
+        .returning(*conversation_t.c)
+        .cte("conv")
     )
-    stmt = (
-        select(Conversation)
-        .where(Conversation.identity_id == identity_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    fresh: ColumnElement[bool]
+    if recorded:
+        inserted = (
+            insert(ProcessedUpdate)
+            .values(channel=bindparam("channel"), update_id=bindparam("update_id"))
+            .on_conflict_do_nothing()
+            .returning(ProcessedUpdate.update_id)
+            .cte("recorded")
+        )
+        fresh = exists(select(inserted.c.update_id))
+    else:
+        fresh = true()
+    return (
+        select(
+            aliased(Identity, ident),
+            aliased(Conversation, conv),
+            Member,
+            RoleGrant.id,
+            RoleGrant.role,
+            Unit,
+            fresh,
+        )
+        .select_from(ident)
+        .join(conv, conv.c.identity_id == ident.c.id)
+        .outerjoin(Member, Member.id == ident.c.member_id)
+        .outerjoin(
+            RoleGrant, and_(RoleGrant.member_id == Member.id, RoleGrant.revoked_at.is_(None))
+        )
+        .outerjoin(Unit, Unit.id == RoleGrant.unit_id)
+        .order_by(Unit.depth, RoleGrant.role)
     )
-    return (await session.execute(stmt)).scalar_one()

@@ -377,7 +377,9 @@ class Conversation(Base):
     flow: Mapped[str | None] = mapped_column(String(32))
     step: Mapped[str | None] = mapped_column(String(48))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The time of the latest update, and of the one before it (for the idle check).
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    previous_at: Mapped[dt.datetime | None]
 
 
 class ProcessedUpdate(Base):

@@ -22,8 +22,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.config import Settings
-from db.conversations import lock_conversation, record_update
-from db.members import active_grants, identity_for, member_of
+from db.conversations import open_update
 from db.models import utcnow
 from db.session import Database, UnitOfWork
 from handlers.flow import MENU_PREFIX, Context, Invalid, registry
@@ -99,30 +98,28 @@ class Engine:
     async def _handle_once(self, inp: Incoming) -> Reply:
         async with UnitOfWork(self.db) as uow:
             session = uow.session
-            identity = await identity_for(
+            now = self.clock()
+            opened = await open_update(
                 session,
                 inp.channel,
                 inp.user_id,
+                update_id=inp.update_id,
                 chat_id=inp.chat_id,
                 display_name=inp.display_name,
                 language=pick_language(inp.language_code),
+                now=now,
             )
-            conversation = await lock_conversation(session, identity.id)
-            if inp.update_id is not None and not await record_update(
-                session, inp.channel, inp.update_id
-            ):
+            if not opened.fresh:
                 log.info("update %s:%s already handled", inp.channel, inp.update_id)
                 return []
+            identity, conversation = opened.identity, opened.conversation
             set_language(identity.language)
-            member = await member_of(session, identity)
-            grants = await active_grants(session, member.id) if member else []
-            now = self.clock()
             ctx = Context(
                 session=session,
                 settings=self.settings,
                 identity=identity,
-                member=member,
-                grants=grants,
+                member=opened.member,
+                grants=opened.grants,
                 conversation=conversation,
                 now=now,
                 incoming=inp,
@@ -132,7 +129,6 @@ class Engine:
             except Exception:
                 log.exception("update %s:%s failed in %s", inp.channel, inp.update_id, ctx.flow)
                 return [Message(_("Sorry, something went wrong. Please try again."))]
-            conversation.updated_at = now
             await uow.commit()
         return ctx.preface + reply
 
@@ -181,8 +177,8 @@ class Engine:
 
     def _idle(self, ctx: Context) -> bool:
         limit = dt.timedelta(minutes=self.settings.conversation_idle_minutes)
-        updated = ctx.conversation.updated_at
-        return updated is not None and ctx.now - updated > limit
+        previous = ctx.conversation.previous_at
+        return previous is not None and ctx.now - previous > limit
 
     async def _again(self, ctx: Context, hint: str) -> Reply:
         """A hint, then the current question again (or the menu)."""

@@ -1,0 +1,124 @@
+"""open_update on real PostgreSQL: the one statement that starts every update.
+
+It must create what is missing, spot a redelivered update id, remember when
+the previous update came, load only active grants, and lock one person's
+conversation (latest state seen after the wait) without blocking anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from db.conversations import Opened, open_update
+from db.members import ensure_member, grant_role, revoke_role
+from db.models import Role, UnitKind
+from db.session import Database, UnitOfWork
+from tests.integration.plan_fixtures import add_unit
+
+T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
+
+
+async def _open(uow: UnitOfWork, user: str, update_id: str | None, now: dt.datetime = T0) -> Opened:
+    return await open_update(
+        uow.session,
+        "test",
+        user,
+        update_id=update_id,
+        display_name="Lê Thị B",
+        language="vi",
+        now=now,
+    )
+
+
+async def test_first_update_creates_identity_and_conversation(db: Database) -> None:
+    async with UnitOfWork(db) as uow:
+        opened = await _open(uow, "u1", "1")
+        assert opened.fresh
+        assert opened.member is None and opened.grants == []
+        assert opened.identity.external_id == "u1" and opened.identity.language == "vi"
+        assert opened.identity.last_seen_at == T0
+        assert opened.conversation.identity_id == opened.identity.id
+        assert opened.conversation.flow is None and opened.conversation.data == {}
+        assert opened.conversation.updated_at == T0
+        assert opened.conversation.previous_at is None
+        await uow.commit()
+
+
+async def test_redelivered_update_id_is_not_fresh(db: Database) -> None:
+    async with UnitOfWork(db) as uow:
+        assert (await _open(uow, "u1", "7")).fresh
+        await uow.commit()
+    async with UnitOfWork(db) as uow:
+        assert not (await _open(uow, "u1", "7")).fresh
+    async with UnitOfWork(db) as uow:  # updates without an id are always handled
+        assert (await _open(uow, "u1", None)).fresh
+
+
+async def test_previous_at_is_the_time_of_the_update_before(db: Database) -> None:
+    later = T0 + dt.timedelta(minutes=45)
+    async with UnitOfWork(db) as uow:
+        await _open(uow, "u1", "1", T0)
+        await uow.commit()
+    async with UnitOfWork(db) as uow:
+        opened = await _open(uow, "u1", "2", later)
+        assert opened.conversation.previous_at == T0
+        assert opened.conversation.updated_at == later
+        assert opened.identity.last_seen_at == later
+        # Not committed (a failed or redelivered update): it leaves no trace.
+    async with UnitOfWork(db) as uow:
+        opened = await _open(uow, "u1", "3", later + dt.timedelta(minutes=1))
+        assert opened.conversation.previous_at == T0
+
+
+async def test_only_active_grants_are_loaded_by_depth(db: Database) -> None:
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        province = await add_unit(s, "p", "Tỉnh Nghệ An", UnitKind.PROVINCE)
+        district = await add_unit(s, "d", "Huyện Nam Đàn", UnitKind.DISTRICT, province)
+        commune = await add_unit(s, "c", "Xã Nam Anh", UnitKind.COMMUNE, district)
+        opened = await _open(uow, "u1", "1")
+        member = await ensure_member(s, opened.identity, "Lê Thị B")
+        await grant_role(s, member.id, commune.id, Role.FORCE, granted_by=None)
+        await grant_role(s, member.id, province.id, Role.ADMIN, granted_by=None)
+        await grant_role(s, member.id, district.id, Role.SUPERVISOR, granted_by=None)
+        await revoke_role(s, member.id, district.id, Role.SUPERVISOR, revoked_by=None)
+        await uow.commit()
+    async with UnitOfWork(db) as uow:
+        opened = await _open(uow, "u1", "2")
+        assert opened.member is not None and opened.member.full_name == "Lê Thị B"
+        assert [(g.role, g.unit.code) for g in opened.grants] == [
+            (Role.ADMIN, "p"),
+            (Role.FORCE, "c"),
+        ]
+
+
+async def test_one_persons_updates_wait_and_see_the_latest_state(db: Database) -> None:
+    async with UnitOfWork(db) as uow:
+        await _open(uow, "u1", "1")
+        await uow.commit()
+    first = UnitOfWork(db)
+    async with first:
+        opened = await _open(first, "u1", "2")
+        opened.conversation.flow = "tip"
+        opened.conversation.step = "describe"
+        await first.session.flush()
+
+        async def second() -> tuple[str | None, str | None]:
+            async with UnitOfWork(db) as uow:
+                seen = (await _open(uow, "u1", "3")).conversation
+                return seen.flow, seen.step
+
+        waiting = asyncio.create_task(second())
+        await asyncio.sleep(0.3)
+        assert not waiting.done(), "a second update of the same person must wait for the lock"
+
+        async def other_person() -> bool:
+            async with UnitOfWork(db) as uow:
+                return (await _open(uow, "u2", "4")).fresh
+
+        # Someone else is not held up by u1's lock.
+        assert await asyncio.wait_for(other_person(), timeout=5)
+        await first.commit()
+    # The waiting statement saw the row as the first transaction left it.
+    assert await asyncio.wait_for(waiting, timeout=5) == ("tip", "describe")
