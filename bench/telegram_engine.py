@@ -14,29 +14,37 @@ keyboard; the bare bot answers every input with one such message.
   fake to the fake receiving the reply; target p99 <= 100 ms for ours;
 - memory: the bot process's peak RSS (VmHWM) in the latency run; target <= 120 MB.
 
-    .venv/bin/python -m bench.telegram_engine            # about 3 minutes
+    .venv/bin/python -m bench.telegram_engine            # about 4 minutes
     .venv/bin/python -m bench.telegram_engine --quick    # about 1 minute (or ANTT_BENCH_QUICK=1)
 
 The last line printed is a JSON object with the figures and the targets. The
-throughput runs alternate between the bots (two rounds each), and a second bare
-bot runs with PTB's default HTTP pool, so both floors are there; the load
-average is printed because the machine may be shared, and it moves every figure.
-``ANTT_BENCH_PROFILE=<folder>`` runs the bots under cProfile.
+throughput runs alternate between the bots (two rounds each). There are three
+floors: the bare bot on PTB's httpx transport tuned like ours ("bare", the
+target's), on PTB's defaults ("bare-defaults"), and on our aiohttp transport
+("bare-aiohttp": ours minus the engine). The load average is printed because the
+machine may be shared, and it moves every figure. ``ANTT_BENCH_PROFILE=<folder>``
+runs the bots under cProfile; py-spy (``py-spy record -r 200 -f raw -p PID``,
+pip-installed beside the project) gives a truer picture of where CPU goes.
 
 What mattered (2 vCPUs; the bot is CPU-bound in the throughput run):
 
-- httpcore looks at every idle pooled connection on each request (a
-  ``getpeername`` and a ``select`` each): PTB's pool of 256 with httpx's 20 idle
-  connections costs the bare bot 2.9 ms of CPU per update against 2.25 ms with 16
-  connections of which 8 stay idle (``ANTT_TELEGRAM_POOL_SIZE``/``_KEEPALIVE``).
-- Without ``sniffio`` installed, httpcore tries (and fails) to import it for every
-  lock it makes, a ``sys.path`` scan per request; it is now a dependency.
+- The HTTP client. Sending through httpx/httpcore cost about 1.3 ms of CPU per
+  Bot API call against about 0.1 ms through aiohttp; our bot now brings its own
+  PTB transport on aiohttp (bot/channels/telegram/transport.py): 5.4 -> 4.0 ms of
+  CPU per update, and the bare bot on it needs 0.9 ms against 2.6-3.0 on httpx.
+- The engine's SQL. Per update it ran nine or ten statements through the ORM (about
+  5 ms of CPU with the commit); now one statement opens the update (identity
+  upsert, conversation lock, update id, member and grants; built once and cached,
+  as building it cost more than running it), and the conversation's time stamps
+  ride in it, so a menu tap is BEGIN, that statement, COMMIT: about 1.5-2 ms.
+- For the httpx floors: httpcore looks at every idle pooled connection on each
+  request, so PTB's pool of 256 with httpx's 20 idle connections costs the bare bot
+  more than 16 connections of which 8 stay idle; without ``sniffio`` installed,
+  httpcore tries (and fails) to import it for every lock it makes.
 - ``poll_interval=0`` and long polling; 256 updates at once, one person's in order.
 - The database pool (10 plus 10 overflow) was not a limit; 25 changed nothing.
   uvloop changed nothing measurable; ``gc.freeze()`` after startup halves the
   time spent in the garbage collector (about 2% of the CPU).
-- What is left is the engine: about 5 of our 7.5 ms of CPU per update go to its
-  nine or ten SQL statements (SQLAlchemy ORM over asyncpg) and the commit.
 """
 
 from __future__ import annotations
@@ -99,12 +107,18 @@ def script(invite_code: str) -> tuple[list[Action], list[Action]]:
 # --- the bare bot (child process) -----------------------------------------------------------
 
 
-def run_bare_bot(api_url: str, tuning: Tuning) -> None:
-    """A python-telegram-bot echo bot, tuned like ours; each input gets one keyboard message."""
+def run_bare_bot(api_url: str, tuning: Tuning, transport: str) -> None:
+    """A python-telegram-bot echo bot; each input gets one keyboard message.
+
+    ``transport`` "httpx" is PTB's own (its pool tuned like ours); "aiohttp" is the
+    transport our bot uses, so that floor differs from ours by the engine alone.
+    """
     import httpx
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
     from telegram.ext import ApplicationBuilder, CallbackQueryHandler, MessageHandler, filters
-    from telegram.request import HTTPXRequest
+    from telegram.request import BaseRequest, HTTPXRequest
+
+    from bot.channels.telegram.transport import AiohttpRequest
 
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Menu", callback_data="m:menu")]])
 
@@ -126,27 +140,32 @@ def run_bare_bot(api_url: str, tuning: Tuning) -> None:
             ),
         )
 
-    app = (
+    request: BaseRequest
+    if transport == "aiohttp":
+        request = AiohttpRequest(pool_size=tuning.http_pool, pool_timeout=10.0)
+    else:
+        request = HTTPXRequest(
+            connection_pool_size=tuning.http_pool,
+            pool_timeout=10.0,
+            httpx_kwargs={
+                "limits": httpx.Limits(
+                    max_connections=tuning.http_pool,
+                    max_keepalive_connections=tuning.keepalive,
+                )
+            },
+        )
+    builder = (
         ApplicationBuilder()
         .token(TOKEN)
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
-        .request(
-            HTTPXRequest(
-                connection_pool_size=tuning.http_pool,
-                pool_timeout=10.0,
-                httpx_kwargs={
-                    "limits": httpx.Limits(
-                        max_connections=tuning.http_pool,
-                        max_keepalive_connections=tuning.keepalive,
-                    )
-                },
-            )
-        )
+        .request(request)
         .concurrent_updates(tuning.concurrency)
         .job_queue(None)  # type: ignore[arg-type]
-        .build()
     )
+    if transport == "aiohttp":
+        builder = builder.get_updates_request(AiohttpRequest(pool_size=1))
+    app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.add_handler(CallbackQueryHandler(pressed))
     app.run_polling(poll_interval=0.0, timeout=10, allowed_updates=["message", "callback_query"])
@@ -201,7 +220,7 @@ def summary_ms(values: list[float]) -> dict[str, float | int]:
 class Bot:
     """A bot process under test."""
 
-    kind: str  # "ours" or "bare"
+    kind: str  # "ours", "bare", "bare-defaults" or "bare-aiohttp"
     proc: asyncio.subprocess.Process
     log_path: Path
 
@@ -246,19 +265,20 @@ class Harness:
                 ANTT_TELEGRAM_TOKEN=TOKEN,
                 ANTT_TELEGRAM_API_URL=self.api.root_url,
                 ANTT_TELEGRAM_POOL_SIZE=str(self.tuning.http_pool),
-                ANTT_TELEGRAM_KEEPALIVE=str(self.tuning.keepalive),
                 ANTT_TELEGRAM_CONCURRENCY=str(self.tuning.concurrency),
                 ANTT_WEB_PORT=str(free_port()),
             )
             args = ["-m", "bot", "run"]
         else:
-            # "bare": the same transport tuning as ours; "bare-defaults": PTB's and httpx's.
-            tuning = self.tuning if kind == "bare" else PTB_DEFAULTS
+            # "bare": PTB's httpx transport tuned like ours; "bare-defaults": PTB's and
+            # httpx's defaults; "bare-aiohttp": our transport.
+            tuning = PTB_DEFAULTS if kind == "bare-defaults" else self.tuning
             args = [
                 "-m",
                 "bench.telegram_engine",
                 "--bare-bot",
                 self.api.root_url,
+                f"--transport={'aiohttp' if kind == 'bare-aiohttp' else 'httpx'}",
                 f"--http-pool={tuning.http_pool}",
                 f"--keepalive={tuning.keepalive}",
                 f"--concurrency={tuning.concurrency}",
@@ -363,7 +383,10 @@ class Harness:
             run.stopped = True
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            ended = await asyncio.gather(*tasks, return_exceptions=True)
+            failed = [e for e in ended if isinstance(e, Exception)]
+            if failed:  # a simulated person broke down: the figures would be wrong
+                raise failed[0]
             return frozen, bot.peak_rss_mb
 
     async def throughput(self, kind: str, people: int, seconds: float, warmup: float) -> dict:
@@ -394,6 +417,7 @@ class Harness:
 
 
 ROUNDS = 2
+KINDS = ("bare", "bare-defaults", "bare-aiohttp", "ours")
 
 
 def merge_rounds(results: list[dict]) -> dict:
@@ -470,13 +494,13 @@ async def benchmark(quick: bool, tuning: Tuning) -> dict[str, Any]:
     server = start_embedded(data_dir)
     try:
         db_url = embedded_url(server)
-        codes = await prepare_database(db_url, 3 * ROUNDS * tp_people + 2 * lat_people)
+        codes = await prepare_database(db_url, len(KINDS) * ROUNDS * tp_people + 2 * lat_people)
         api = FakeTelegramAPI(token=TOKEN, record_calls=False, long_poll_cap=10.0)
         async with api:
             harness = Harness(api, db_url, codes, tuning)
             # Rounds alternate between the bots, so a change in the machine's other load
             # (it is shared) falls on both alike.
-            rounds: dict[str, list[dict]] = {"bare": [], "bare-defaults": [], "ours": []}
+            rounds: dict[str, list[dict]] = {kind: [] for kind in KINDS}
             for index in range(ROUNDS):
                 for kind in rounds:
                     print(f"throughput {index + 1}/{ROUNDS}: {kind} ...", file=sys.stderr)
@@ -518,6 +542,11 @@ async def benchmark(quick: bool, tuning: Tuning) -> dict[str, Any]:
             "ratio_vs_ptb_defaults": round(
                 tp["ours"]["updates_per_s"] / max(tp["bare-defaults"]["updates_per_s"], 1e-9), 2
             ),
+            # The bare bot on our aiohttp transport: the floor without the engine.
+            "bare_aiohttp_updates_per_s": tp["bare-aiohttp"]["updates_per_s"],
+            "ratio_vs_bare_aiohttp": round(
+                tp["ours"]["updates_per_s"] / max(tp["bare-aiohttp"]["updates_per_s"], 1e-9), 2
+            ),
             "rounds": {kind: tp[kind]["rounds"] for kind in tp},
             # Less sensitive to the machine's other load than updates per second:
             "bot_cpu_ms_per_update": {kind: tp[kind]["cpu_ms_per_update"] for kind in tp},
@@ -556,10 +585,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=default.concurrency)
     parser.add_argument("--db-pool", type=int, default=default.db_pool)
     parser.add_argument("--bare-bot", metavar="API_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--transport", choices=("httpx", "aiohttp"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     tuning = Tuning(args.http_pool, args.keepalive, args.concurrency, args.db_pool)
     if args.bare_bot:
-        run_bare_bot(args.bare_bot, tuning)
+        run_bare_bot(args.bare_bot, tuning, args.transport or "httpx")
         return 0
     quick = args.quick or os.environ.get("ANTT_BENCH_QUICK", "") not in ("", "0")
     result = asyncio.run(benchmark(quick, tuning))

@@ -26,13 +26,11 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_bot_username: str | None = None
     telegram_webhook_path: str = "/telegram/webhook"
-    # Updates handled at once (one person's updates still run in order), and HTTP
-    # connections to the Bot API for sending: httpcore checks every pooled connection
-    # on each request, so a big pool costs CPU; 16 covers Telegram's round trip at its
-    # 30 messages/s limit. Measured in bench/telegram_engine.py.
+    # Updates handled at once (one person's updates still run in order), and
+    # connections to the Bot API for sending (16 cover Telegram's round trip at its
+    # 30 messages/s limit). Measured in bench/telegram_engine.py.
     telegram_concurrency: int = 256
     telegram_pool_size: int = 16
-    telegram_keepalive: int = 8  # idle connections kept open (each is checked per request)
 
     # Web server (webhooks, /healthz, emulator)
     web_host: str = "127.0.0.1"

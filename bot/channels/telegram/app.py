@@ -17,18 +17,17 @@ import logging
 import re
 from typing import Any
 
-import httpx
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bot.channels.base import DeliveryError, RecipientBlocked
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.media import MediaFetcher
 from bot.channels.telegram.redact import install_redaction
+from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import Settings
 from bot.errors import UserError
 from db.members import mark_blocked
@@ -177,27 +176,14 @@ class UpdateBridge:
         log.error("telegram update failed: %r", context.error, exc_info=context.error)
 
 
-def sending_request(settings: Settings) -> HTTPXRequest:
-    """The HTTP client for every Bot API call but getUpdates.
-
-    httpcore looks at each idle pooled connection on every request (a ``getpeername``
-    and a ``select`` each), so idle connections are capped by
-    ``telegram_keepalive``; bursts may still open up to ``telegram_pool_size``.
-    """
-    return HTTPXRequest(
-        connection_pool_size=settings.telegram_pool_size,
+def sending_request(settings: Settings) -> AiohttpRequest:
+    """The HTTP client for every Bot API call but getUpdates."""
+    return AiohttpRequest(
+        pool_size=settings.telegram_pool_size,
         connect_timeout=5.0,
         read_timeout=10.0,
         write_timeout=10.0,
         pool_timeout=10.0,
-        httpx_kwargs={
-            "limits": httpx.Limits(
-                max_connections=settings.telegram_pool_size,
-                max_keepalive_connections=min(
-                    settings.telegram_keepalive, settings.telegram_pool_size
-                ),
-            )
-        },
     )
 
 
@@ -213,6 +199,7 @@ def build_application(
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
     builder = (
         builder.request(sending_request(settings))
+        .get_updates_request(AiohttpRequest(pool_size=1))
         .concurrent_updates(PerPersonOrder(settings.telegram_concurrency))
         .job_queue(None)  # type: ignore[arg-type]  # time triggers live in scheduler/
     )
