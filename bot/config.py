@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     group_rate_per_minute: float = 20.0
     reminder_hour: int = 7  # local hour of the daily reminder run
     reminder_overdue_max_days: int = 365  # weekly overdue reminders stop after this
+    housekeeping_hour: int = 3  # local hour of the nightly clean-up
+    # Handled update ids are kept this long to spot redeliveries (Telegram keeps an
+    # unconfirmed update for at most 24 hours).
+    processed_update_days: int = 2
 
     # Daily digest and exports (issue 6)
     digest_hour: int = 7  # local hour of the supervisors' daily digest

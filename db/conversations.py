@@ -3,6 +3,7 @@
 ``open_update`` starts the engine's transaction for one update in a single
 round trip: it gets or creates the identity, creates or locks its conversation
 row, records the update id, and loads the member with its active grants.
+``prune_processed_updates`` forgets update ids once no redelivery can come.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    delete,
     exists,
     literal,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,6 +85,28 @@ async def open_update(
     return Opened(identity, conversation, member, grants, bool(is_fresh))
 
 
+async def prune_processed_updates(
+    session: AsyncSession, before: dt.datetime, *, batch: int = 10_000
+) -> int:
+    """Forget update ids recorded before ``before``, ``batch`` rows per statement."""
+    pruned = 0
+    while True:
+        oldest = (
+            select(ProcessedUpdate.channel, ProcessedUpdate.update_id)
+            .where(ProcessedUpdate.at < before)
+            .limit(batch)
+        )
+        result = await session.execute(
+            delete(ProcessedUpdate).where(
+                tuple_(ProcessedUpdate.channel, ProcessedUpdate.update_id).in_(oldest)
+            )
+        )
+        count = int(getattr(result, "rowcount", 0) or 0)
+        pruned += count
+        if count < batch:
+            return pruned
+
+
 @functools.cache
 def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
     """The statement of ``open_update``, built once (building it costs more than running it)."""
@@ -122,7 +147,7 @@ def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
     if recorded:
         inserted = (
             insert(ProcessedUpdate)
-            .values(channel=bindparam("channel"), update_id=bindparam("update_id"))
+            .values(channel=bindparam("channel"), update_id=bindparam("update_id"), at=now)
             .on_conflict_do_nothing()
             .returning(ProcessedUpdate.update_id)
             .cte("recorded")

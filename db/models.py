@@ -383,8 +383,13 @@ class Conversation(Base):
 
 
 class ProcessedUpdate(Base):
+    """Update ids already handled (a redelivery is skipped); pruned after a few days."""
+
     __tablename__ = "processed_update"
-    __table_args__ = (PrimaryKeyConstraint("channel", "update_id"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("channel", "update_id"),
+        Index("ix_processed_update_at", "at"),
+    )
 
     channel: Mapped[str] = mapped_column(String(16))
     update_id: Mapped[str] = mapped_column(String(64))

@@ -12,6 +12,8 @@ check-in nudges      Mondays at ``reminder_hour``:05              if past that h
 tip escalation       every 10 minutes, if ``scheduler.tips``      yes
                      provides ``escalate_unacknowledged``
 daily digest         daily at ``digest_hour`` (07:00)             no (``/digest`` on demand)
+housekeeping         daily at ``housekeeping_hour`` (03:00):      yes
+                     old update ids, expired reporter links
 outbox sender        a long-running task, polling every second    —
 ===================  ===========================================  ===================
 
@@ -42,6 +44,7 @@ from bot.config import Settings
 from db.models import utcnow
 from db.session import Database
 from scheduler.digest import send_digests
+from scheduler.housekeeping import tidy_up
 from scheduler.outbox import OutboxSender
 from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
 
@@ -124,6 +127,13 @@ class SchedulerService:
             CronTrigger(hour=self.settings.digest_hour, minute=0, timezone=self.tz),
             id="daily-digest",
             replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self._wrap("housekeeping", tidy_up),
+            CronTrigger(hour=self.settings.housekeeping_hour, minute=0, timezone=self.tz),
+            id="housekeeping",
+            replace_existing=True,
+            next_run_time=soon,
         )
         escalate = tip_escalation()
         if escalate is not None:
