@@ -9,7 +9,7 @@ when its latest check-in says so for its task's kind:
 | kind      | done when the latest check-in ...                               |
 | --------- | --------------------------------------------------------------- |
 | milestone | has status ``done``                                             |
-| recurring | has status ``done`` (this table ignores the period)              |
+| recurring | has status ``done`` for the current period (as ``db.checkins``) |
 | report    | has status ``submitted`` or ``done``                            |
 | count     | has a value >= target                                           |
 | percent   | has a share >= target: value * 100 / eligible, or the value     |
@@ -24,6 +24,7 @@ from sqlalchemy import and_, case, exists, false, func, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from db.checkins import period_key
 from db.models import Assignment, Checkin, Plan, Task, TaskKind, Unit
 
 
@@ -47,16 +48,33 @@ class TaskProgress:
 
 
 async def province_progress(
-    session: AsyncSession, root_code: str = "nghe-an", *, plan_code: str | None = None
+    session: AsyncSession,
+    root_code: str = "nghe-an",
+    *,
+    today: dt.date,
+    plan_code: str | None = None,
 ) -> list[TaskProgress]:
     """Per task (plan order), the progress of the assignments of units under ``root_code``.
 
+    ``today`` (a local date) picks the current period of recurring tasks.
     ``next_deadline`` is the earliest deadline among assignments not yet done (overdue
     ones included); None when all are done. An unknown root gives an empty list.
     """
+    cadences = (await session.scalars(select(Task.cadence).distinct())).all()
+    current_period = case(
+        {cadence: period_key(cadence, today) for cadence in cadences if cadence is not None},
+        value=Task.cadence,
+        else_=period_key(None, today),
+    )
     newer = aliased(Checkin)
     latest = (
-        select(Checkin.id.label("checkin_id"), Checkin.status, Checkin.value, Checkin.eligible)
+        select(
+            Checkin.id.label("checkin_id"),
+            Checkin.status,
+            Checkin.value,
+            Checkin.eligible,
+            Checkin.period,
+        )
         .where(
             Checkin.assignment_id == Assignment.id,
             ~exists().where(newer.supersedes_id == Checkin.id),
@@ -76,6 +94,10 @@ async def province_progress(
             (
                 Task.kind == TaskKind.REPORT.value,
                 latest.c.status.in_(("submitted", "done")),
+            ),
+            (
+                Task.kind == TaskKind.RECURRING.value,
+                and_(latest.c.status == "done", latest.c.period == current_period),
             ),
             else_=latest.c.status == "done",
         ),

@@ -14,7 +14,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from bot.commands._output import render_table, shorten
-from handlers.i18n import _, current_language, format_date
+from handlers.i18n import _, current_language, format_date, local_today
 
 if TYPE_CHECKING:
     from db.progress import TaskProgress
@@ -40,7 +40,7 @@ async def demo_command(args: argparse.Namespace) -> int:
     from bot.bootstrap import open_database
     from bot.commands.plan import print_plan_report
     from bot.config import get_settings
-    from bot.demo import running_demo
+    from bot.demo import running_demo, saved_start
     from bot.demo_seed import seed
     from bot.errors import UserError
     from bot.runtime import wait_for_stop_signal
@@ -61,7 +61,10 @@ async def demo_command(args: argparse.Namespace) -> int:
             print_plan_report(report)
         async with db.sessions() as session:
             rows = await province_progress(
-                session, ROOT_UNIT, plan_code=seeded.plans[0][1].plan_code
+                session,
+                ROOT_UNIT,
+                today=local_today(saved_start(settings.data_dir)),
+                plan_code=seeded.plans[0][1].plan_code,
             )
         print()
         print(progress_table(rows))

@@ -35,6 +35,7 @@ async def _checkin(
     value: str | None = None,
     eligible: int | None = None,
     supersedes: int | None = None,
+    period: str | None = None,
 ) -> int:
     async with db.engine.begin() as conn:
         member = (
@@ -51,7 +52,8 @@ async def _checkin(
                 await conn.execute(
                     text(
                         "INSERT INTO checkin (assignment_id, member_id, status, value, eligible,"
-                        " supersedes_id, created_at) VALUES (:a, :m, :s, :v, :e, :sup, :at)"
+                        " supersedes_id, period, created_at)"
+                        " VALUES (:a, :m, :s, :v, :e, :sup, :p, :at)"
                         " RETURNING id"
                     ),
                     {
@@ -61,6 +63,7 @@ async def _checkin(
                         "v": Decimal(value) if value is not None else None,
                         "e": eligible,
                         "sup": supersedes,
+                        "p": period,
                         "at": T0 + dt.timedelta(minutes=minutes),
                     },
                 )
@@ -97,10 +100,27 @@ async def test_progress_counts_latest_checkins(db: Database) -> None:
         db, await _assignment(db, "implementation-plan", "so-gddt"), 1, status="submitted"
     )
 
+    # recurring (quarterly): done for 2025-Q2 counts in May, not once the quarter is over
+    await _checkin(
+        db,
+        await _assignment(db, "model-units-quarterly-report", "cong-an-tinh"),
+        1,
+        status="done",
+        period="2025-Q2",
+    )
+
+    may, july = dt.date(2025, 5, 5), dt.date(2025, 7, 1)
     async with db.sessions() as session:
-        progress = {p.code: p for p in await province_progress(session)}
-        vinh_only = {p.code: p for p in await province_progress(session, "vinh")}
-        assert await province_progress(session, "nowhere") == []
+        progress = {p.code: p for p in await province_progress(session, today=may)}
+        vinh_only = {p.code: p for p in await province_progress(session, "vinh", today=may)}
+        assert await province_progress(session, "nowhere", today=may) == []
+        in_july = {p.code: p for p in await province_progress(session, today=july)}
+
+    quarterly = progress["model-units-quarterly-report"]
+    assert (quarterly.checked_in, quarterly.done, quarterly.next_deadline) == (1, 1, None)
+    quarterly = in_july["model-units-quarterly-report"]
+    assert (quarterly.checked_in, quarterly.done) == (1, 0)
+    assert quarterly.next_deadline == dt.date(2025, 12, 31)
 
     assert len(progress) == 36
     assert sum(p.assignments for p in progress.values()) == 426
