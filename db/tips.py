@@ -272,6 +272,16 @@ async def media_counts(session: AsyncSession, tip_id: int) -> dict[str, int]:
     return {kind: n for kind, n in (await session.execute(stmt)).all()}
 
 
+async def attachments(session: AsyncSession, tip_id: int) -> Sequence[Attachment]:
+    """The files of a tip, in the order they came."""
+    stmt = (
+        select(Attachment)
+        .where(Attachment.owner_kind == "tip", Attachment.owner_id == tip_id)
+        .order_by(Attachment.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
 async def members_of_unit(session: AsyncSession, unit_id: int) -> Sequence[tuple[int, str]]:
     """Members holding an officer or force grant on exactly ``unit_id``: (id, name)."""
     stmt = (

@@ -46,7 +46,7 @@ from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, registry
 from handlers.i18n import _, current_language, format_date, format_datetime
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
-from handlers.types import Choice, Incoming, Message, Reply
+from handlers.types import Choice, Incoming, MediaRef, Message, Reply
 
 log = logging.getLogger(__name__)
 
@@ -416,7 +416,8 @@ async def render_card(ctx: Context, tip: Tip, unit: Unit, *, note: str | None = 
             )
         )
     lines.append(_("Received: {time}").format(time=format_datetime(tip.created_at)))
-    media = _media_line(await repo.media_counts(session, tip.id))
+    counts = await repo.media_counts(session, tip.id)
+    media = _media_line(counts)
     if media:
         lines.append(media)
     if tip.anonymous:
@@ -453,6 +454,11 @@ async def render_card(ctx: Context, tip: Tip, unit: Unit, *, note: str | None = 
             line = _event_line(ev.kind, name, ev.text, ev.data)
             lines.append(f"{format_datetime(ev.at)} · {line}")
     choices = await _card_choices(ctx, tip)
+    if counts:
+        files = Choice(
+            f"{PREFIX}files:{tip.id}", _("Show files ({count})").format(count=sum(counts.values()))
+        )
+        choices.insert(len(choices) - 1, files)  # before "Inbox"
     parts = split_text("\n".join(lines))
     reply = [Message(p) for p in parts]
     reply[-1].choices = choices
@@ -615,6 +621,32 @@ async def _assign(ctx: Context, tip: Tip, unit: Unit, member_id: int) -> Reply:
     )
 
 
+async def _show_files(ctx: Context, tip: Tip) -> Reply:
+    """The tip's photos, videos, voice notes and documents, sent anew by the bot.
+
+    Never forwarded: a forward would carry the reporter's name. A channel can only
+    send its own files again; files that came on another channel are counted.
+    """
+    channel = ctx.incoming.channel
+    files = await repo.attachments(ctx.session, tip.id)
+    here = tuple(
+        MediaRef(a.kind, a.file_id, mime=a.mime, size=a.size)  # type: ignore[arg-type]
+        for a in files
+        if a.channel == channel and a.kind in MEDIA_LABELS
+    )
+    lines = [_("Files of tip #{id}: {count}").format(id=tip.id, count=len(here))]
+    elsewhere = len(files) - len(here)
+    if elsewhere:
+        lines.append(
+            _("{count} more came on another channel and cannot be shown here.").format(
+                count=elsewhere
+            )
+        )
+    _audit(ctx, "tip.files", tip.id, shown=len(here))
+    back = [Choice(f"{PREFIX}open:{tip.id}", _("Back to the tip"))]
+    return [Message("\n".join(lines), choices=back, files=here)]
+
+
 async def _outcome_menu(ctx: Context, tip: Tip) -> Reply:
     choices = [Choice(f"{PREFIX}out:{tip.id}:{o}", outcome_label(o)) for o in repo.OUTCOMES]
     choices.append(Choice(f"{PREFIX}open:{tip.id}", _("Back")))
@@ -642,6 +674,8 @@ async def on_global(ctx: Context, choice: str) -> Reply:
         tip, unit = await _load(ctx, int(args[0]))
         if action == "open":
             return await render_card(ctx, tip, unit)
+        if action == "files":
+            return await _show_files(ctx, tip)
         if action == "ack":
             return await _acknowledge(ctx, tip, unit)
         if action == "asg":

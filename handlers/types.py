@@ -76,6 +76,9 @@ class Message:
     remove_keyboard: bool = False
     document: bytes | None = None  # a file to download (exports); the text becomes its caption
     document_name: str = "document"
+    # Files people sent earlier, shown again before the text by the channel's own
+    # reference (sent anew by the bot, never forwarded: the sender stays hidden).
+    files: tuple[MediaRef, ...] = ()
 
 
 Reply = list[Message]
@@ -98,6 +101,8 @@ def message_to_json(msg: Message) -> dict[str, Any]:
     if msg.document is not None:
         data["document"] = base64.b64encode(msg.document).decode()
         data["document_name"] = msg.document_name
+    if msg.files:
+        data["files"] = [[f.kind, f.file_id, f.name] for f in msg.files]
     return data
 
 
@@ -113,4 +118,7 @@ def message_from_json(data: dict[str, Any]) -> Message:
         remove_keyboard=data.get("remove_keyboard", False),
         document=base64.b64decode(data["document"]) if "document" in data else None,
         document_name=data.get("document_name", "document"),
+        files=tuple(
+            MediaRef(kind, file_id, name=name) for kind, file_id, name in data.get("files", [])
+        ),
     )

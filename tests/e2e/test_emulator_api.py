@@ -384,3 +384,26 @@ async def test_language_switch_sets_every_persona_and_new_ones(emu: Emu) -> None
     vietnamese = await emu.send("citizen", text="/start")
     assert "Hello" not in texts(vietnamese["replies"])
     assert "Xin chào" in texts(vietnamese["replies"])
+
+
+async def test_files_sent_earlier_show_again_before_the_message(emu: Emu) -> None:
+    png = tiny_png(4, 4)
+    form = aiohttp.FormData()
+    form.add_field("file", png, filename="hien-truong.png", content_type="image/png")
+    async with emu.http.post("/api/personas/citizen/send", data=form) as resp:
+        assert resp.status == 200, await resp.text()
+    digest = hashlib.sha256(png).hexdigest()
+    files = (
+        MediaRef("photo", f"emu:{digest}"),
+        MediaRef("document", f"emu:{'cd' * 32}", name="danh-sach.pdf"),
+        MediaRef("photo", "AgAD-telegram-id"),  # another channel's: not shown here
+    )
+    await emu.channel.send("officer", [Message("Tệp của tin báo #1: 2", files=files)])
+    history = (await emu.get("/api/personas/officer/history"))["entries"]
+    assert [(e["image"], e["document"], e["document_name"], e["html"]) for e in history] == [
+        (f"/api/media/{digest}", None, None, ""),
+        (None, f"/api/media/{'cd' * 32}", "danh-sach.pdf", ""),
+        (None, None, None, "Tệp của tin báo #1: 2"),
+    ]
+    async with emu.http.get(history[0]["image"]) as resp:
+        assert resp.status == 200 and await resp.read() == png

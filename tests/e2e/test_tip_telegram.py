@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from db.models import Attachment, Tip, TipReporter
+from db.models import Attachment, Identity, Tip, TipReporter
 from db.sealed import unseal
 from db.session import Database
 from tests.e2e.telegram_support import TOKEN, TgUser, bot_running, replies
@@ -21,6 +21,7 @@ from tests.integration.tip_helpers import make_world, outbox_of
 
 SECRET_KEY = "e2e-tip-secret"
 CITIZEN = 5001
+OFFICER = 5002
 
 
 @pytest.fixture
@@ -106,6 +107,37 @@ async def test_tip_with_media_location_and_contact_over_telegram(
 
     await citizen.say(f"/status {found.group(0)}")
     assert "waiting to be looked at" in citizen.text
+
+    # The officer of Bến Thủy, on Telegram, sees the files: sent anew by their file ids
+    # (never forwarded, which would show the reporter's name), then the text.
+    async with db.sessions() as s:
+        s.add(
+            Identity(
+                member_id=world.members["o-bt"],
+                channel="telegram",
+                external_id=str(OFFICER),
+                chat_id=str(OFFICER),
+                display_name="Bình",
+                language="en",
+            )
+        )
+        await s.commit()
+    officer = TgUser(api, OFFICER, first_name="Bình")
+    await officer.say("/tips")
+    await press_on(officer, f"tr:open:{tip.id}")
+    assert "Files: 4" in officer.text
+    since = api.mark()
+    await press_on(officer, f"tr:files:{tip.id}")
+    calls = [c for c in api.sent_messages(OFFICER) if c.seq >= since]
+    sent = [(c.method, c.params.get(c.method[4:].lower())) for c in calls]
+    assert sent[:4] == [
+        ("sendPhoto", "ph-1"),
+        ("sendVideo", "vid-1"),
+        ("sendVoice", "voi-1"),
+        ("sendDocument", "doc-1"),
+    ]
+    assert sent[4][0] == "sendMessage" and f"Files of tip #{tip.id}: 4" in officer.text
+    assert not any(c.method in ("forwardMessage", "copyMessage") for c in calls)
 
 
 async def test_someone_elses_contact_is_not_taken_as_the_reporters_phone(

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from db import tips as repo
-from db.models import Audit, Outbox, Tip, TipEvent, TipReporter
+from db.models import Attachment, Audit, Outbox, Tip, TipEvent, TipReporter
 from db.sealed import ReporterLink
 from db.session import Database
+from handlers.types import MediaRef
 from scheduler.tips import escalate_unacknowledged, purge_reporter_links
 from tests.integration.tip_helpers import (
     World,
@@ -418,3 +419,57 @@ async def test_unreachable_reporter_question_is_still_public(db: Database) -> No
     assert await outbox_of(db, "rep-9") == []
     await citizen.say(f"/status {code}")
     assert "Can you send a photo?" in citizen.text
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+async def test_officers_see_the_files_of_a_tip_sent_anew_and_audited(db: Database) -> None:
+    await make_world(db)
+    engine = make_engine(db)
+    citizen = Person(engine, "rep-files", language_code="en")
+    photo = MediaRef("photo", "AgAD-photo-1", "u-photo-1", mime="image/jpeg", size=2048)
+    voice = MediaRef("voice", "AwAD-voice-1", "u-voice-1", mime="audio/ogg", size=512)
+    await send_tip(citizen, media=[photo, voice])
+    [tip_id] = await tip_ids(db)
+    async with db.sessions() as s:  # a file that came through another channel
+        s.add(
+            Attachment(
+                owner_kind="tip", owner_id=tip_id, channel="zalo", file_id="z-1", kind="photo"
+            )
+        )
+        await s.commit()
+
+    officer = staff(engine, "o-nh")
+    await officer.press(f"tr:open:{tip_id}")
+    assert "Files: 3" in officer.text
+    assert f"tr:files:{tip_id}" in officer.choices
+    await officer.press(f"tr:files:{tip_id}")
+    [shown] = officer.last
+    assert [(f.kind, f.file_id) for f in shown.files] == [
+        ("photo", "AgAD-photo-1"),
+        ("voice", "AwAD-voice-1"),
+    ]
+    assert f"Files of tip #{tip_id}: 2" in shown.text
+    assert "1 more came on another channel" in shown.text
+    assert [c.id for c in shown.choices] == [f"tr:open:{tip_id}"]
+    async with db.sessions() as s:
+        audits = (await s.scalars(select(Audit).where(Audit.action == "tip.files"))).all()
+    assert [(a.object_id, a.data) for a in audits] == [(str(tip_id), {"shown": 2})]
+
+    # Outside the tip's area, or as a citizen: nothing.
+    for outsider in (staff(engine, "o-bt"), Person(engine, "nosy", language_code="en")):
+        await outsider.press(f"tr:files:{tip_id}")
+        assert "not in your area" in outsider.text
+        assert not any(m.files for m in outsider.last)
+
+
+async def test_a_tip_without_files_offers_no_files_button(db: Database) -> None:
+    await make_world(db)
+    engine = make_engine(db)
+    await send_tip(Person(engine, "rep-plain", language_code="en"))
+    [tip_id] = await tip_ids(db)
+    officer = staff(engine, "o-nh")
+    await officer.press(f"tr:open:{tip_id}")
+    assert "Files:" not in officer.text
+    assert not any(c.startswith("tr:files:") for c in officer.choices)

@@ -261,6 +261,30 @@ class EmulatorChannel:
             self._documents.popitem(last=False)
         return f"/api/documents/{key}"
 
+    def _bot_entries(self, persona_id: str, msg: Message, *, proactive: bool) -> list[Entry]:
+        """A file sent earlier is an entry of its own (by its upload), then the message."""
+        entries = []
+        for ref in msg.files:
+            if not ref.file_id.startswith(FILE_ID_PREFIX):
+                continue  # another channel's file: the handlers only pass this channel's
+            url = f"/api/media/{ref.file_id[len(FILE_ID_PREFIX) :]}"
+            photo = ref.kind == "photo"
+            entries.append(
+                Entry(
+                    id=self._new_id(),
+                    persona=persona_id,
+                    sender="bot",
+                    kind="message",
+                    at=self.engine.clock(),
+                    image=url if photo else None,
+                    document=None if photo else url,
+                    document_name=None if photo else (ref.name or ref.kind),
+                    proactive=proactive,
+                )
+            )
+        entries.append(self._bot_entry(persona_id, msg, proactive=proactive))
+        return entries
+
     def _bot_entry(self, persona_id: str, msg: Message, *, proactive: bool) -> Entry:
         return Entry(
             id=self._new_id(),
@@ -316,7 +340,8 @@ class EmulatorChannel:
     async def send(self, chat_id: str, messages: list[Message]) -> None:
         """A proactive message (reminder, digest, announcement): history and live pages."""
         for msg in messages:
-            self._append(self._bot_entry(chat_id, msg, proactive=True))
+            for entry in self._bot_entries(chat_id, msg, proactive=True):
+                self._append(entry)
 
     # --- what a persona sends -------------------------------------------------------
 
@@ -337,7 +362,11 @@ class EmulatorChannel:
             )
             self._append(mine)
             reply = await self.engine.handle(inp)
-            entries = [self._append(self._bot_entry(persona.id, m, proactive=False)) for m in reply]
+            entries = [
+                self._append(entry)
+                for m in reply
+                for entry in self._bot_entries(persona.id, m, proactive=False)
+            ]
         return mine, entries
 
     def _shown(self, persona_id: str, sent: Input) -> str:

@@ -34,7 +34,7 @@ from telegram.constants import ParseMode
 
 from handlers.i18n import _
 from handlers.render import split_text, to_plain
-from handlers.types import Choice, Message
+from handlers.types import Choice, MediaKind, Message
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -45,11 +45,21 @@ EMPTY_TEXT = "\u2063"
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
+Method = Literal["send_message", "send_photo", "send_document", "send_video", "send_voice"]
+# A file sent earlier goes out again by its file id (a new message from the bot).
+RESEND: dict[MediaKind, Method] = {
+    "photo": "send_photo",
+    "video": "send_video",
+    "voice": "send_voice",
+    "document": "send_document",
+}
+
+
 @dataclass
 class Call:
-    """One Bot API call: ``send_message``, ``send_photo`` or ``send_document`` (no chat id)."""
+    """One Bot API call: ``send_message`` or ``send_<file kind>`` (no chat id)."""
 
-    method: Literal["send_message", "send_photo", "send_document"]
+    method: Method
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -112,7 +122,7 @@ def render_message(msg: Message) -> list[Call]:
     inline = inline_keyboard(msg.choices, msg.columns) if msg.choices else None
     reply_kb = request_keyboard(msg) if msg.request else None
     markup: Markup | None = inline or reply_kb
-    calls: list[Call] = []
+    calls = [Call(RESEND[ref.kind], {ref.kind: ref.file_id}) for ref in msg.files]
     text = msg.text or ""
     if msg.image is not None:
         photo: dict[str, Any] = {"photo": InputFile(msg.image, filename=msg.image_name)}
