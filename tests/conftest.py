@@ -18,6 +18,12 @@ from db.session import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The CLI speaks the locale's language; tests expect the default (Vietnamese) whatever
+# the machine's locale, in this process and in the processes it starts.
+for _name in ("LC_ALL", "LC_MESSAGES", "ANTT_DEFAULT_LANGUAGE"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
+
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
