@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import audit
@@ -102,14 +102,24 @@ async def check_invite(
     session: AsyncSession, code: str, *, now: dt.datetime | None = None
 ) -> InviteCheck:
     """What a code is worth right now, without using it."""
-    now = now or utcnow()
     if not normalize_code(code):
         return InviteCheck(InviteStatus.UNKNOWN)
+    return await _check(session, Invite.code_hash == hash_code(code), now or utcnow())
+
+
+async def check_invite_id(
+    session: AsyncSession, invite_id: int, *, now: dt.datetime | None = None
+) -> InviteCheck:
+    """``check_invite`` for an invite already found by its code (the code is not kept)."""
+    return await _check(session, Invite.id == invite_id, now or utcnow())
+
+
+async def _check(
+    session: AsyncSession, which: ColumnElement[bool], now: dt.datetime
+) -> InviteCheck:
     row = (
         await session.execute(
-            select(Invite, Unit)
-            .join(Unit, Unit.id == Invite.unit_id)
-            .where(Invite.code_hash == hash_code(code))
+            select(Invite, Unit).join(Unit, Unit.id == Invite.unit_id).where(which)
         )
     ).one_or_none()
     if row is None:
@@ -126,7 +136,7 @@ async def check_invite(
 
 async def redeem_invite(
     session: AsyncSession,
-    code: str,
+    invite_id: int,
     member_id: int,
     *,
     now: dt.datetime | None = None,
@@ -137,7 +147,7 @@ async def redeem_invite(
     cannot both get it.
     """
     now = now or utcnow()
-    check = await check_invite(session, code, now=now)
+    check = await check_invite_id(session, invite_id, now=now)
     if check.status is not InviteStatus.OK or check.invite is None:
         return check
     used = (

@@ -7,8 +7,8 @@ withdrawn) is counted in ``rate_event``; ``invite_max_failures`` refusals within
 and while locked no code is even looked at. The failure is recorded by returning
 a normal reply (not ``Invalid``, whose savepoint rollback would erase it).
 
-The plain code waits in the conversation data between the code step and the
-final confirmation (a few minutes at most); it is cleared when the flow ends.
+Between the code step and the final confirmation the conversation keeps the
+invite's id, never the code: the code is a secret, stored only as a hash.
 
 ```mermaid
 flowchart TD
@@ -34,7 +34,7 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
-from db.invites import InviteStatus, check_invite, normalize_code, redeem_invite
+from db.invites import InviteStatus, check_invite, check_invite_id, normalize_code, redeem_invite
 from db.members import active_grants, ensure_member
 from db.models import RateEvent, Role
 from handlers.flow import (
@@ -190,7 +190,7 @@ async def _try_code(ctx: Context, raw: str) -> Reply:
     ctx.goto(
         FLOW_NAME,
         Step.CONFIRM_NAME if _name_problem(prefill) is None else Step.ASK_NAME,
-        code=code,
+        invite_id=check.invite.id,
         unit_name=check.unit.name,
         role=role.value,
         name=prefill,
@@ -309,12 +309,15 @@ async def on_confirm(ctx: Context, inp: Incoming) -> Reply:
 
 async def _join(ctx: Context) -> Reply:
     """Create the member if needed and use the invite, in this update's transaction."""
-    code = ctx.data["code"]
+    if ctx.data.get("invite_id") is None:  # a conversation from before invite ids: ask again
+        ctx.goto(FLOW_NAME, Step.ASK_CODE)
+        return await ask_code(ctx)
+    invite_id = int(ctx.data["invite_id"])
     # Looked at again: the invite may have expired or been used up since the code step.
-    check = await check_invite(ctx.session, code, now=ctx.now)
+    check = await check_invite_id(ctx.session, invite_id, now=ctx.now)
     if check.status is InviteStatus.OK:
         member = await ensure_member(ctx.session, ctx.identity, ctx.data["name"])
-        check = await redeem_invite(ctx.session, code, member.id, now=ctx.now)
+        check = await redeem_invite(ctx.session, invite_id, member.id, now=ctx.now)
         if check.status is InviteStatus.OK and check.invite is not None and check.unit is not None:
             ctx.finish()
             ctx.member = member
@@ -325,7 +328,7 @@ async def _join(ctx: Context) -> Reply:
                     role=role_label(Role(check.invite.role)), unit=esc(check.unit.name)
                 ),
             )
-    ctx.goto(FLOW_NAME, Step.ASK_CODE, code=None)
+    ctx.goto(FLOW_NAME, Step.ASK_CODE, invite_id=None)
     return [Message(REFUSALS[check.status]()), *await ask_code(ctx)]
 
 

@@ -55,8 +55,12 @@ async def _create(db: Database, unit_id: int, **kwargs: object) -> str:
 
 
 async def _redeem(db: Database, code: str, member_id: int, now: dt.datetime) -> InviteStatus:
+    """Check the code, then redeem the invite it found, as the join flow does."""
     async with UnitOfWork(db) as uow:
-        result = await redeem_invite(uow.session, code, member_id, now=now)
+        found = await check_invite(uow.session, code, now=now)
+        if found.invite is None:
+            return found.status
+        result = await redeem_invite(uow.session, found.invite.id, member_id, now=now)
         await uow.commit()
     return result.status
 

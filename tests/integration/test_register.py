@@ -4,6 +4,7 @@ names, refused codes, the lock-out, /cancel, /me."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -12,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from db.invites import create_invite
-from db.models import Audit, Invite, Member, RateEvent, Role, RoleGrant, Unit, UnitKind
+from db.models import (
+    Audit,
+    Conversation,
+    Invite,
+    Member,
+    RateEvent,
+    Role,
+    RoleGrant,
+    Unit,
+    UnitKind,
+)
 from db.session import Database
 from db.units import child_path, fold
 from handlers.engine import Engine
@@ -145,6 +156,9 @@ async def test_typed_code_with_another_name(db: Database, tree: Tree, clock: Clo
     # People type codes in lower case, with spaces or dashes.
     await person.say(f"  {code[:4].lower()}-{code[4:8]} {code[8:]} ")
     assert "Huyện Nghi Lộc" in person.text and "administrator" in person.text
+    async with db.sessions() as s:  # the code is a secret: only the invite's id is kept
+        kept = json.dumps(await s.scalar(select(Conversation.data)))
+    assert code not in kept and code.lower() not in kept and '"invite_id"' in kept
     await person.press("reg:other")
     await person.say("A")  # too short
     assert "2 to 100 characters" in person.text
@@ -295,6 +309,26 @@ async def test_refusal_messages_differ() -> None:
 
     texts = [make() for make in REFUSALS.values()]
     assert len(set(texts)) == len(texts) == 4
+
+
+async def test_a_conversation_saved_with_a_plain_code_asks_for_the_code_again(
+    db: Database, tree: Tree
+) -> None:
+    """Conversations saved before invite ids kept the code itself: it is not trusted."""
+    code = await invite(db, tree.commune_a)
+    person = Person(make_engine(db), "519", name="Hồ Văn Tâm", language_code="en")
+    await person.say(f"/start inv_{code}")
+    async with db.sessions() as s:
+        row = await s.scalar(select(Conversation))
+        assert row is not None and row.flow == "register"
+        row.data = {"code": code, "name": "Hồ Văn Tâm", "role": "officer", "unit_name": "x"}
+        await s.commit()
+    await person.press("reg:me")
+    assert "type the invite code" in person.text
+    assert await count(db, RoleGrant) == 0
+    await person.say(code)
+    await person.press("reg:me")
+    assert "You are now" in person.text and await count(db, RoleGrant) == 1
 
 
 async def test_code_used_up_between_question_and_confirmation(db: Database, tree: Tree) -> None:
