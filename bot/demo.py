@@ -109,7 +109,8 @@ async def running_demo(
             log.info("demo day %s: %s -> %s", now.date(), name, result)
 
     clock.hooks.append(next_day)
-    triggers = SchedulerService(db, settings, {}, clock=clock, send=False)
+    # The demo's digest comes with "next day", never as the demo starts.
+    triggers = SchedulerService(db, settings, {}, clock=clock, send=False, digest_catch_up=False)
     sender = OutboxSender(db, settings, {channel.name: channel})
     stop = asyncio.Event()
     async with runtime:

@@ -11,7 +11,7 @@ deadline reminders   daily at ``reminder_hour`` (07:00)           yes
 check-in nudges      Mondays at ``reminder_hour``:05              if past that hour
 tip escalation       every 10 minutes, if ``scheduler.tips``      yes
                      provides ``escalate_unacknowledged``
-daily digest         daily at ``digest_hour`` (07:00)             no (``/digest`` on demand)
+daily digest         daily at ``digest_hour`` (07:00)             within 4 hours after it
 housekeeping         daily at ``housekeeping_hour`` (03:00):      yes
                      old update ids, expired reporter links
 outbox sender        a long-running task, polling every second    —
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 Job = Callable[[Database, Settings, dt.datetime], Awaitable[Any]]
 TIP_ESCALATION_MINUTES = 10
+DIGEST_CATCH_UP_HOURS = 4
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 
@@ -79,10 +80,12 @@ class SchedulerService:
         *,
         clock: Clock = utcnow,
         send: bool = True,
+        digest_catch_up: bool = True,
     ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.digest_catch_up = digest_catch_up
         self.tz = ZoneInfo(settings.timezone)
         self.sender = OutboxSender(db, settings, channels, clock=clock) if send else None
         self.scheduler = AsyncIOScheduler(timezone=self.tz, job_defaults=JOB_DEFAULTS)
@@ -121,12 +124,19 @@ class SchedulerService:
             replace_existing=True,
             **at_startup,
         )
-        # Not at start-up: a digest keyed by day is sent once, at the hour people expect it.
+        # A digest is keyed by day (sent once). A process that was down at digest time
+        # catches up if it starts soon after; later in the day the digest would be stale.
+        digest_hour = self.settings.digest_hour
+        catch_up = (
+            self.digest_catch_up
+            and digest_hour <= now_local.hour < digest_hour + DIGEST_CATCH_UP_HOURS
+        )
         self.scheduler.add_job(
             self._wrap("daily-digest", send_digests),
-            CronTrigger(hour=self.settings.digest_hour, minute=0, timezone=self.tz),
+            CronTrigger(hour=digest_hour, minute=0, timezone=self.tz),
             id="daily-digest",
             replace_existing=True,
+            **({"next_run_time": soon} if catch_up else {}),
         )
         self.scheduler.add_job(
             self._wrap("housekeeping", tidy_up),

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.config import Settings
@@ -313,3 +315,20 @@ async def test_scheduler_service_fires_the_digest_at_digest_hour(db: Database) -
     fields = {f.name: str(f) for f in job.trigger.fields}
     assert (fields["hour"], fields["minute"]) == ("6", "0")
     assert str(job.trigger.timezone) == "Asia/Ho_Chi_Minh"
+
+
+@pytest.mark.parametrize(
+    ("local_hour", "catches_up"), [(5, False), (6, True), (9, True), (10, False), (22, False)]
+)
+async def test_a_late_start_catches_up_on_the_digest_the_same_morning(
+    db: Database, local_hour: int, catches_up: bool
+) -> None:
+    now = dt.datetime(2026, 11, 26, local_hour, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    service = SchedulerService(
+        db, Settings(digest_hour=6), {}, clock=lambda: now.astimezone(dt.UTC), send=False
+    )
+    service.add_jobs()
+    job = service.scheduler.get_job("daily-digest")
+    assert job is not None
+    # Not yet started: a job with a run time set at start-up carries it already.
+    assert (getattr(job, "next_run_time", None) is not None) is catches_up
