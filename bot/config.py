@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     telegram_concurrency: int = 256
     telegram_pool_size: int = 16
 
+    # Zalo (Zalo Bot Platform): unset token means no Zalo
+    zalo_token: SecretStr | None = None
+    zalo_api_url: str | None = None  # default https://bot-api.zaloplatforms.com
+    zalo_webhook_secret: SecretStr | None = None
+    zalo_webhook_path: str = "/zalo/webhook"
+
     # Web server (webhooks, /healthz, emulator)
     web_host: str = "127.0.0.1"
     web_port: int = 8080

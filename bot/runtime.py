@@ -18,6 +18,7 @@ import signal
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from bot.channels.base import Channel
 from bot.config import Settings
 from bot.web import WebServer, create_web_app
 from db.session import Database
@@ -25,6 +26,7 @@ from handlers.engine import Engine
 
 if TYPE_CHECKING:
     from bot.channels.telegram.app import TelegramService
+    from bot.channels.zalo.service import ZaloService
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class Runtime:
         self.web_app = create_web_app(db)
         self.web = WebServer(self.web_app, settings.web_host, settings.web_port)
         self.telegram: TelegramService | None = None
+        self.zalo: ZaloService | None = None
 
     def add_telegram(self, *, webhook_url: str | None = None) -> TelegramService:
         from bot.channels.telegram.app import TelegramService
@@ -45,24 +48,44 @@ class Runtime:
         self.telegram.mount(self.web_app)
         return self.telegram
 
+    def add_zalo(self, *, webhook_url: str | None = None) -> ZaloService:
+        from bot.channels.zalo.service import ZaloService
+
+        self.zalo = ZaloService(self.settings, self.engine, webhook_url=webhook_url)
+        self.zalo.mount(self.web_app)
+        return self.zalo
+
+    def channels(self) -> dict[str, Channel]:
+        """The channels that can send, by ``identity.channel`` (for the outbox sender)."""
+        found: dict[str, Channel] = {}
+        if self.telegram is not None:
+            found["telegram"] = self.telegram.channel
+        if self.zalo is not None:
+            found["zalo"] = self.zalo.channel
+        return found
+
     async def start(self) -> None:
         """The web server first (a webhook must be reachable before it is set)."""
         await self.web.start()
-        if self.telegram is not None:
-            try:
+        try:
+            if self.telegram is not None:
                 await self.telegram.start()
-            except BaseException:
-                await self.stop()
-                raise
+            if self.zalo is not None:
+                await self.zalo.start()
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         """The web server first: webhook calls in flight finish, no new ones come in."""
         await self.web.stop()
-        if self.telegram is not None:
+        for name, service in (("telegram", self.telegram), ("zalo", self.zalo)):
+            if service is None:
+                continue
             try:
-                await self.telegram.stop()
+                await service.stop()
             except Exception:
-                log.exception("telegram did not stop cleanly")
+                log.exception("%s did not stop cleanly", name)
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -79,6 +102,8 @@ async def running(
     db: Database | None = None,
     telegram: bool = True,
     webhook_url: str | None = None,
+    zalo: bool = False,
+    zalo_webhook_url: str | None = None,
 ) -> AsyncIterator[Runtime]:
     """A started runtime on ``db`` (or on the configured/embedded database, opened here)."""
     async with contextlib.AsyncExitStack() as stack:
@@ -89,6 +114,8 @@ async def running(
         runtime = Runtime(settings, db)
         if telegram:
             runtime.add_telegram(webhook_url=webhook_url)
+        if zalo:
+            runtime.add_zalo(webhook_url=zalo_webhook_url)
         await stack.enter_async_context(runtime)
         yield runtime
 

@@ -382,6 +382,18 @@ class Conversation(Base):
     previous_at: Mapped[dt.datetime | None]
 
 
+class ShownChoices(Base):
+    """The choices a chat without buttons was last shown, numbered from 1 ([[id, label]])."""
+
+    __tablename__ = "shown_choices"
+    __table_args__ = (PrimaryKeyConstraint("channel", "chat_id"),)
+
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    choices: Mapped[list[list[str]]] = mapped_column(JSONB)
+    shown_at: Mapped[dt.datetime]
+
+
 class ProcessedUpdate(Base):
     """Update ids already handled (a redelivery is skipped); pruned after a few days."""
 

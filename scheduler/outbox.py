@@ -53,6 +53,7 @@ from bot.channels.base import (
 from bot.config import Settings
 from db.models import Identity, Outbox, OutboxStatus, utcnow
 from db.session import Database
+from handlers.i18n import set_language
 from handlers.types import message_from_json
 from scheduler.limits import Limiter, Rates
 
@@ -98,6 +99,7 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     blocked: bool
+    language: str | None = None  # the recipient's: for what a channel adds when it renders
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,11 @@ class OutboxSender:
                 for p in (
                     await session.execute(
                         select(
-                            Identity.id, Identity.channel, Identity.chat_id, Identity.blocked_at
+                            Identity.id,
+                            Identity.channel,
+                            Identity.chat_id,
+                            Identity.blocked_at,
+                            Identity.language,
                         ).where(Identity.id.in_(ids))
                     )
                 ).all()
@@ -251,6 +257,7 @@ class OutboxSender:
                 payload=r.payload,
                 attempts=r.attempts,
                 blocked=people[r.identity_id].blocked_at is not None,
+                language=people[r.identity_id].language,
             )
             for r in claimed
         ]
@@ -260,6 +267,8 @@ class OutboxSender:
 
     async def _send_chat(self, rows: list[Claimed], stats: DrainStats) -> None:
         """One chat's rows, in order; a row that must wait holds back the rest with it."""
+        # A task of its own (gather): the language set here is this chat's alone.
+        set_language(rows[0].language)
         for index, row in enumerate(rows):
             try:
                 outcome = await self._send_row(row, stats)

@@ -1,0 +1,7 @@
+"""Zalo through the Zalo Bot Platform HTTP API (shaped like Telegram's, no buttons).
+
+``client`` makes the calls, ``adapter`` turns an update into an ``Incoming``,
+``render`` turns our ``Message`` into plain texts with numbered choices,
+``channel`` sends them and maps errors, ``service`` polls or serves the webhook
+and feeds the engine. See ../shared/channels/zalo-bot-api.md.
+"""

@@ -1,0 +1,188 @@
+"""Zalo's updates into the engine: long polling, or a webhook on our aiohttp server.
+
+Polling: ``getUpdates`` hands out one update per call (HTTP 408 when there was
+none). Each update becomes a task; one person's updates run one after another
+(in arrival order), different people's concurrently. A typed number or label
+answering a numbered list becomes that choice (``db.shown_choices``).
+
+Webhook: ``setWebhook`` with ``ANTT_ZALO_WEBHOOK_SECRET``; a call without the right
+``X-Bot-Api-Secret-Token`` gets 401 and is not read. A good update is handled
+before the answer, so a 200 means it was (redeliveries are skipped by message id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hmac
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+
+from bot.channels.base import DeliveryError, RecipientBlocked
+from bot.channels.zalo.adapter import CHANNEL, to_incoming, unwrap
+from bot.channels.zalo.channel import ZaloChannel
+from bot.channels.zalo.client import DEFAULT_API_URL, ZaloClient, ZaloError
+from bot.config import Settings
+from bot.errors import UserError
+from db.members import mark_blocked
+from db.session import UnitOfWork
+from db.shown_choices import answer
+from handlers.engine import Engine
+from handlers.i18n import _
+from handlers.types import Incoming
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,256}")
+POLL_SECONDS = 30
+
+
+def zalo_token(settings: Settings) -> str:
+    if settings.zalo_token is None or not settings.zalo_token.get_secret_value():
+        raise UserError(_("ANTT_ZALO_TOKEN is not set."))
+    return settings.zalo_token.get_secret_value()
+
+
+def check_zalo_settings(settings: Settings, *, webhook_url: str | None = None) -> str:
+    """The token, or a ``UserError`` saying in one line what is missing or wrong."""
+    token = zalo_token(settings)
+    if webhook_url is not None:
+        if not webhook_url.startswith("https://"):
+            raise UserError(_("The webhook URL must start with https://"))
+        secret = settings.zalo_webhook_secret
+        if secret is None or not SECRET_PATTERN.fullmatch(secret.get_secret_value()):
+            raise UserError(
+                _("ANTT_ZALO_WEBHOOK_SECRET must be 8 to 256 characters: letters, digits, _ and -.")
+            )
+    return token
+
+
+class ZaloService:
+    """The Zalo bot of one process."""
+
+    def __init__(self, settings: Settings, engine: Engine, *, webhook_url: str | None = None):
+        token = check_zalo_settings(settings, webhook_url=webhook_url)
+        self.settings = settings
+        self.engine = engine
+        self.webhook_url = webhook_url
+        self.client = ZaloClient(token, settings.zalo_api_url or DEFAULT_API_URL)
+        self.channel = ZaloChannel(self.client, engine.db)
+        self._poller: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def mount(self, web_app: web.Application) -> None:
+        if self.webhook_url:
+            web_app.router.add_post(self.settings.zalo_webhook_path, self._receive)
+
+    async def start(self) -> None:
+        from bot.channels.telegram.redact import install_redaction
+
+        install_redaction(zalo_token(self.settings))
+        await self.client.start()
+        me = await self.client.call("getMe")
+        if self.webhook_url:
+            assert self.settings.zalo_webhook_secret is not None
+            await self.client.call(
+                "setWebhook",
+                url=self.webhook_url,
+                secret_token=self.settings.zalo_webhook_secret.get_secret_value(),
+            )
+            log.info("zalo: webhook set for %s", (me or {}).get("account_name", "?"))
+        else:
+            await self.client.call("deleteWebhook")
+            self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
+            log.info("zalo: polling as %s", (me or {}).get("account_name", "?"))
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
+
+    # --- updates in ---------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        failures = 0
+        while True:
+            try:
+                update = await self.client.call(
+                    "getUpdates", timeout=str(POLL_SECONDS), wait=POLL_SECONDS + 10
+                )
+                failures = 0
+            except ZaloError as exc:
+                if exc.status == 408:  # an empty poll
+                    continue
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.warning("zalo getUpdates failed (%s); again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            body = unwrap(update)
+            if body is not None:
+                task = asyncio.create_task(self.handle(body))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        secret = self.settings.zalo_webhook_secret
+        expected = secret.get_secret_value().encode() if secret else b""
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not expected or not hmac.compare_digest(given, expected):
+            log.warning("zalo webhook call without the right secret from %s", request.remote)
+            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        try:
+            body = unwrap(await request.json())
+        except ValueError:
+            body = None
+        if body is None:
+            return web.json_response({"ok": False, "error": "bad update"}, status=400)
+        await self.handle(body)
+        return web.json_response({"ok": True})
+
+    async def handle(self, update: dict[str, Any]) -> None:
+        """One update: in order per person, to the engine, the reply out."""
+        inp = to_incoming(update)
+        if inp is None:
+            return
+        lock, users = self._locks.get(inp.chat_id, (asyncio.Lock(), 0))
+        self._locks[inp.chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._handle(inp)
+        except Exception:
+            log.exception("zalo update %s failed", inp.update_id)
+        finally:
+            lock, users = self._locks[inp.chat_id]
+            if users <= 1:
+                del self._locks[inp.chat_id]
+            else:
+                self._locks[inp.chat_id] = (lock, users - 1)
+
+    async def _handle(self, inp: Incoming) -> None:
+        if inp.text is not None and inp.command is None and not inp.media:
+            async with self.engine.db.sessions() as session:
+                picked = await answer(session, CHANNEL, inp.chat_id, inp.text)
+            if picked is not None:
+                inp = dataclasses.replace(inp, choice=picked, text=None)
+        reply = await self.engine.handle(inp)
+        if not reply:
+            return  # a redelivery: its answer went out the first time
+        try:
+            await self.channel.send_reply(inp.chat_id, reply)
+        except RecipientBlocked as exc:
+            log.info("zalo user %s is unreachable (%s)", inp.user_id, exc)
+            async with UnitOfWork(self.engine.db) as uow:
+                if await mark_blocked(uow.session, CHANNEL, inp.user_id):
+                    await uow.commit()
+        except DeliveryError as exc:
+            log.warning("reply to zalo user %s not delivered: %s", inp.user_id, exc)

@@ -1,0 +1,221 @@
+"""Zalo end to end: our bot (engine, ZaloService, web server) on real PostgreSQL against
+``FakeZaloAPI`` over HTTP. Choices go out as numbered lists and come back as typed
+numbers or labels; a tip goes all the way; a redelivered message is handled once;
+a restart keeps reading numbers against the list shown before; a webhook call
+without the secret is refused; nothing the fake calls a violation happens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import Settings
+from bot.runtime import Runtime, running
+from db.models import Attachment, Identity, Tip
+from db.session import Database, UnitOfWork
+from tests.fakes.zalo_api import DEFAULT_TOKEN, ApiCall, FakeZaloAPI
+from tests.integration.tip_helpers import make_world
+
+SECRET = "zalo-webhook-secret_42"
+PUBLIC_URL = "https://bot.example.test/zalo/webhook"
+CITIZEN = "e4ea2cd5189df1c3a88c"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeZaloAPI]:
+    async with FakeZaloAPI(long_poll_cap=0.5) as fake:
+        yield fake
+        fake.assert_no_violations()
+
+
+@contextlib.asynccontextmanager
+async def zalo_bot(
+    api: FakeZaloAPI, db: Database, *, webhook: bool = False
+) -> AsyncIterator[Runtime]:
+    settings = Settings(
+        zalo_token=DEFAULT_TOKEN,
+        zalo_api_url=api.root_url,
+        zalo_webhook_secret=SECRET,
+        secret_key="e2e-zalo-secret",
+        web_host="127.0.0.1",
+        web_port=0,
+    )  # type: ignore[call-arg]
+    async with running(
+        settings,
+        db=db,
+        telegram=False,
+        zalo=True,
+        zalo_webhook_url=PUBLIC_URL if webhook else None,
+    ) as rt:
+        yield rt
+
+
+class ZaloUser:
+    def __init__(self, api: FakeZaloAPI, user_id: str, name: str = "Nguyễn Văn A") -> None:
+        self.api, self.user_id, self.name = api, user_id, name
+        self.last: list[ApiCall] = []
+
+    async def say(self, text: str) -> list[ApiCall]:
+        since = self.api.mark()
+        self.api.user_text(self.user_id, text, display_name=self.name)
+        return await self._replies(since)
+
+    async def send_photo(self, url: str, caption: str | None = None) -> list[ApiCall]:
+        since = self.api.mark()
+        self.api.user_image(self.user_id, url, caption=caption, display_name=self.name)
+        return await self._replies(since)
+
+    async def _replies(self, since: int) -> list[ApiCall]:
+        await self.api.wait_for("sendMessage", chat_id=self.user_id, since=since, timeout=10)
+        seen = -1
+        while seen != len(self.api.calls):
+            seen = len(self.api.calls)
+            await asyncio.sleep(0.15)
+        self.last = self.api.sent_messages(self.user_id, since=since)
+        return self.last
+
+    @property
+    def text(self) -> str:
+        return "\n".join(c.text or "" for c in self.last)
+
+    def number_of(self, label: str) -> str:
+        """The number in front of ``label`` in the last list shown."""
+        found = re.search(rf"^(\d+)\. {re.escape(label)}", self.text, re.M)
+        assert found, f"{label!r} not offered in:\n{self.text}"
+        return found.group(1)
+
+
+async def test_menu_by_number_and_label_and_a_tip_with_a_photo(
+    api: FakeZaloAPI, db: Database
+) -> None:
+    await make_world(db)
+    async with zalo_bot(api, db):
+        citizen = ZaloUser(api, CITIZEN)
+        await citizen.say("/start")
+        assert "Trả lời bằng một số:" in citizen.text
+        assert all(len(c.text or "") <= 2000 for c in citizen.last)
+        await citizen.say("/lang")
+        await citizen.say("English")  # a label, typed in any case, is a choice too
+        assert "Language set to English." in citizen.text
+        await citizen.say(citizen.number_of("Send a tip"))
+        assert "Reply with a number:" in citizen.text
+        await citizen.say(citizen.number_of("Drugs"))
+        await citizen.say("People sell <b>pills</b> behind the market every evening.")
+        await citizen.send_photo("https://photo.zdn.vn/kiosk.jpg", caption="The kiosk")
+        await citizen.say(citizen.number_of("Done"))
+        assert "Type the name of the commune or ward." in citizen.text
+        await citizen.say("nghi huong")
+        await citizen.say(citizen.number_of("Skip"))
+        assert "Type your phone number." in citizen.text
+        await citizen.say(citizen.number_of("Stay anonymous"))
+        await citizen.say(citizen.number_of("Send"))
+        code = re.search(r"\d{4}-\d{4}-\d{4}-\d{4}", citizen.text)
+        assert code, citizen.text
+        assert "<b>" not in citizen.text  # plain text: no markup reaches Zalo
+    async with db.sessions() as s:
+        tip = await s.scalar(select(Tip))
+        files = (await s.execute(select(Attachment.channel, Attachment.file_id))).all()
+    assert tip is not None and tip.anonymous and "<b>pills</b>" in tip.description
+    assert files == [("zalo", "https://photo.zdn.vn/kiosk.jpg")]
+
+
+async def test_a_redelivered_message_is_handled_once(api: FakeZaloAPI, db: Database) -> None:
+    async with zalo_bot(api, db):
+        citizen = ZaloUser(api, CITIZEN)
+        update = api.user_text(CITIZEN, "/start", display_name="A")
+        await api.wait_for("sendMessage", chat_id=CITIZEN, timeout=10)
+        await asyncio.sleep(0.3)
+        answered = len(api.sent_messages(CITIZEN))
+        api.redeliver(update)
+        await citizen.say("/help")  # handled after the redelivery (one person, in order)
+        assert len(api.sent_messages(CITIZEN)) == answered + len(citizen.last)
+    async with db.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Identity)) == 1
+
+
+async def test_numbers_are_read_against_the_list_shown_before_a_restart(
+    api: FakeZaloAPI, db: Database
+) -> None:
+    async with zalo_bot(api, db):
+        citizen = ZaloUser(api, CITIZEN)
+        await citizen.say("/lang")
+        number = citizen.number_of("English")
+    async with zalo_bot(api, db):  # a new process: nothing in memory
+        await citizen.say(number)
+        assert "Language set to English." in citizen.text
+
+
+async def test_webhook_needs_the_secret(api: FakeZaloAPI, db: Database) -> None:
+    async with zalo_bot(api, db, webhook=True) as rt:
+        assert api.webhook_url == PUBLIC_URL and api.webhook_secret == SECRET
+        local = rt.web.url + rt.settings.zalo_webhook_path
+        forged = api.user_text(CITIZEN, "/start", push=False)
+        assert await api.post_webhook(local, forged, secret="wrong-secret") == 401
+        assert await api.post_webhook(local, forged, secret="") == 401
+        assert api.sent_messages(CITIZEN) == []
+        update = api.user_text(CITIZEN, "/start", push=False)
+        assert await api.post_webhook(local, update, wrapped=True) == 200
+        assert api.sent_messages(CITIZEN), "handled before the answer"
+        again = len(api.sent_messages(CITIZEN))
+        assert await api.post_webhook(local, update) == 200  # a redelivery, bare
+        assert len(api.sent_messages(CITIZEN)) == again
+
+
+async def test_a_failed_send_is_retried_and_a_gone_chat_marks_the_person_blocked(
+    api: FakeZaloAPI, db: Database
+) -> None:
+    async with zalo_bot(api, db):
+        citizen = ZaloUser(api, CITIZEN)
+        api.fail_next("sendMessage", 502, chat_id=CITIZEN)
+        await citizen.say("/start")
+        assert "Trả lời bằng một số:" in citizen.text
+        assert len(api.failed_calls) == 1
+        api.fail_next("sendMessage", 403, chat_id=CITIZEN, description="user blocked the bot")
+        since = api.mark()
+        api.user_text(CITIZEN, "/help")
+        for _ in range(50):
+            async with db.sessions() as s:
+                blocked = await s.scalar(select(Identity.blocked_at))
+            if blocked is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert blocked is not None
+        assert api.sent_messages(CITIZEN, since=since) == []
+
+
+async def test_a_reminder_from_the_outbox_arrives_numbered_and_its_numbers_work(
+    api: FakeZaloAPI, db: Database
+) -> None:
+    from db.members import identity_for
+    from handlers.notify import enqueue
+    from handlers.types import Choice, Message
+    from scheduler.outbox import OutboxSender
+
+    async with zalo_bot(api, db) as rt:
+        citizen = ZaloUser(api, CITIZEN)
+        await citizen.say("/lang")
+        await citizen.say("English")  # the announcement is rendered in English, then
+        async with UnitOfWork(db) as uow:
+            identity = await identity_for(uow.session, "zalo", CITIZEN)
+            await enqueue(
+                uow.session,
+                identity,
+                lambda: [Message("Announcement", choices=[Choice("m:lang", "Language")])],
+                dedup_key="announce:1",
+            )
+            await uow.commit()
+        assert rt.zalo is not None
+        morning = dt.datetime(2030, 1, 7, 2, 0, tzinfo=dt.UTC)  # 09:00 in Vinh: not quiet
+        sender = OutboxSender(db, rt.settings, rt.channels(), clock=lambda: morning)
+        since = api.mark()
+        assert (await sender.drain_once()).sent == 1
+        [sent] = api.sent_messages(CITIZEN, since=since)
+        assert sent.text == "Announcement\n\nReply with a number:\n1. Language"
+        await citizen.say("1")  # "Language", from the announcement's list
+        assert "Choose your language" in citizen.text and "2. English" in citizen.text
