@@ -8,11 +8,11 @@ from handlers.i18n import _
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("db", help="database maintenance")
+    parser = sub.add_parser("db", help=_("database maintenance"))
     actions = parser.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("upgrade", help="migrate the database to the latest schema")
+    up = actions.add_parser("upgrade", help=_("migrate the database to the latest schema"))
     up.set_defaults(handler=upgrade)
-    cur = actions.add_parser("current", help="print the schema revision")
+    cur = actions.add_parser("current", help=_("print the schema revision"))
     cur.set_defaults(handler=current)
 
 

@@ -219,3 +219,18 @@ async def test_a_reminder_from_the_outbox_arrives_numbered_and_its_numbers_work(
         assert sent.text == "Announcement\n\nReply with a number:\n1. Language"
         await citizen.say("1")  # "Language", from the announcement's list
         assert "Choose your language" in citizen.text and "2. English" in citizen.text
+
+
+async def test_antt_scheduler_sends_through_zalo_when_it_has_a_token(
+    api: FakeZaloAPI, db: Database
+) -> None:
+    from bot.commands.scheduler import sending_channels
+    from handlers.types import Message
+
+    api.user_text(CITIZEN, "hi", push=False)  # the chat exists on Zalo's side
+    settings = Settings(zalo_token=DEFAULT_TOKEN, zalo_api_url=api.root_url)  # type: ignore[call-arg]
+    async with sending_channels(settings, db) as channels:
+        assert set(channels) == {"zalo"}
+        await channels["zalo"].send(CITIZEN, [Message("<b>Nhắc hạn</b> báo cáo quý")])
+    [sent] = api.sent_messages(CITIZEN)
+    assert sent.text == "Nhắc hạn báo cáo quý"

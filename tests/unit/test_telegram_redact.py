@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.channels.telegram.redact import MASK, install_redaction
+from bot.redact import MASK, install_redaction
 
 TOKEN = "555000:AAredactMe_secret-Part42"
 

@@ -4,5 +4,5 @@
 ``Message`` into Bot API calls, ``channel`` performs them and maps errors to
 the delivery errors of ``bot.channels.base``, ``app`` wires the PTB
 ``Application`` to the engine, ``webhook`` serves updates on our aiohttp server,
-``redact`` keeps the token out of logs.
+``transport`` is PTB's HTTP client on aiohttp (``bot.redact`` keeps the token out of logs).
 """

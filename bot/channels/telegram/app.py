@@ -26,10 +26,10 @@ from bot.channels.base import DeliveryError, RecipientBlocked
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.media import MediaFetcher
-from bot.channels.telegram.redact import install_redaction
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import Settings
 from bot.errors import UserError
+from bot.redact import install_redaction
 from db.members import mark_blocked
 from db.session import UnitOfWork
 from handlers.engine import Engine

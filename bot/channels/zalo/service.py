@@ -81,7 +81,7 @@ class ZaloService:
             web_app.router.add_post(self.settings.zalo_webhook_path, self._receive)
 
     async def start(self) -> None:
-        from bot.channels.telegram.redact import install_redaction
+        from bot.redact import install_redaction
 
         install_redaction(zalo_token(self.settings))
         await self.client.start()

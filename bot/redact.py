@@ -1,4 +1,4 @@
-"""Keep the bot token out of logs.
+"""Keep bot tokens (Telegram, Zalo) out of logs.
 
 httpx logs every request URL at INFO (``.../bot<token>/getUpdates``) and PTB
 puts URLs and server replies into DEBUG records and exception texts. A
