@@ -630,7 +630,7 @@ async def _show_files(ctx: Context, tip: Tip) -> Reply:
     channel = ctx.incoming.channel
     files = await repo.attachments(ctx.session, tip.id)
     here = tuple(
-        MediaRef(a.kind, a.file_id, mime=a.mime, size=a.size)  # type: ignore[arg-type]
+        MediaRef(a.kind, a.file_id, mime=a.mime, size=a.size, name=MEDIA_LABELS[a.kind]())  # type: ignore[arg-type]
         for a in files
         if a.channel == channel and a.kind in MEDIA_LABELS
     )

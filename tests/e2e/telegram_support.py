@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.runtime import Runtime, running
+from db.models import Identity
 from db.session import Database
 from tests.fakes.telegram_api import DEFAULT_TOKEN, ApiCall, FakeTelegramAPI
 
@@ -37,6 +38,24 @@ async def bot_running(
     settings = settings_for(api, **overrides)
     async with running(settings, db=db, webhook_url=PUBLIC_URL if webhook else None) as rt:
         yield rt
+
+
+async def on_telegram(
+    db: Database, member_id: int, user_id: int, *, name: str = "", language: str = "en"
+) -> None:
+    """Give an existing member a Telegram identity (their private chat with the bot)."""
+    async with db.sessions() as s:
+        s.add(
+            Identity(
+                member_id=member_id,
+                channel="telegram",
+                external_id=str(user_id),
+                chat_id=str(user_id),
+                display_name=name,
+                language=language,
+            )
+        )
+        await s.commit()
 
 
 def webhook_url(rt: Runtime) -> str:

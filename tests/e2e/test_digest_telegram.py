@@ -14,11 +14,11 @@ from openpyxl import load_workbook
 from bot.channels.telegram.channel import TelegramChannel
 from bot.config import Settings
 from bot.runtime import Runtime
-from db.models import Identity, utcnow
+from db.models import utcnow
 from db.session import Database
 from scheduler.digest import send_digests
 from scheduler.outbox import OutboxSender
-from tests.e2e.telegram_support import TOKEN, TgUser, bot_running
+from tests.e2e.telegram_support import TOKEN, TgUser, bot_running, on_telegram
 from tests.fakes.telegram_api import FakeTelegramAPI, UploadedFile
 from tests.integration.digest_helpers import make_dataset
 
@@ -42,18 +42,7 @@ async def bot(api: FakeTelegramAPI, db: Database) -> AsyncIterator[Runtime]:
 async def supervisor_on_telegram(db: Database) -> None:
     """The dataset, with the supervisor of Thành phố Vinh also on Telegram."""
     ds = await make_dataset(db)
-    async with db.sessions() as s:
-        s.add(
-            Identity(
-                member_id=ds.world.members["s-vinh"],
-                channel="telegram",
-                external_id=str(SUPERVISOR),
-                chat_id=str(SUPERVISOR),
-                display_name="Sơn",
-                language="en",
-            )
-        )
-        await s.commit()
+    await on_telegram(db, ds.world.members["s-vinh"], SUPERVISOR, name="Sơn")
 
 
 def upload(call_files: dict[str, UploadedFile]) -> UploadedFile:

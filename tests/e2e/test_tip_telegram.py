@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from db.models import Attachment, Identity, Tip, TipReporter
+from db.models import Attachment, Tip, TipReporter
 from db.sealed import unseal
 from db.session import Database
-from tests.e2e.telegram_support import TOKEN, TgUser, bot_running, replies
+from tests.e2e.telegram_support import TOKEN, TgUser, bot_running, on_telegram, replies
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.tip_helpers import make_world, outbox_of
 
@@ -110,18 +110,7 @@ async def test_tip_with_media_location_and_contact_over_telegram(
 
     # The officer of Bến Thủy, on Telegram, sees the files: sent anew by their file ids
     # (never forwarded, which would show the reporter's name), then the text.
-    async with db.sessions() as s:
-        s.add(
-            Identity(
-                member_id=world.members["o-bt"],
-                channel="telegram",
-                external_id=str(OFFICER),
-                chat_id=str(OFFICER),
-                display_name="Bình",
-                language="en",
-            )
-        )
-        await s.commit()
+    await on_telegram(db, world.members["o-bt"], OFFICER, name="Bình")
     officer = TgUser(api, OFFICER, first_name="Bình")
     await officer.say("/tips")
     await press_on(officer, f"tr:open:{tip.id}")

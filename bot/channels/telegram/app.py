@@ -23,6 +23,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 
 from bot.channels.base import DeliveryError, RecipientBlocked
+from bot.channels.ordering import KeyedLocks
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.media import MediaFetcher
@@ -81,24 +82,15 @@ class PerPersonOrder(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._locks = KeyedLocks()
 
     async def do_process_update(self, update: object, coroutine: Any) -> None:
         key = _person_key(update)
         if key is None:
             await coroutine
             return
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        async with self._locks.hold(key):
+            await coroutine
 
     async def initialize(self) -> None:
         return None

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.base import DeliveryError, RecipientBlocked
+from bot.channels.ordering import KeyedLocks
 from bot.channels.zalo.adapter import CHANNEL, to_incoming, unwrap
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import DEFAULT_API_URL, ZaloClient, ZaloError
@@ -66,15 +67,15 @@ class ZaloService:
     """The Zalo bot of one process."""
 
     def __init__(self, settings: Settings, engine: Engine, *, webhook_url: str | None = None):
-        token = check_zalo_settings(settings, webhook_url=webhook_url)
+        self._token = check_zalo_settings(settings, webhook_url=webhook_url)
         self.settings = settings
         self.engine = engine
         self.webhook_url = webhook_url
-        self.client = ZaloClient(token, settings.zalo_api_url or DEFAULT_API_URL)
+        self.client = ZaloClient(self._token, settings.zalo_api_url or DEFAULT_API_URL)
         self.channel = ZaloChannel(self.client, engine.db)
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._locks = KeyedLocks()
 
     def mount(self, web_app: web.Application) -> None:
         if self.webhook_url:
@@ -83,7 +84,7 @@ class ZaloService:
     async def start(self) -> None:
         from bot.redact import install_redaction
 
-        install_redaction(zalo_token(self.settings))
+        install_redaction(self._token)
         await self.client.start()
         me = await self.client.call("getMe")
         if self.webhook_url:
@@ -154,19 +155,11 @@ class ZaloService:
         inp = to_incoming(update)
         if inp is None:
             return
-        lock, users = self._locks.get(inp.chat_id, (asyncio.Lock(), 0))
-        self._locks[inp.chat_id] = (lock, users + 1)
         try:
-            async with lock:
+            async with self._locks.hold(inp.chat_id):
                 await self._handle(inp)
         except Exception:
             log.exception("zalo update %s failed", inp.update_id)
-        finally:
-            lock, users = self._locks[inp.chat_id]
-            if users <= 1:
-                del self._locks[inp.chat_id]
-            else:
-                self._locks[inp.chat_id] = (lock, users - 1)
 
     async def _handle(self, inp: Incoming) -> None:
         if inp.text is not None and inp.command is None and not inp.media:
