@@ -17,7 +17,7 @@ over real HTTP, so the real python-telegram-bot client (or any other) can be poi
         api.assert_no_violations()
 
 Every request is checked against the machine-readable Bot API description
-(``shared/telegram/bot-api-10.1.min.json``, or ``$ANTT_TELEGRAM_SPEC``): unknown methods,
+(``tests/fakes/bot-api.json``, Bot API 10.1, or ``$ANTT_TELEGRAM_SPEC``): unknown methods,
 missing/unknown parameters, parameter types (also inside JSON-serialized objects such as
 ``reply_markup``), the documented length limits (text, captions, ``callback_data`` bytes, ...)
 and well-formed Telegram HTML when ``parse_mode=HTML``.  A request Telegram would reject
@@ -74,9 +74,8 @@ __all__ = [
 ]
 
 SPEC_ENV = "ANTT_TELEGRAM_SPEC"
-DEFAULT_SPEC_PATH = (
-    Path(__file__).resolve().parents[3] / "shared" / "telegram" / "bot-api-10.1.min.json"
-)
+# The Bot API description 10.1 as JSON (MIT; licence in LICENSE-bot-api beside it).
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parent / "bot-api.json"
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTheAnttBotTests_0123456"
 
 JsonDict = dict[str, Any]
@@ -905,7 +904,7 @@ class FakeTelegramAPI:
     Args:
         token: the only bot token accepted (others get 401 Unauthorized).
         bot_username / bot_first_name: what ``getMe`` returns.
-        spec_path: Bot API description; default ``$ANTT_TELEGRAM_SPEC`` or the shared copy.
+        spec_path: Bot API description; default ``$ANTT_TELEGRAM_SPEC`` or ``bot-api.json`` here.
         long_poll_cap: upper bound (seconds) for the ``timeout`` of ``getUpdates``.
         latency: seconds added to every answer except ``getUpdates`` (for benchmarks).
         record_calls: keep every call in ``calls`` (turn off for long benchmarks).

@@ -26,3 +26,42 @@ def test_quick_start_is_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert quick_start_commands()[1] in ci
+
+
+def test_every_image_the_readme_shows_exists() -> None:
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
+        for target in images:
+            if "://" in target:
+                continue
+            assert (doc.parent / target).is_file(), f"{doc.name} shows a missing image: {target}"
+
+
+def test_the_fake_bot_api_reads_its_spec_from_inside_the_repository() -> None:
+    from tests.fakes.telegram_api import DEFAULT_SPEC_PATH
+
+    spec = DEFAULT_SPEC_PATH.resolve()
+    assert spec.is_file()
+    assert ROOT in spec.parents
+    assert (spec.parent / "LICENSE-bot-api").read_text(encoding="utf-8").startswith("MIT")
+
+
+def test_nothing_in_the_repository_opens_the_shared_folder_beside_it() -> None:
+    # ../shared is reading material for developers, never a path code or tests open.
+    offenders = []
+    for path in ROOT.rglob("*"):
+        if any(
+            part in {".venv", ".git", ".antt", ".antt-test", "node_modules"}
+            for part in path.relative_to(ROOT).parts
+        ):
+            continue
+        if path.suffix not in {".py", ".sh", ".toml", ".cfg", ".ini"} and path.name != "run":
+            continue
+        if path == Path(__file__).resolve():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if '"shared"' in code or "'shared'" in code or "../shared" in code:
+                offenders.append(f"{path.relative_to(ROOT)}:{number}")
+    assert offenders == []

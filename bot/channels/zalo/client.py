@@ -2,7 +2,7 @@
 
 Every method is a POST with a JSON body; the answer is ``{"ok": true, "result": ...}``
 or ``{"ok": false, "error_code": ..., "description": ...}``. aiohttp rather than
-httpx (which ../shared/DESIGN.md names): it is already our web server and PTB
+httpx (which the design names): it is already our web server and PTB
 transport, and costs about a tenth of the CPU per call (bench/telegram_engine.py).
 The token is part of every URL: errors and logs name the method, never the URL.
 """
