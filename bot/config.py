@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     outbox_backoff_max_seconds: float = 3600.0
     outbox_max_wait_seconds: float = 5.0  # a longer rate-limit wait puts the row back instead
     outbox_poll_seconds: float = 1.0
+    outbox_retry_max_seconds: float = 5.0  # longest pause of the sender after an error
     bot_rate_per_second: float = 30.0  # per bot (channel) and per sender process
     chat_rate_per_second: float = 1.0
     group_rate_per_minute: float = 20.0

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from bot.channels.base import Channel
 from bot.config import Settings
+from bot.health import Health
 from bot.web import WebServer, create_web_app
 from db.session import Database
 from handlers.engine import Engine
@@ -36,7 +37,8 @@ class Runtime:
         self.settings = settings
         self.db = db
         self.engine = engine or Engine(db, settings)
-        self.web_app = create_web_app(db)
+        self.health = Health()
+        self.web_app = create_web_app(db, self.health)
         self.web = WebServer(self.web_app, settings.web_host, settings.web_port)
         self.telegram: TelegramService | None = None
         self.zalo: ZaloService | None = None

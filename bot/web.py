@@ -1,7 +1,9 @@
 """The one aiohttp server: ``/healthz`` here; channels (Telegram's webhook, the
 emulator) add their own routes to the app before it starts.
 
-``create_web_app(db)`` returns the ``aiohttp.web.Application``; ``WebServer``
+``/healthz`` answers 200 when the database answers ``SELECT 1`` and no background
+loop of this process is down (``bot.health``), else 503 with what is wrong.
+``create_web_app(db, health)`` returns the ``aiohttp.web.Application``; ``WebServer``
 runs it on a host and port (port 0 picks a free one, see ``WebServer.url``).
 """
 
@@ -13,29 +15,35 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.health import Health
 from db.session import Database
 
 log = logging.getLogger(__name__)
 
 DB_KEY = web.AppKey("db", Database)
+HEALTH_KEY = web.AppKey("health", Health)
 HEALTH_TIMEOUT = 2.0
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 ``{"ok": true, "db": true}`` when the database answers ``SELECT 1``, else 503."""
+    """200 ``{"ok": true, "db": true, "down": {}}``; 503 naming what is down otherwise."""
     db = request.app[DB_KEY]
+    down = request.app[HEALTH_KEY].problems()
+    reachable = True
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT), db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         log.warning("health check: database unreachable: %s", exc)
-        return web.json_response({"ok": False, "db": False}, status=503)
-    return web.json_response({"ok": True, "db": True})
+        reachable = False
+    ok = reachable and not down
+    return web.json_response({"ok": ok, "db": reachable, "down": down}, status=200 if ok else 503)
 
 
-def create_web_app(db: Database) -> web.Application:
+def create_web_app(db: Database, health: Health | None = None) -> web.Application:
     app = web.Application()
     app[DB_KEY] = db
+    app[HEALTH_KEY] = health or Health()
     app.router.add_get("/healthz", healthz)
     return app
 

@@ -41,7 +41,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.channels.base import Channel
 from bot.config import Settings
+from bot.health import Backoff, Health, describe, wait_or_stop
 from db.models import utcnow
+from db.outage import is_outage
 from db.session import Database
 from scheduler.digest import send_digests
 from scheduler.housekeeping import tidy_up
@@ -54,6 +56,7 @@ Clock = Callable[[], dt.datetime]
 Job = Callable[[Database, Settings, dt.datetime], Awaitable[Any]]
 TIP_ESCALATION_MINUTES = 10
 DIGEST_CATCH_UP_HOURS = 4
+JOB_RETRY_MAX_SECONDS = 60.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 
@@ -81,24 +84,49 @@ class SchedulerService:
         clock: Clock = utcnow,
         send: bool = True,
         digest_catch_up: bool = True,
+        health: Health | None = None,
     ) -> None:
         self.db = db
+        self.health = health or Health()
         self.settings = settings
         self.clock = clock
         self.digest_catch_up = digest_catch_up
         self.tz = ZoneInfo(settings.timezone)
-        self.sender = OutboxSender(db, settings, channels, clock=clock) if send else None
+        self.sender = (
+            OutboxSender(db, settings, channels, clock=clock, health=self.health) if send else None
+        )
         self.scheduler = AsyncIOScheduler(timezone=self.tz, job_defaults=JOB_DEFAULTS)
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
 
     def _wrap(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
+        """The job, retried after any error with a backoff until it succeeds or we stop.
+
+        The time it fired is kept across the retries: a run held up by an outage
+        still does that day's work. While it fails, ``/healthz`` names it.
+        """
+
         async def run() -> None:
-            try:
-                result = await job(self.db, self.settings, self.clock())
+            fired = self.clock()
+            backoff = Backoff(first=1.0, cap=JOB_RETRY_MAX_SECONDS)
+            while not self._stop.is_set():
+                try:
+                    result = await job(self.db, self.settings, fired)
+                except Exception as exc:
+                    delay = backoff.next()
+                    self.health.down(f"job {name}", describe(exc))
+                    log.error(
+                        "job %s failed: %s; again in %.0f s",
+                        name,
+                        describe(exc),
+                        delay,
+                        exc_info=not is_outage(exc),
+                    )
+                    await wait_or_stop(self._stop, delay)
+                    continue
+                self.health.up(f"job {name}")
                 log.debug("job %s done: %s", name, result)
-            except Exception:
-                log.exception("job %s failed", name)
+                return
 
         run.__name__ = name.replace("-", "_")
         return run

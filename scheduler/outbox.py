@@ -41,7 +41,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError
 
 from bot.channels.base import (
     Channel,
@@ -51,7 +50,9 @@ from bot.channels.base import (
     TransientError,
 )
 from bot.config import Settings
+from bot.health import Backoff, Health, describe, wait_or_stop
 from db.models import Identity, Outbox, OutboxStatus, utcnow
+from db.outage import is_outage
 from db.session import Database
 from handlers.i18n import set_language
 from handlers.types import message_from_json
@@ -136,8 +137,10 @@ class OutboxSender:
         *,
         clock: Clock = utcnow,
         limiter: Limiter | None = None,
+        health: Health | None = None,
     ) -> None:
         self.db = db
+        self.health = health or Health()
         self.settings = settings
         self.channels = dict(channels)
         self.clock = clock
@@ -152,20 +155,32 @@ class OutboxSender:
     # -- the loop ---------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until ``stop`` is set; sleeps ``outbox_poll_seconds`` when idle."""
+        """Drain until ``stop`` is set; sleeps ``outbox_poll_seconds`` when idle.
+
+        Any error (a database outage, a bug) is logged, reported to ``health`` as
+        ``outbox`` being down, and retried after a backoff (at most
+        ``outbox_retry_max_seconds``); the loop only ends when ``stop`` is set.
+        """
         log.info("outbox sender started for %s", ", ".join(sorted(self.channels)) or "nothing")
+        backoff = Backoff(cap=self.settings.outbox_retry_max_seconds)
         while not stop.is_set():
             try:
                 stats = await self.drain_once()
-                busy = stats.claimed >= self.settings.outbox_batch_size
-            except DBAPIError:
-                log.exception("outbox sender: database error")
-                busy = False
-            if not busy:
-                try:
-                    await asyncio.wait_for(stop.wait(), self.settings.outbox_poll_seconds)
-                except TimeoutError:
-                    pass
+            except Exception as exc:
+                delay = backoff.next()
+                self.health.down("outbox", describe(exc))
+                log.error(
+                    "outbox sender: %s; again in %.1f s",
+                    describe(exc),
+                    delay,
+                    exc_info=not is_outage(exc),  # a bug's traceback; an outage in one line
+                )
+                await wait_or_stop(stop, delay)
+                continue
+            backoff.reset()
+            self.health.up("outbox")
+            if stats.claimed < self.settings.outbox_batch_size:
+                await wait_or_stop(stop, self.settings.outbox_poll_seconds)
 
     async def drain_once(self) -> DrainStats:
         """Claim one batch of due rows and send them; what happened to each, counted."""
@@ -181,7 +196,13 @@ class OutboxSender:
         by_chat: dict[tuple[str, str], list[Claimed]] = {}
         for row in rows:
             by_chat.setdefault((row.channel, row.chat_id), []).append(row)
-        await asyncio.gather(*(self._send_chat(chat_rows, stats) for chat_rows in by_chat.values()))
+        done = await asyncio.gather(
+            *(self._send_chat(chat_rows, stats) for chat_rows in by_chat.values()),
+            return_exceptions=True,
+        )
+        for result in done:  # every chat finished first, then the first error is raised
+            if isinstance(result, BaseException):
+                raise result
         return stats
 
     # -- claiming -----------------------------------------------------------------
@@ -272,8 +293,8 @@ class OutboxSender:
         for index, row in enumerate(rows):
             try:
                 outcome = await self._send_row(row, stats)
-            except DBAPIError:
-                log.exception("outbox row %s: database error while recording", row.id)
+            except Exception as exc:  # the row comes back when its lease ends
+                log.error("outbox row %s: not recorded: %s", row.id, describe(exc))
                 outcome = _Outcome.held(self.settings.outbox_backoff_seconds)
             if outcome.kind == "next":
                 continue

@@ -76,7 +76,9 @@ async def run(args: argparse.Namespace) -> int:
         if not args.no_scheduler:
             # One process on one machine: the time triggers and the outbox sender run here.
             channels = runtime.channels()
-            await stack.enter_async_context(SchedulerService(runtime.db, settings, channels))
+            await stack.enter_async_context(
+                SchedulerService(runtime.db, settings, channels, health=runtime.health)
+            )
         # Everything loaded at startup lives as long as the process: keep it out of the
         # garbage collector's way (fewer objects to scan in every full collection).
         gc.freeze()

@@ -296,7 +296,7 @@ async def test_webhook_rejects_garbage(hooked: Runtime) -> None:
 async def test_healthz(bot: Runtime) -> None:
     async with aiohttp.ClientSession() as http, http.get(bot.web.url + "/healthz") as resp:
         assert resp.status == 200
-        assert await resp.json() == {"ok": True, "db": True}
+        assert await resp.json() == {"ok": True, "db": True, "down": {}}
 
 
 async def test_healthz_reports_a_dead_database(tmp_path: object) -> None:
@@ -308,7 +308,7 @@ async def test_healthz_reports_a_dead_database(tmp_path: object) -> None:
     try:
         async with aiohttp.ClientSession() as http, http.get(server.url + "/healthz") as resp:
             assert resp.status == 503
-            assert await resp.json() == {"ok": False, "db": False}
+            assert await resp.json() == {"ok": False, "db": False, "down": {}}
     finally:
         await server.stop()
         await dead.dispose()
