@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("dev-only-change-me")
     store_media: bool = False
 
+    # Database outages: an update is held and retried (backoff up to this many seconds);
+    # a webhook answers 503 after holding it this long, so the platform redelivers; a
+    # person held this long is told once that the message is kept.
+    update_retry_max_seconds: float = 5.0
+    webhook_hold_seconds: float = 5.0
+    busy_notice_seconds: float = 10.0
+
     # Tips
     tip_max_per_hour: int = 5
     tip_max_text: int = 4000

@@ -79,7 +79,12 @@ class Runtime:
             raise
 
     async def stop(self) -> None:
-        """The web server first: webhook calls in flight finish, no new ones come in."""
+        """The web server first: webhook calls in flight finish, no new ones come in.
+
+        Updates held by an outage give up at once (the engine closes): a webhook
+        answers 503, polling leaves them to be fetched again.
+        """
+        self.engine.close()
         await self.web.stop()
         for name, service in (("telegram", self.telegram), ("zalo", self.zalo)):
             if service is None:

@@ -6,6 +6,13 @@ run concurrently), record the update id (a redelivered update is skipped), run
 the global command or the current step, save the next state, commit. The reply
 is returned only after the commit, so what a person is told is saved, is saved.
 
+While the database cannot be reached, an update is held and tried again with a
+backoff until it is handled (the channels keep one person's updates in order
+behind it; other people's go on). ``patience`` bounds the hold for a caller that
+can have the update redelivered instead (a webhook): ``StoreUnavailable`` is
+raised and nothing was stored. A person held longer than ``busy_notice_seconds``
+is told once that their message is kept (``on_hold``).
+
 Dispatch order: global commands (/start /menu /cancel /help /lang), other
 registered commands, main-menu buttons and global buttons, then the current
 step; with no current step, the main menu.
@@ -14,16 +21,20 @@ step; with no current step, the main menu.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import importlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.config import Settings
+from bot.health import Backoff, describe
 from db.conversations import open_update
 from db.models import utcnow
+from db.outage import is_outage
 from db.session import Database, UnitOfWork
 from handlers.flow import MENU_PREFIX, Context, Invalid, registry
 from handlers.i18n import _, pick_language, set_language
@@ -47,6 +58,11 @@ FLOW_MODULES = (
 )
 GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3
+OnHold = Callable[[Reply], Awaitable[None]]
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached in time: the update was not handled, nothing stored."""
 
 
 def load_flows() -> None:
@@ -80,20 +96,83 @@ class Engine:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self._held_since: dict[tuple[str, str], float] = {}  # person -> first failed try
+        self._told: set[tuple[str, str]] = set()  # told "busy" during this hold
+        self._closing = asyncio.Event()
         load_flows()
 
-    async def handle(self, inp: Incoming) -> Reply:
-        """Handle one update; retried on transient database errors, never doubled."""
-        for attempt in range(1, RETRIES + 1):
+    def close(self) -> None:
+        """Stop holding updates: those still held raise ``StoreUnavailable`` now."""
+        self._closing.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing.is_set()
+
+    async def handle(
+        self, inp: Incoming, *, patience: float | None = None, on_hold: OnHold | None = None
+    ) -> Reply:
+        """Handle one update, never doubled; held through a database outage (see above)."""
+        person = (inp.channel, inp.user_id)
+        backoff = Backoff(first=0.2, cap=self.settings.update_retry_max_seconds)
+        started = time.monotonic()
+        conflicts = 0
+        while True:
             try:
-                return await self._handle_once(inp)
-            except DBAPIError as exc:
-                if not _is_transient(exc) or attempt == RETRIES:
-                    log.exception("update %s failed", inp.update_id)
-                    return [Message(_("Sorry, something went wrong. Please try again."))]
-                log.warning("update %s: transient database error, retry %d", inp.update_id, attempt)
-                await asyncio.sleep(0.05 * attempt)
-        raise AssertionError("unreachable")
+                reply = await self._handle_once(inp)
+            except Exception as exc:
+                if is_outage(exc):
+                    await self._hold(inp, exc, backoff.next(), started, patience, on_hold)
+                    continue
+                conflicts += 1
+                if isinstance(exc, DBAPIError) and _is_transient(exc) and conflicts < RETRIES:
+                    log.warning("update %s: transient database error, retry", inp.update_id)
+                    await asyncio.sleep(0.05 * conflicts)
+                    continue
+                log.exception("update %s failed", inp.update_id)
+                return [Message(_("Sorry, something went wrong. Please try again."))]
+            if self._held_since.pop(person, None) is not None:
+                self._told.discard(person)
+                log.info("update %s:%s handled after the outage", inp.channel, inp.update_id)
+            return reply
+
+    async def _hold(
+        self,
+        inp: Incoming,
+        exc: Exception,
+        delay: float,
+        started: float,
+        patience: float | None,
+        on_hold: OnHold | None,
+    ) -> None:
+        """Wait ``delay`` before the next try, or raise ``StoreUnavailable``."""
+        person = (inp.channel, inp.user_id)
+        now = time.monotonic()
+        since = self._held_since.setdefault(person, now)
+        if self._closing.is_set() or (patience is not None and now + delay - started > patience):
+            log.warning("update %s:%s not stored: %s", inp.channel, inp.update_id, describe(exc))
+            raise StoreUnavailable(describe(exc)) from exc
+        log.warning(
+            "update %s:%s held, database unreachable (%s); again in %.1f s",
+            inp.channel,
+            inp.update_id,
+            describe(exc),
+            delay,
+        )
+        if (
+            on_hold is not None
+            and person not in self._told
+            and now - since >= self.settings.busy_notice_seconds
+        ):
+            self._told.add(person)
+            set_language(pick_language(inp.language_code))
+            notice = _("The system is busy. Your message is kept and will be answered shortly.")
+            try:
+                await on_hold([Message(notice)])
+            except Exception as error:  # the notice is a courtesy: the update stays held
+                log.warning("busy notice to %s not sent: %s", inp.user_id, describe(error))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), delay)
 
     async def _handle_once(self, inp: Incoming) -> Reply:
         async with UnitOfWork(self.db) as uow:

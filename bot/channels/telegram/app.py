@@ -6,6 +6,13 @@ with ``TelegramChannel.send_reply``. Different people are handled concurrently;
 one person's updates run in the order they came (``PerPersonOrder``), and the
 engine's row lock keeps that true across processes.
 
+While the database is down an update is held (``Engine.handle``): by polling
+until it is handled; by webhook for ``webhook_hold_seconds``, then the route
+answers 503 (it is in ``UpdateBridge.unstored``) and Telegram redelivers.
+Polling has confirmed an update by the next ``getUpdates``, so one still held
+when the process stops is saved under ``data_dir`` (``held.py``) and handled
+at the next start.
+
 After a reply: a 403 (or "chat not found") marks the identity blocked; a
 ``my_chat_member`` update saying the person blocked the bot does the same.
 """
@@ -13,6 +20,7 @@ After a reply: a 403 (or "chat not found") marks the identity blocked; a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from typing import Any
@@ -24,6 +32,7 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, T
 
 from bot.channels.base import DeliveryError, RecipientBlocked
 from bot.channels.ordering import KeyedLocks
+from bot.channels.telegram import held
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.media import MediaFetcher
@@ -33,7 +42,7 @@ from bot.errors import UserError
 from bot.redact import install_redaction
 from db.members import mark_blocked
 from db.session import UnitOfWork
-from handlers.engine import Engine
+from handlers.engine import Engine, StoreUnavailable
 from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, current_language, set_language
 from handlers.types import Incoming, Reply
 
@@ -102,9 +111,14 @@ class PerPersonOrder(BaseUpdateProcessor):
 class UpdateBridge:
     """Update -> Incoming -> Engine -> reply; the one handler of the Application."""
 
-    def __init__(self, engine: Engine, channel: TelegramChannel) -> None:
+    def __init__(
+        self, engine: Engine, channel: TelegramChannel, *, patience: float | None = None
+    ) -> None:
         self.engine = engine
         self.channel = channel
+        self.patience = patience  # None: hold an update until handled (polling)
+        self.unstored: dict[int, Update] = {}  # given up on (the database was down)
+        self.in_flight = 0
         self.media: MediaFetcher | None = None  # set when ANTT_STORE_MEDIA=1
 
     async def on_update(self, update: Update, context: Any) -> None:
@@ -117,12 +131,20 @@ class UpdateBridge:
             if query is not None:
                 await self._answer(query)
             return
+        self.in_flight += 1
         try:
-            reply = await self.engine.handle(inp)
+            reply = await self.engine.handle(
+                inp, patience=self.patience, on_hold=lambda busy: self._deliver(inp, busy)
+            )
+        except StoreUnavailable:
+            self.unstored[update.update_id] = update
+            return  # the button's spinner keeps turning: the tap comes back
         except BaseException:
             if query is not None:  # stop the button's spinner even so
                 await self._answer(query)
             raise
+        finally:
+            self.in_flight -= 1
         if self.media is not None:
             self.media.kick()  # files of a tip or check-in this update may have saved
         if not reply and inp.update_id is not None:
@@ -198,7 +220,8 @@ def build_application(
     if not polling:
         builder = builder.updater(None)
     application = builder.build()
-    bridge = UpdateBridge(engine, TelegramChannel(application.bot))
+    patience = None if polling else settings.webhook_hold_seconds
+    bridge = UpdateBridge(engine, TelegramChannel(application.bot), patience=patience)
     if settings.store_media:
         bridge.media = MediaFetcher(engine.db, application.bot, settings.data_dir)
     application.add_handler(TypeHandler(Update, bridge.on_update))
@@ -269,6 +292,7 @@ class TelegramService:
             self.application,
             secret=secret.get_secret_value(),
             path=self.settings.telegram_webhook_path,
+            unstored=self.bridge.unstored,
         )
 
     async def start(self) -> None:
@@ -281,6 +305,9 @@ class TelegramService:
             self.bridge.media.kick()  # what an earlier run left undownloaded
         if self.webhook_url is None:
             assert app.updater is not None
+            for update in held.take(self.settings.data_dir, app.bot):
+                log.info("telegram: handling update %s kept by the last run", update.update_id)
+                await app.update_queue.put(update)
             await app.updater.start_polling(
                 poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
             )
@@ -302,9 +329,21 @@ class TelegramService:
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+            await self._settle()
+            if self.bridge.unstored:
+                kept = held.save(self.settings.data_dir, self.bridge.unstored.values())
+                log.warning("telegram: %d update(s) not handled, kept for the next start", kept)
+                self.bridge.unstored.clear()
         if self.bridge.media is not None:
             await self.bridge.media.close()
         if app.running:
             await app.stop()
         await app.shutdown()
         self._started = False
+
+    async def _settle(self, seconds: float = 5.0) -> None:
+        """Wait (a little) for updates in flight: a held one gives up once the engine closes."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while self.bridge.in_flight:  # noqa: ASYNC110 (a counter, no event to wait on)
+                    await asyncio.sleep(0.02)

@@ -4,7 +4,8 @@ The ``X-Telegram-Bot-Api-Secret-Token`` header must equal the secret given to
 ``setWebhook`` (compared in constant time); otherwise 401 and the body is not
 even read. A good update is processed before the answer, so a 200 means it was
 handled (and recorded in ``processed_update``); Telegram redelivers on anything
-else, and the redelivery is then skipped by the engine if it had committed.
+else, and the redelivery is then skipped by the engine if it had committed. An
+update the database could not take (an outage) gets 503, so it comes back.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def add_webhook_route(
     *,
     secret: str,
     path: str,
+    unstored: dict[int, Update],
 ) -> None:
     expected = secret.encode()
 
@@ -46,6 +48,8 @@ def add_webhook_route(
         await application.update_processor.process_update(
             update, application.process_update(update)
         )
+        if unstored.pop(update.update_id, None) is not None:
+            return web.json_response({"ok": False, "error": "try again"}, status=503)
         return web.json_response({"ok": True})
 
     web_app.router.add_post(path, receive)

@@ -7,7 +7,9 @@ answering a numbered list becomes that choice (``db.shown_choices``).
 
 Webhook: ``setWebhook`` with ``ANTT_ZALO_WEBHOOK_SECRET``; a call without the right
 ``X-Bot-Api-Secret-Token`` gets 401 and is not read. A good update is handled
-before the answer, so a 200 means it was (redeliveries are skipped by message id).
+before the answer, so a 200 means it was (redeliveries are skipped by message id);
+one the database could not take (an outage, ``webhook_hold_seconds``) gets 503.
+Polling holds it until handled.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from bot.channels.zalo.client import DEFAULT_API_URL, ZaloClient, ZaloError
 from bot.config import Settings
 from bot.errors import UserError
 from db.members import mark_blocked
+from db.outage import is_outage
 from db.session import UnitOfWork
 from db.shown_choices import answer
-from handlers.engine import Engine
+from handlers.engine import Engine, StoreUnavailable
 from handlers.i18n import _
 from handlers.types import Incoming
 
@@ -74,7 +77,7 @@ class ZaloService:
         self.client = ZaloClient(self._token, settings.zalo_api_url or DEFAULT_API_URL)
         self.channel = ZaloChannel(self.client, engine.db)
         self._poller: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
         self._locks = KeyedLocks()
 
     def mount(self, web_app: web.Application) -> None:
@@ -120,8 +123,8 @@ class ZaloService:
                     "getUpdates", timeout=str(POLL_SECONDS), wait=POLL_SECONDS + 10
                 )
                 failures = 0
-            except ZaloError as exc:
-                if exc.status == 408:  # an empty poll
+            except Exception as exc:
+                if isinstance(exc, ZaloError) and exc.status == 408:  # an empty poll
                     continue
                 failures += 1
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
@@ -147,27 +150,38 @@ class ZaloService:
             body = None
         if body is None:
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
-        await self.handle(body)
+        if not await self.handle(body, patience=self.settings.webhook_hold_seconds):
+            return web.json_response({"ok": False, "error": "try again"}, status=503)
         return web.json_response({"ok": True})
 
-    async def handle(self, update: dict[str, Any]) -> None:
-        """One update: in order per person, to the engine, the reply out."""
+    async def handle(self, update: dict[str, Any], *, patience: float | None = None) -> bool:
+        """One update: in order per person, to the engine, the reply out.
+
+        False when the database could not take it within ``patience`` seconds
+        (None: hold it until it does).
+        """
         inp = to_incoming(update)
         if inp is None:
-            return
+            return True
         try:
             async with self._locks.hold(inp.chat_id):
-                await self._handle(inp)
+                await self._handle(inp, patience)
+        except StoreUnavailable:
+            return False
         except Exception:
             log.exception("zalo update %s failed", inp.update_id)
+        return True
 
-    async def _handle(self, inp: Incoming) -> None:
+    async def _handle(self, inp: Incoming, patience: float | None) -> None:
         if inp.text is not None and inp.command is None and not inp.media:
-            async with self.engine.db.sessions() as session:
-                picked = await answer(session, CHANNEL, inp.chat_id, inp.text)
+            picked = await self._numbered_answer(inp, patience)
             if picked is not None:
                 inp = dataclasses.replace(inp, choice=picked, text=None)
-        reply = await self.engine.handle(inp)
+
+        async def busy(notice: list[Any]) -> None:
+            await self.channel.send_reply(inp.chat_id, notice)
+
+        reply = await self.engine.handle(inp, patience=patience, on_hold=busy)
         if not reply:
             return  # a redelivery: its answer went out the first time
         try:
@@ -179,3 +193,19 @@ class ZaloService:
                     await uow.commit()
         except DeliveryError as exc:
             log.warning("reply to zalo user %s not delivered: %s", inp.user_id, exc)
+
+    async def _numbered_answer(self, inp: Incoming, patience: float | None) -> str | None:
+        """The choice a typed number or label picks, read once the database answers."""
+        assert inp.text is not None
+        started = asyncio.get_running_loop().time()
+        while True:
+            try:
+                async with self.engine.db.sessions() as session:
+                    return await answer(session, CHANNEL, inp.chat_id, inp.text)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                waited = asyncio.get_running_loop().time() - started
+                if self.engine.closed or (patience is not None and waited >= patience):
+                    raise StoreUnavailable(str(exc)) from exc
+                await asyncio.sleep(0.5)
