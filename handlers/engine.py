@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib
 import logging
@@ -58,6 +59,7 @@ FLOW_MODULES = (
 )
 GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
 OnHold = Callable[[Reply], Awaitable[None]]
 
 
@@ -81,6 +83,19 @@ def _is_transient(exc: DBAPIError) -> bool:
         return True
     code = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
     return code in {"40001", "40P01", "57P01", "08006", "08003"}
+
+
+def bounded_ids(inp: Incoming) -> Incoming:
+    """``inp`` with every number in its callback data that no bigint id can have made 0.
+
+    Ids start at 1, so such a choice gets the same "not found" as any unknown id
+    instead of an overflow in the database.
+    """
+    if inp.choice is None:
+        return inp
+    parts = inp.choice.split(":")
+    bounded = ["0" if p.isdigit() and int(p) > MAX_ID else p for p in parts]
+    return inp if bounded == parts else dataclasses.replace(inp, choice=":".join(bounded))
 
 
 class Engine:
@@ -175,6 +190,7 @@ class Engine:
             await asyncio.wait_for(self._closing.wait(), delay)
 
     async def _handle_once(self, inp: Incoming) -> Reply:
+        inp = bounded_ids(inp)
         async with UnitOfWork(self.db) as uow:
             session = uow.session
             now = self.clock()

@@ -87,19 +87,26 @@ _ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")  # control characters XML
 _DAY_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d")
 
 ProgressCallback = Callable[[int, int], None]
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # days accepted by parse_day
 
 
 # --- days ------------------------------------------------------------------------------
 
 
 def parse_day(text: str) -> dt.date:
-    """``dd/mm/yyyy`` (also with - or .) or ``yyyy-mm-dd``; ValueError otherwise."""
+    """``dd/mm/yyyy`` (also with - or .) or ``yyyy-mm-dd``, years 1900–2999; ValueError otherwise.
+
+    The years are bounded so that a day's bounds in UTC (``day_bounds``) always exist.
+    """
     value = text.strip()
     for fmt in _DAY_FORMATS:
         try:
-            return dt.datetime.strptime(value, fmt).date()
+            day = dt.datetime.strptime(value, fmt).date()
         except ValueError:
             continue
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValueError(value)
+        return day
     raise ValueError(value)
 
 
