@@ -24,7 +24,8 @@ Any number of senders (tasks or processes) may run over one database:
    ============================  ===================================================
 
    ``last_error`` keeps the latest error. The payload remembers how many of its
-   messages went out (``delivered``), so a retry does not repeat them.
+   messages went out (``delivered``, saved after each message of a row of several),
+   so a retry or a new sender after a crash does not repeat them.
 
 Quiet hours (``quiet_start``–``quiet_end``, local time): non-urgent rows that fall
 due are moved to the end of the quiet hours; urgent rows still go.
@@ -343,6 +344,8 @@ class OutboxSender:
                     log.exception("outbox row %s: unexpected error from %s", row.id, row.channel)
                 delay = await self._retry_or_fail(row, exc, stats, delivered=index)
                 return _Outcome("next") if delay is None else _Outcome.held(delay)
+            if index + 1 < len(messages) and not await self._save_progress(row, index + 1):
+                return _Outcome("next")  # the row is no longer ours: its new holder goes on
         await self._finish(row, OutboxStatus.SENT, None, delivered=len(messages))
         stats.sent += 1
         return _Outcome("next")
@@ -367,6 +370,14 @@ class OutboxSender:
         if done is None:
             log.warning("outbox row %s: lease lost before the outcome was recorded", row.id)
         return done is not None
+
+    async def _save_progress(self, row: Claimed, delivered: int) -> bool:
+        """Record that the first ``delivered`` messages went out, before the next one.
+
+        A sender that dies in the middle of a row of several messages then repeats
+        at most the message that was in flight.
+        """
+        return await self._record(row, self._progress(row, delivered))
 
     def _progress(self, row: Claimed, delivered: int | None) -> dict[str, Any]:
         if delivered is None or delivered == int(row.payload.get("delivered", 0)):

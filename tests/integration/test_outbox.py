@@ -356,6 +356,34 @@ async def test_rows_of_a_crashed_sender_come_back_after_the_lease(db: Database) 
     assert (await row(db, "k1")).attempts == 2
 
 
+async def test_a_crash_inside_a_row_repeats_no_message_already_sent(db: Database) -> None:
+    clock = Clock(MORNING)
+    dying = ScriptedChannel()
+    a = await person(db, "1")
+    await queue(db, a, "digest", "chart", "text", "footer")
+    original = dying.send
+    sends = 0
+
+    async def send(chat_id: str, messages: list[Message]) -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 3:
+            raise Crash()  # the process dies while "footer" is in flight
+        await original(chat_id, messages)
+
+    dying.send = send  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await make_sender(db, dying, clock, outbox_lease_seconds=120).drain_once()
+    assert dying.texts("1") == ["chart", "text"]
+    assert (await row(db, "digest")).payload["delivered"] == 2
+
+    channel = ScriptedChannel()
+    clock.advance(seconds=120)
+    await make_sender(db, channel, clock, outbox_lease_seconds=120).drain_once()
+    assert channel.texts("1") == ["footer"]
+    assert (await row(db, "digest")).status == OutboxStatus.SENT
+
+
 async def test_rows_for_other_channels_are_left_alone(db: Database) -> None:
     clock = Clock(MORNING)
     channel = ScriptedChannel("test")
