@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     outbox_max_wait_seconds: float = 5.0  # a longer rate-limit wait puts the row back instead
     outbox_poll_seconds: float = 1.0
     outbox_retry_max_seconds: float = 5.0  # longest pause of the sender after an error
-    bot_rate_per_second: float = 30.0  # per bot (channel) and per sender process
+    outbox_standby_seconds: float = 2.0  # a standby sender tries to take over this often
+    bot_rate_per_second: float = 30.0  # per bot (channel), all processes together
     chat_rate_per_second: float = 1.0
     group_rate_per_minute: float = 20.0
     reminder_hour: int = 7  # local hour of the daily reminder run

@@ -456,6 +456,9 @@ class Outbox(Base):
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     sent_at: Mapped[dt.datetime | None]
+    # The sender holding the row's claim (migration i12_outbox_lease), cleared when the
+    # outcome is recorded: a sender taking over gives a dead one's rows back at once.
+    leased_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Audit(Base):

@@ -2,7 +2,11 @@
 
 APScheduler only fires triggers here (its in-memory job store is never shared);
 every job writes outbox rows under unique keys, so N processes firing the same
-trigger queue each message once, and N senders deliver it once.
+trigger queue each message once, and N senders deliver it once. A job runs
+under the advisory lock ``job:<name>`` (:mod:`scheduler.leader`): when another
+process is running it, this one skips its turn. A job that fails (a database
+outage, a bug) is retried with a backoff until it succeeds, ``/healthz`` naming
+it meanwhile.
 
 ===================  ===========================================  ===================
 job                  when (Asia/Ho_Chi_Minh)                      also at start-up
@@ -47,6 +51,7 @@ from db.outage import is_outage
 from db.session import Database
 from scheduler.digest import send_digests
 from scheduler.housekeeping import tidy_up
+from scheduler.leader import AdvisoryLock
 from scheduler.outbox import OutboxSender
 from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
 
@@ -110,8 +115,16 @@ class SchedulerService:
             fired = self.clock()
             backoff = Backoff(first=1.0, cap=JOB_RETRY_MAX_SECONDS)
             while not self._stop.is_set():
+                lock = AdvisoryLock(self.db, f"job:{name}")
                 try:
-                    result = await job(self.db, self.settings, fired)
+                    if not await lock.acquire():
+                        log.info("job %s is running in another process: skipped here", name)
+                        self.health.up(f"job {name}")
+                        return
+                    try:
+                        result = await job(self.db, self.settings, fired)
+                    finally:
+                        await lock.release()
                 except Exception as exc:
                     delay = backoff.next()
                     self.health.down(f"job {name}", describe(exc))

@@ -6,8 +6,9 @@ and is drawn by *reservation*: taking a token may leave the bucket in debt, and
 the caller waits until the debt is paid, so concurrent senders queue up in
 order instead of racing for the same token. A 429 pauses a whole bot.
 
-The buckets live in one process; with N sender processes on one bot, give each
-``bot_rate_per_second / N``.
+The buckets live in one process: the outbox has one sender per channel at a
+time (:mod:`scheduler.leader`), and a sender taking over learns from the outbox
+when each chat last got a message (``sent_before``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ class TokenBucket:
         self._refill(now)
         self.tokens -= 1.0
         return max(0.0, -self.tokens / self.rate)
+
+    def sent_before(self, now: float, seconds_ago: float) -> None:
+        """A token was taken ``seconds_ago``: no more saved up now than that allows."""
+        self._refill(now)
+        self.tokens = min(self.tokens, self.capacity, max(0.0, seconds_ago) * self.rate)
 
     def idle(self, now: float) -> bool:
         self._refill(now)
@@ -104,6 +110,12 @@ class Limiter:
     def _prune(self, now: float) -> None:
         for key in [k for k, b in self._chats.items() if b.idle(now)]:
             del self._chats[key]
+
+    def sent_before(self, channel: str, chat_id: str, seconds_ago: float) -> None:
+        """A message went to ``chat_id`` ``seconds_ago`` (through another process)."""
+        now = self.monotonic()
+        for bucket in self._buckets(channel, chat_id, now):
+            bucket.sent_before(now, seconds_ago)
 
     def pause(self, channel: str, seconds: float) -> None:
         """Send nothing through ``channel`` for ``seconds`` (a 429's ``retry_after``)."""

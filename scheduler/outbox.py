@@ -1,11 +1,21 @@
 """The outbox sender: claims due rows, sends them through their channel, records the outcome.
 
-Any number of senders (tasks or processes) may run over one database:
+Any number of processes may run a sender over one database; for each channel
+one of them sends at a time, the one holding the advisory lock ``outbox:<channel>``
+(:mod:`scheduler.leader`), so the rate limits of :mod:`scheduler.limits` are one
+set for all of them. The others stand by and try the lock every
+``outbox_standby_seconds``; PostgreSQL drops the lock with its holder's connection
+(a crash, kill -9, a cut network), so a standby takes over within that time. On
+taking over, a sender gives back at once the rows the previous one had claimed
+(``leased_by``), reads when each chat last got a message in the past minute (so
+group and chat spacing hold across the handover), and waits one second (for the
+per-second limits) before it sends. Then:
 
 1. **Claim**, in one short transaction: ``SELECT … FOR UPDATE SKIP LOCKED LIMIT n``
    of pending rows whose ``not_before`` has come, urgent ones first; each claimed
-   row gets ``attempts + 1`` and ``not_before = now + lease``. Two senders never
-   claim the same row, and the rows of a sender that dies come back after the lease.
+   row gets ``attempts + 1``, ``not_before = now + lease`` and ``leased_by``. Two
+   senders never claim the same row; the rows of a sender that dies come back
+   when another takes over, or after the lease.
 2. **Send** outside any transaction, one message at a time under the token buckets
    of :mod:`scheduler.limits`; rows to one chat go in order.
 3. **Record**, guarded by the claimed ``attempts`` (a fencing token: a sender whose
@@ -36,12 +46,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+import os
+import socket
+import uuid
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.channels.base import (
     Channel,
@@ -57,12 +70,18 @@ from db.outage import is_outage
 from db.session import Database
 from handlers.i18n import set_language
 from handlers.types import message_from_json
+from scheduler.leader import AdvisoryLock
 from scheduler.limits import Limiter, Rates
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 ERROR_LIMIT = 1000  # characters of an error kept in last_error
+# The limits are kept with a little room: the messenger measures arrival times, which
+# jitter by a few milliseconds against our send times.
+RATE_MARGIN = 0.97
+TAKEOVER_PAUSE = 1.0  # seconds a new sender waits: a dead sender's last sends age out
+RECENT = dt.timedelta(seconds=60)  # sends read back on taking over (the group window)
 
 
 # --- quiet hours ---------------------------------------------------------------
@@ -147,11 +166,13 @@ class OutboxSender:
         self.clock = clock
         self.limiter = limiter or Limiter(
             Rates(
-                bot_per_second=settings.bot_rate_per_second,
-                chat_per_second=settings.chat_rate_per_second,
-                group_per_minute=settings.group_rate_per_minute,
+                bot_per_second=settings.bot_rate_per_second * RATE_MARGIN,
+                chat_per_second=settings.chat_rate_per_second * RATE_MARGIN,
+                group_per_minute=settings.group_rate_per_minute * RATE_MARGIN,
             )
         )
+        self.token = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._locks = {name: AdvisoryLock(db, f"outbox:{name}") for name in self.channels}
 
     # -- the loop ---------------------------------------------------------------
 
@@ -164,9 +185,17 @@ class OutboxSender:
         """
         log.info("outbox sender started for %s", ", ".join(sorted(self.channels)) or "nothing")
         backoff = Backoff(cap=self.settings.outbox_retry_max_seconds)
+        try:
+            await self._loop(stop, backoff)
+        finally:
+            for lock in self._locks.values():
+                await lock.release()
+
+    async def _loop(self, stop: asyncio.Event, backoff: Backoff) -> None:
         while not stop.is_set():
             try:
-                stats = await self.drain_once()
+                leading = await self.lead(stop)
+                stats = await self.drain_once(leading) if leading else DrainStats()
             except Exception as exc:
                 delay = backoff.next()
                 self.health.down("outbox", describe(exc))
@@ -180,19 +209,76 @@ class OutboxSender:
                 continue
             backoff.reset()
             self.health.up("outbox")
-            if stats.claimed < self.settings.outbox_batch_size:
+            if not leading:
+                await wait_or_stop(stop, self.settings.outbox_standby_seconds)
+            elif stats.claimed < self.settings.outbox_batch_size:
                 await wait_or_stop(stop, self.settings.outbox_poll_seconds)
 
-    async def drain_once(self) -> DrainStats:
-        """Claim one batch of due rows and send them; what happened to each, counted."""
+    # -- leading ------------------------------------------------------------------
+
+    async def lead(self, stop: asyncio.Event | None = None) -> set[str]:
+        """The channels this sender sends for now (their locks taken or kept)."""
+        for name, lock in self._locks.items():
+            was = lock.held
+            if await lock.acquire():
+                if not was:
+                    try:
+                        await self._take_over(name, stop)
+                    except BaseException:
+                        await lock.release()
+                        raise
+            elif was:
+                log.warning("outbox sender: no longer the sender for %s", name)
+        return {name for name, lock in self._locks.items() if lock.held}
+
+    async def _take_over(self, channel: str, stop: asyncio.Event | None) -> None:
+        """Become the sender of ``channel``: the previous one's rows back, its pace known."""
+        now = self.clock()
+        of_channel = select(Identity.id).where(Identity.channel == channel)
+        async with self.db.sessions.begin() as session:
+            released = (
+                await session.execute(
+                    update(Outbox)
+                    .where(
+                        Outbox.status == OutboxStatus.PENDING.value,
+                        Outbox.leased_by.is_not(None),
+                        Outbox.identity_id.in_(of_channel),
+                    )
+                    .values(not_before=now, leased_by=None)
+                    .returning(Outbox.id)
+                )
+            ).all()
+            recent = (
+                await session.execute(
+                    select(Identity.chat_id, func.max(Outbox.sent_at))
+                    .join(Outbox, Outbox.identity_id == Identity.id)
+                    .where(Identity.channel == channel, Outbox.sent_at > now - RECENT)
+                    .group_by(Identity.chat_id)
+                )
+            ).all()
+        for chat_id, sent_at in recent:
+            if sent_at is not None:
+                self.limiter.sent_before(channel, chat_id, (now - sent_at).total_seconds())
+        log.info(
+            "outbox sender %s: now sending for %s (%d claimed row(s) taken back)",
+            self.token,
+            channel,
+            len(released),
+        )
+        if stop is not None:
+            await wait_or_stop(stop, TAKEOVER_PAUSE)
+
+    async def drain_once(self, channels: Collection[str] | None = None) -> DrainStats:
+        """Claim one batch of due rows of ``channels`` (default: all) and send them."""
         stats = DrainStats()
-        if not self.channels:
+        channels = sorted(self.channels if channels is None else channels)
+        if not channels:
             return stats
         now = self.clock()
         quiet_end = quiet_until(now, self.settings)
         if quiet_end is not None:
             stats.held = await self._hold_for_quiet_hours(now, quiet_end)
-        rows = await self._claim(now, urgent_only=quiet_end is not None)
+        rows = await self._claim(now, channels, urgent_only=quiet_end is not None)
         stats.claimed = len(rows)
         by_chat: dict[tuple[str, str], list[Claimed]] = {}
         for row in rows:
@@ -228,7 +314,9 @@ class OutboxSender:
         async with self.db.sessions.begin() as session:
             return len((await session.execute(stmt)).all())
 
-    async def _claim(self, now: dt.datetime, *, urgent_only: bool) -> list[Claimed]:
+    async def _claim(
+        self, now: dt.datetime, channels: list[str], *, urgent_only: bool
+    ) -> list[Claimed]:
         lease = dt.timedelta(seconds=self.settings.outbox_lease_seconds)
         due = (
             select(Outbox.id)
@@ -236,7 +324,7 @@ class OutboxSender:
             .where(
                 Outbox.status == OutboxStatus.PENDING.value,
                 Outbox.not_before <= now,
-                Identity.channel.in_(sorted(self.channels)),
+                Identity.channel.in_(channels),
             )
             .order_by(Outbox.urgent.desc(), Outbox.not_before, Outbox.id)
             .limit(self.settings.outbox_batch_size)
@@ -248,7 +336,7 @@ class OutboxSender:
         claim = (
             update(Outbox)
             .where(Outbox.id.in_(select(due_cte.c.id)))
-            .values(not_before=now + lease, attempts=Outbox.attempts + 1)
+            .values(not_before=now + lease, attempts=Outbox.attempts + 1, leased_by=self.token)
             .returning(Outbox.id, Outbox.identity_id, Outbox.payload, Outbox.attempts)
         )
         async with self.db.sessions.begin() as session:
@@ -365,6 +453,7 @@ class OutboxSender:
         )
 
     async def _record(self, row: Claimed, values: dict[str, Any]) -> bool:
+        values = {"leased_by": None, **values}  # the outcome ends the claim
         async with self.db.sessions.begin() as session:
             done = (await session.execute(self._mine(row).values(**values))).first()
         if done is None:
@@ -377,7 +466,7 @@ class OutboxSender:
         A sender that dies in the middle of a row of several messages then repeats
         at most the message that was in flight.
         """
-        return await self._record(row, self._progress(row, delivered))
+        return await self._record(row, {**self._progress(row, delivered), "leased_by": self.token})
 
     def _progress(self, row: Claimed, delivered: int | None) -> dict[str, Any]:
         if delivered is None or delivered == int(row.payload.get("delivered", 0)):
