@@ -11,6 +11,8 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -34,17 +36,29 @@ async def api() -> AsyncIterator[FakeZaloAPI]:
         fake.assert_no_violations()
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
 @contextlib.asynccontextmanager
 async def zalo_bot(
-    api: FakeZaloAPI, db: Database, *, webhook: bool = False
+    api: FakeZaloAPI,
+    db: Database,
+    data_dir: Path,
+    *,
+    webhook: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[Runtime]:
     settings = Settings(
-        zalo_token=DEFAULT_TOKEN,
+        zalo_token=DEFAULT_TOKEN + "\n",  # as pasted from a file: the newline is stripped
         zalo_api_url=api.root_url,
         zalo_webhook_secret=SECRET,
         secret_key="e2e-zalo-secret",
         web_host="127.0.0.1",
         web_port=0,
+        data_dir=data_dir,
+        **overrides,
     )  # type: ignore[call-arg]
     async with running(
         settings,
@@ -66,9 +80,21 @@ class ZaloUser:
         self.api.user_text(self.user_id, text, display_name=self.name)
         return await self._replies(since)
 
-    async def send_photo(self, url: str, caption: str | None = None) -> list[ApiCall]:
+    async def send_photo(
+        self, url: str, caption: str = "", field: str = "photo_url"
+    ) -> list[ApiCall]:
         since = self.api.mark()
-        self.api.user_image(self.user_id, url, caption=caption, display_name=self.name)
+        self.api.user_image(self.user_id, url, caption=caption, field=field, display_name=self.name)
+        return await self._replies(since)
+
+    async def send_voice(self, url: str) -> list[ApiCall]:
+        since = self.api.mark()
+        self.api.user_voice(self.user_id, url, display_name=self.name)
+        return await self._replies(since)
+
+    async def send_unsupported(self) -> list[ApiCall]:
+        since = self.api.mark()
+        self.api.user_unsupported(self.user_id, display_name=self.name)
         return await self._replies(since)
 
     async def _replies(self, since: int) -> list[ApiCall]:
@@ -92,10 +118,10 @@ class ZaloUser:
 
 
 async def test_menu_by_number_and_label_and_a_tip_with_a_photo(
-    api: FakeZaloAPI, db: Database
+    api: FakeZaloAPI, db: Database, data_dir: Path
 ) -> None:
     await make_world(db)
-    async with zalo_bot(api, db):
+    async with zalo_bot(api, db, data_dir):
         citizen = ZaloUser(api, CITIZEN)
         await citizen.say("/start")
         assert "Trả lời bằng một số:" in citizen.text
@@ -107,7 +133,8 @@ async def test_menu_by_number_and_label_and_a_tip_with_a_photo(
         assert "Reply with a number:" in citizen.text
         await citizen.say(citizen.number_of("Drugs"))
         await citizen.say("People sell <b>pills</b> behind the market every evening.")
-        await citizen.send_photo("https://photo.zdn.vn/kiosk.jpg", caption="The kiosk")
+        kiosk = api.host_media(b"\xff\xd8\xff kiosk", ".jpg")
+        await citizen.send_photo(kiosk, caption="The kiosk", field="photo")  # as documented
         await citizen.say(citizen.number_of("Done"))
         assert "Type the name of the commune or ward." in citizen.text
         await citizen.say("nghi huong")
@@ -122,11 +149,13 @@ async def test_menu_by_number_and_label_and_a_tip_with_a_photo(
         tip = await s.scalar(select(Tip))
         files = (await s.execute(select(Attachment.channel, Attachment.file_id))).all()
     assert tip is not None and tip.anonymous and "<b>pills</b>" in tip.description
-    assert files == [("zalo", "https://photo.zdn.vn/kiosk.jpg")]
+    assert files == [("zalo", kiosk)]
 
 
-async def test_a_redelivered_message_is_handled_once(api: FakeZaloAPI, db: Database) -> None:
-    async with zalo_bot(api, db):
+async def test_a_redelivered_message_is_handled_once(
+    api: FakeZaloAPI, db: Database, data_dir: Path
+) -> None:
+    async with zalo_bot(api, db, data_dir):
         citizen = ZaloUser(api, CITIZEN)
         update = api.user_text(CITIZEN, "/start", display_name="A")
         await api.wait_for("sendMessage", chat_id=CITIZEN, timeout=10)
@@ -140,19 +169,19 @@ async def test_a_redelivered_message_is_handled_once(api: FakeZaloAPI, db: Datab
 
 
 async def test_numbers_are_read_against_the_list_shown_before_a_restart(
-    api: FakeZaloAPI, db: Database
+    api: FakeZaloAPI, db: Database, data_dir: Path
 ) -> None:
-    async with zalo_bot(api, db):
+    async with zalo_bot(api, db, data_dir):
         citizen = ZaloUser(api, CITIZEN)
         await citizen.say("/lang")
         number = citizen.number_of("English")
-    async with zalo_bot(api, db):  # a new process: nothing in memory
+    async with zalo_bot(api, db, data_dir):  # a new process: nothing in memory
         await citizen.say(number)
         assert "Language set to English." in citizen.text
 
 
-async def test_webhook_needs_the_secret(api: FakeZaloAPI, db: Database) -> None:
-    async with zalo_bot(api, db, webhook=True) as rt:
+async def test_webhook_needs_the_secret(api: FakeZaloAPI, db: Database, data_dir: Path) -> None:
+    async with zalo_bot(api, db, data_dir, webhook=True) as rt:
         assert api.webhook_url == PUBLIC_URL and api.webhook_secret == SECRET
         local = rt.web.url + rt.settings.zalo_webhook_path
         forged = api.user_text(CITIZEN, "/start", push=False)
@@ -167,37 +196,113 @@ async def test_webhook_needs_the_secret(api: FakeZaloAPI, db: Database) -> None:
         assert len(api.sent_messages(CITIZEN)) == again
 
 
-async def test_a_failed_send_is_retried_and_a_gone_chat_marks_the_person_blocked(
-    api: FakeZaloAPI, db: Database
+async def blocked_at(db: Database, user_id: str = CITIZEN) -> dt.datetime | None:
+    async with db.sessions() as s:
+        return await s.scalar(select(Identity.blocked_at).where(Identity.external_id == user_id))
+
+
+@pytest.mark.parametrize("code", [403, 500, 502])
+async def test_internal_errors_are_retried_and_never_mark_the_person_blocked(
+    api: FakeZaloAPI, db: Database, data_dir: Path, code: int
 ) -> None:
-    async with zalo_bot(api, db):
+    async with zalo_bot(api, db, data_dir):
         citizen = ZaloUser(api, CITIZEN)
-        api.fail_next("sendMessage", 502, chat_id=CITIZEN)
+        api.fail_next("sendMessage", code, chat_id=CITIZEN, times=2)
         await citizen.say("/start")
         assert "Trả lời bằng một số:" in citizen.text
-        assert len(api.failed_calls) == 1
-        api.fail_next("sendMessage", 403, chat_id=CITIZEN, description="user blocked the bot")
+        assert [c.error and c.error["error_code"] for c in api.failed_calls] == [code, code]
+        assert await blocked_at(db) is None  # on Zalo, 403 is an internal error
+
+
+@pytest.mark.parametrize("code", [410, 422])
+async def test_an_unreachable_person_gets_nothing_more_until_they_write_again(
+    api: FakeZaloAPI, db: Database, data_dir: Path, code: int
+) -> None:
+    from handlers.notify import enqueue
+    from handlers.types import Message
+    from scheduler.outbox import OutboxSender
+
+    async with zalo_bot(api, db, data_dir) as rt:
+        citizen = ZaloUser(api, CITIZEN)
+        api.fail_next("sendMessage", code, chat_id=CITIZEN)
         since = api.mark()
-        api.user_text(CITIZEN, "/help")
+        api.user_text(CITIZEN, "/start")
         for _ in range(50):
-            async with db.sessions() as s:
-                blocked = await s.scalar(select(Identity.blocked_at))
-            if blocked is not None:
+            if await blocked_at(db) is not None:
                 break
             await asyncio.sleep(0.1)
-        assert blocked is not None
+        assert await blocked_at(db) is not None
         assert api.sent_messages(CITIZEN, since=since) == []
+        assert len(api.failed_calls) == 1  # not retried: the person cannot be reached
+        async with UnitOfWork(db) as uow:
+            identity = await uow.session.scalar(select(Identity))  # (identity_for unblocks)
+            assert identity is not None
+            await enqueue(uow.session, identity, lambda: [Message("Nhắc")], dedup_key="n:1")
+            await uow.commit()
+        morning = dt.datetime(2030, 1, 7, 2, 0, tzinfo=dt.UTC)
+        sender = OutboxSender(db, rt.settings, rt.channels(), clock=lambda: morning)
+        stats = await sender.drain_once()
+        assert (stats.sent, stats.blocked) == (0, 1)  # skipped without a call
+        assert api.sent_messages(CITIZEN, since=since) == []
+        await citizen.say("/help")  # they write again: reachable again
+        assert citizen.last
+        assert await blocked_at(db) is None
+
+
+async def test_quota_exceeded_backs_off_with_growing_delays(
+    api: FakeZaloAPI, db: Database, data_dir: Path
+) -> None:
+    async with zalo_bot(api, db, data_dir):
+        citizen = ZaloUser(api, CITIZEN)
+        api.fail_next("sendMessage", 429, chat_id=CITIZEN, times=2)
+        await citizen.say("/start")
+        assert "Trả lời bằng một số:" in citizen.text
+        first, second = (c.timestamp for c in api.failed_calls)
+        answered = api.sent_messages(CITIZEN)[0].timestamp
+        assert second - first >= 0.45 and answered - second >= 0.9  # 0.5 s, then 1 s
+
+
+async def test_quota_exceeded_in_the_outbox_counts_attempts_and_waits_longer_each_time(
+    api: FakeZaloAPI, db: Database, data_dir: Path
+) -> None:
+    from db.members import identity_for
+    from db.models import Outbox
+    from handlers.notify import enqueue
+    from handlers.types import Message
+    from scheduler.outbox import OutboxSender
+
+    async with zalo_bot(api, db, data_dir) as rt:
+        api.user_text(CITIZEN, "hi", push=False)
+        async with UnitOfWork(db) as uow:
+            identity = await identity_for(uow.session, "zalo", CITIZEN)
+            await enqueue(uow.session, identity, lambda: [Message("Nhắc")], dedup_key="q:1")
+            await uow.commit()
+        now = dt.datetime(2030, 1, 7, 2, 0, tzinfo=dt.UTC)
+        sender = OutboxSender(db, rt.settings, rt.channels(), clock=lambda: now)
+        waits = []
+        for attempt in (1, 2):
+            api.fail_next("sendMessage", 429, chat_id=CITIZEN)
+            assert (await sender.drain_once()).sent == 0
+            async with db.sessions() as s:
+                row = await s.scalar(select(Outbox))
+            assert row is not None
+            assert (row.status, row.attempts) == ("pending", attempt)
+            waits.append((row.not_before - now).total_seconds())
+            now = row.not_before
+        assert waits[1] > waits[0] > 0
+        assert (await sender.drain_once()).sent == 1
+        assert await blocked_at(db) is None
 
 
 async def test_a_reminder_from_the_outbox_arrives_numbered_and_its_numbers_work(
-    api: FakeZaloAPI, db: Database
+    api: FakeZaloAPI, db: Database, data_dir: Path
 ) -> None:
     from db.members import identity_for
     from handlers.notify import enqueue
     from handlers.types import Choice, Message
     from scheduler.outbox import OutboxSender
 
-    async with zalo_bot(api, db) as rt:
+    async with zalo_bot(api, db, data_dir) as rt:
         citizen = ZaloUser(api, CITIZEN)
         await citizen.say("/lang")
         await citizen.say("English")  # the announcement is rendered in English, then
@@ -222,7 +327,7 @@ async def test_a_reminder_from_the_outbox_arrives_numbered_and_its_numbers_work(
 
 
 async def test_antt_scheduler_sends_through_zalo_when_it_has_a_token(
-    api: FakeZaloAPI, db: Database
+    api: FakeZaloAPI, db: Database, data_dir: Path
 ) -> None:
     from bot.commands.scheduler import sending_channels
     from handlers.types import Message

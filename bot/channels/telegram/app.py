@@ -23,10 +23,11 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 
 from bot.channels.base import DeliveryError, RecipientBlocked
+from bot.channels.media_store import MediaFetcher
 from bot.channels.ordering import KeyedLocks
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.telegram.media import MediaFetcher
+from bot.channels.telegram.media import telegram_fetcher
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import Settings
 from bot.errors import UserError
@@ -200,7 +201,7 @@ def build_application(
     application = builder.build()
     bridge = UpdateBridge(engine, TelegramChannel(application.bot))
     if settings.store_media:
-        bridge.media = MediaFetcher(engine.db, application.bot, settings.data_dir)
+        bridge.media = telegram_fetcher(engine.db, application.bot, settings.data_dir)
     application.add_handler(TypeHandler(Update, bridge.on_update))
     application.add_error_handler(bridge.on_error)
     return application, bridge
