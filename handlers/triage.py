@@ -630,17 +630,17 @@ async def _show_files(ctx: Context, tip: Tip) -> Reply:
     """
     channel = ctx.incoming.channel
     files = await repo.attachments(ctx.session, tip.id)
+    shown = [a for a in files if a.kind in MEDIA_LABELS and (a.channel == channel or a.stored_path)]
     here = tuple(
         MediaRef(
             a.kind,  # type: ignore[arg-type]
             a.file_id if a.channel == channel else "",
             mime=a.mime,
             size=a.size,
-            name=MEDIA_LABELS[a.kind](),
+            name=f"#{tip.id} · {MEDIA_LABELS[a.kind]()} {n}/{len(shown)}",  # a caption
             stored=a.stored_path,
         )
-        for a in files
-        if a.kind in MEDIA_LABELS and (a.channel == channel or a.stored_path)
+        for n, a in enumerate(shown, 1)
     )
     lines = [_("Files of tip #{id}: {count}").format(id=tip.id, count=len(here))]
     elsewhere = len(files) - len(here)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -21,7 +23,7 @@ from bot.config import Settings
 from bot.runtime import Runtime, running
 from db.models import Attachment, Identity, Tip
 from db.session import Database, UnitOfWork
-from tests.fakes.zalo_api import DEFAULT_TOKEN, ApiCall, FakeZaloAPI
+from tests.fakes.zalo_api import DEFAULT_TOKEN, ApiCall, FakeZaloAPI, real_payload
 from tests.integration.tip_helpers import make_world
 
 SECRET = "zalo-webhook-secret_42"
@@ -339,3 +341,86 @@ async def test_antt_scheduler_sends_through_zalo_when_it_has_a_token(
         await channels["zalo"].send(CITIZEN, [Message("<b>Nhắc hạn</b> báo cáo quý")])
     [sent] = api.sent_messages(CITIZEN)
     assert sent.text == "Nhắc hạn báo cáo quý"
+
+
+JPEG = b"\xff\xd8\xff\xe0 evidence photo from the market"
+AAC = b"\xff\xf1\x50\x80 a voice note"
+OFFICER = "b7c31f0e9a2d44e6a8f1"
+
+
+async def zalo_officer(db: Database, world_unit: int) -> None:
+    """The officer of Phường Nghi Hương, on Zalo."""
+    from db.members import ensure_member, grant_role, identity_for
+    from db.models import Role
+
+    async with db.sessions() as s:
+        identity = await identity_for(s, "zalo", OFFICER, display_name="Officer", language="en")
+        member = await ensure_member(s, identity, "Trần Văn Công")
+        await grant_role(s, member.id, world_unit, Role.OFFICER, granted_by=None)
+        await s.commit()
+
+
+async def test_a_photo_and_a_voice_note_mid_tip_reach_the_officer_from_the_kept_copy(
+    api: FakeZaloAPI, db: Database, data_dir: Path
+) -> None:
+    from scheduler.outbox import OutboxSender
+
+    world = await make_world(db)
+    await zalo_officer(db, world.units["nghi-huong"])
+    api.user_text(OFFICER, "hi", push=False)  # the officer's chat exists on Zalo's side
+    async with zalo_bot(api, db, data_dir, public_url="http://127.0.0.1:0") as rt:
+        # The fake fetches photos from our web server: point the links at where it listens.
+        assert rt.zalo is not None
+        rt.zalo.settings.public_url = rt.web.url
+        citizen = ZaloUser(api, CITIZEN)
+        await citizen.say("/lang")
+        await citizen.say("English")
+        await citizen.say(citizen.number_of("Send a tip"))
+        await citizen.say(citizen.number_of("Drugs"))
+        await citizen.say("Pills are sold behind the market every evening.")
+        photo_url, voice_url = api.host_media(JPEG, ".jpg"), api.host_media(AAC, ".aac")
+        update = api.user_image(CITIZEN, photo_url, push=False)  # real-shaped: photo_url
+        assert sorted(update["message"]) == sorted(real_payload("image")["result"]["message"])
+        await citizen.send_photo(photo_url)
+        assert "1 file(s) attached" in citizen.text
+        await citizen.send_voice(voice_url)
+        assert "2 file(s) attached" in citizen.text
+        await citizen.say(citizen.number_of("Done"))
+        await citizen.say("nghi huong")
+        await citizen.say(citizen.number_of("Skip"))
+        await citizen.say(citizen.number_of("Stay anonymous"))
+        await citizen.say(citizen.number_of("Send"))
+        assert re.search(r"\d{4}-\d{4}-\d{4}-\d{4}", citizen.text), citizen.text
+        await rt.zalo.media.idle()
+        async with db.sessions() as s:
+            kept = (await s.execute(select(Attachment.kind, Attachment.sha256))).all()
+        digests = {
+            "photo": hashlib.sha256(JPEG).hexdigest(),
+            "voice": hashlib.sha256(AAC).hexdigest(),
+        }
+        assert sorted(kept) == sorted(digests.items())
+        for digest in digests.values():
+            assert (data_dir / "media" / digest[:2] / digest).is_file()
+        api.expire_media(photo_url)  # Zalo's URLs expire: the evidence must not
+        api.expire_media(voice_url)
+
+        officer = ZaloUser(api, OFFICER)
+        since = api.mark()
+        morning = dt.datetime(2030, 1, 7, 2, 0, tzinfo=dt.UTC)
+        sender = OutboxSender(db, rt.settings, rt.channels(), clock=lambda: morning)
+        assert (await sender.drain_once()).sent == 1
+        officer.last = api.sent_messages(OFFICER, since=since)
+        assert "New tip #" in officer.text
+        await officer.say(officer.number_of("Open"))
+        await officer.say(officer.number_of("Show files (2)"))
+        [photo] = [c for c in officer.last if c.method == "sendPhoto"]
+        assert photo.content == JPEG  # Zalo fetched it from our kept copy
+        assert re.fullmatch(r"#\d+ · photo 1/2", photo.params["caption"])
+        assert rt.web.url + "/media/" + digests["photo"] in photo.params["photo"]
+        voice_line = re.search(r"#\d+ · voice 2/2: (\S+)", officer.text)
+        assert voice_line, officer.text
+        async with aiohttp.ClientSession() as http:
+            async with http.get(voice_line.group(1)) as resp:
+                assert (resp.status, await resp.read()) == (200, AAC)
+            async with http.get(voice_line.group(1).replace("/media/", "/media/0")) as resp:
+                assert resp.status in (403, 404)  # an altered link opens nothing
