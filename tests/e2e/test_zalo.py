@@ -424,3 +424,151 @@ async def test_a_photo_and_a_voice_note_mid_tip_reach_the_officer_from_the_kept_
                 assert (resp.status, await resp.read()) == (200, AAC)
             async with http.get(voice_line.group(1).replace("/media/", "/media/0")) as resp:
                 assert resp.status in (403, 404)  # an altered link opens nothing
+
+
+async def test_a_protected_account_is_told_once_how_else_to_reach_the_police(
+    api: FakeZaloAPI, db: Database, data_dir: Path
+) -> None:
+    async with zalo_bot(api, db, data_dir):
+        child = ZaloUser(api, CITIZEN)
+        await child.send_unsupported()  # every message of theirs arrives like this
+        assert "Tôi chỉ nhận được tin nhắn văn bản, ảnh và tin nhắn thoại." in child.text
+        assert "gọi 113 (công an), 114 (cứu hỏa) hoặc 115 (cấp cứu)" in child.text
+        assert "Trả lời bằng một số:" in child.text  # and the menu again
+        await child.send_unsupported()
+        assert "Tôi chỉ nhận được tin nhắn văn bản, ảnh và tin nhắn thoại." in child.text
+        assert "113" not in child.text  # told once
+        api.user_unsupported("nobody", with_message=False)  # names nobody: nothing to answer
+        await child.send_unsupported()
+        assert "113" not in child.text
+
+
+async def test_unsupported_mid_tip_asks_the_question_again_and_names_the_commune_police(
+    api: FakeZaloAPI, db: Database, data_dir: Path
+) -> None:
+    from db.models import Unit
+
+    world = await make_world(db)
+    async with db.sessions() as s:
+        unit = await s.get(Unit, world.units["nghi-huong"])
+        assert unit is not None
+        unit.phone = "0238 3855 113"
+        await s.commit()
+    async with zalo_bot(api, db, data_dir):
+        citizen = ZaloUser(api, CITIZEN)
+        await citizen.say("/lang")
+        await citizen.say("English")
+        await citizen.say(citizen.number_of("Send a tip"))
+        await citizen.say(citizen.number_of("Drugs"))
+        await citizen.say("Pills are sold behind the market every evening.")
+        await citizen.say(citizen.number_of("Skip: no files"))
+        await citizen.say("nghi huong")
+        await citizen.say(citizen.number_of("Skip"))
+        question = citizen.text
+        assert "Stay anonymous" in question
+        await citizen.send_unsupported()  # e.g. a contact card
+        hint = "I cannot read this kind of message. I can take text, photos and voice messages."
+        assert citizen.text.startswith(hint)
+        assert citizen.text.endswith(question)  # the current question again
+        assert "113" not in citizen.text
+        since = api.mark()
+        api.user_sticker(CITIZEN, "bfe458bf64fa8da4d4eb")  # the second in a row
+        await citizen._replies(since)
+        assert citizen.text.startswith(hint)
+        assert "call 113 (police), 114 (fire) or 115 (ambulance)" in citizen.text
+        assert "Police of Phường Nghi Hương: 0238 3855 113" in citizen.text
+        assert citizen.text.endswith(question)
+        await citizen.say(citizen.number_of("Stay anonymous"))
+        assert "Send" in citizen.text
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"chat": "e4ea2cd5189df1c3a88c", "from": {"id": "x"}, "text": "hi"},
+        {"chat": {"id": CITIZEN}, "from": ["x"], "text": "hi"},
+        {"chat": {"id": CITIZEN}, "from": {"id": CITIZEN}, "date": 10**30, "text": "hi"},
+        "not an object",
+    ],
+)
+async def test_a_malformed_update_with_the_right_secret_gets_400_never_500(
+    api: FakeZaloAPI, db: Database, data_dir: Path, message: Any
+) -> None:
+    async with zalo_bot(api, db, data_dir, webhook=True) as rt:
+        local = rt.web.url + rt.settings.zalo_webhook_path
+        update = {"event_name": "message.text.received", "message": message}
+        assert await api.post_webhook(local, update) == 400
+        bare = {"event_name": "message.unsupported.received"}
+        assert await api.post_webhook(local, bare) == 200  # well-formed, names nobody
+        assert api.sent_messages() == []
+
+
+async def test_typing_shows_while_the_engine_works_on_a_slow_message(
+    api: FakeZaloAPI, db: Database, data_dir: Path
+) -> None:
+    from db.models import Conversation
+
+    async with zalo_bot(api, db, data_dir) as rt:
+        assert rt.zalo is not None
+        rt.zalo.typing_after = 2.0
+        citizen = ZaloUser(api, CITIZEN)
+        await citizen.say("/start")
+        assert api.calls_of("sendChatAction") == []  # a quick answer: no indicator
+        rt.zalo.typing_after = 0.2
+        # Slow the next update down for real: another transaction holds the person's
+        # conversation row, which the engine must lock.
+        async with db.sessions() as s, s.begin():
+            await s.execute(select(Conversation).with_for_update())
+            since = api.mark()
+            api.user_text(CITIZEN, "/help")
+            typing = await api.wait_for("sendChatAction", since=since, timeout=5)
+            assert typing.params == {"chat_id": CITIZEN, "action": "typing"}
+            assert api.sent_messages(CITIZEN, since=since) == []
+        answer = await api.wait_for("sendMessage", since=since, timeout=5)
+        assert answer.seq > typing.seq
+
+
+async def test_send_photo_waits_longer_sends_once_and_a_failed_photo_never_blocks_the_text(
+    api: FakeZaloAPI, db: Database
+) -> None:
+    from bot.channels.zalo.channel import ZaloChannel
+    from bot.channels.zalo.client import ZaloClient
+    from handlers.types import MediaRef, Message
+
+    api.user_text(CITIZEN, "hi", push=False)
+    api.photo_delay = 0.6  # Zalo fetches the photo before it answers
+    client = ZaloClient(DEFAULT_TOKEN, api.root_url, call_wait=0.3, photo_wait=3.0)
+    await client.start()
+    try:
+        channel = ZaloChannel(client, db, backoff=0.05)
+        photo = MediaRef("photo", api.host_media(JPEG), name="#1 · photo 1/1")
+        await channel.send_reply(CITIZEN, [Message("Tip #1", files=(photo,))])
+        assert [(c.method, c.text) for c in api.sent_messages(CITIZEN)] == [
+            ("sendPhoto", "#1 · photo 1/1"),
+            ("sendMessage", "Tip #1"),
+        ]
+        # A photo whose sendPhoto times out is not sent again (Zalo may have sent it) ...
+        short = ZaloClient(DEFAULT_TOKEN, api.root_url, call_wait=0.3, photo_wait=0.2)
+        await short.start()
+        try:
+            since = api.mark()
+            await ZaloChannel(short, db, backoff=0.05).send_reply(
+                CITIZEN, [Message("Tip #2", files=(photo,))]
+            )
+            await asyncio.sleep(0.8)  # the fake finishes the photo it was sending
+            assert [c.method for c in api.sent_messages(CITIZEN, since=since)] == [
+                "sendMessage",
+                "sendPhoto",
+            ]
+        finally:
+            await short.close()
+        # ... and one Zalo cannot fetch is skipped: its text goes all the same.
+        api.photo_delay = 0.0
+        gone = MediaRef("photo", api.host_media(JPEG))
+        api.expire_media(gone.file_id)
+        since = api.mark()
+        await channel.send(CITIZEN, [Message("Tip #3", files=(gone,))])
+        assert [c.text for c in api.sent_messages(CITIZEN, since=since)] == ["Tip #3"]
+        assert [c.method for c in api.errors] == ["sendPhoto"]
+    finally:
+        await client.close()

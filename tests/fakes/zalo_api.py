@@ -582,8 +582,8 @@ class FakeZaloAPI:
 
     def _register(self, update: JsonDict) -> None:
         message = update.get("message")
-        chat = (message.get("chat") if isinstance(message, dict) else None) or {}
-        if isinstance(chat.get("id"), str):
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if isinstance(chat, dict) and isinstance(chat.get("id"), str):
             self.known_chats.add(chat["id"])
 
     # -- webhook delivery ----------------------------------------------------------------
