@@ -572,3 +572,57 @@ async def test_send_photo_waits_longer_sends_once_and_a_failed_photo_never_block
         assert [c.method for c in api.errors] == ["sendPhoto"]
     finally:
         await client.close()
+
+
+async def test_a_telegram_officer_gets_a_zalo_tips_photo_and_voice_from_the_kept_copy(
+    api: FakeZaloAPI, db: Database, data_dir: Path
+) -> None:
+    from tests.e2e.telegram_support import TOKEN as TG_TOKEN
+    from tests.e2e.telegram_support import TgUser, on_telegram
+    from tests.e2e.test_tip_telegram import press_on
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    world = await make_world(db)
+    async with FakeTelegramAPI(token=TG_TOKEN) as tg:
+        settings = Settings(
+            zalo_token=DEFAULT_TOKEN,
+            zalo_api_url=api.root_url,
+            telegram_token=TG_TOKEN,
+            telegram_api_url=tg.root_url,
+            secret_key="e2e-zalo-secret",
+            web_host="127.0.0.1",
+            web_port=0,
+            data_dir=data_dir,
+        )  # type: ignore[call-arg]
+        async with running(settings, db=db, telegram=True, zalo=True) as rt:
+            assert rt.zalo is not None
+            citizen = ZaloUser(api, CITIZEN)
+            await citizen.say("/lang")
+            await citizen.say("English")
+            await citizen.say(citizen.number_of("Send a tip"))
+            await citizen.say(citizen.number_of("Drugs"))
+            await citizen.say("Pills are sold behind the market every evening.")
+            await citizen.send_photo(api.host_media(JPEG, ".jpg"))
+            await citizen.send_voice(api.host_media(AAC, ".aac"))
+            await citizen.say(citizen.number_of("Done"))
+            await citizen.say("nghi huong")
+            await citizen.say(citizen.number_of("Skip"))
+            await citizen.say(citizen.number_of("Stay anonymous"))
+            await citizen.say(citizen.number_of("Send"))
+            await rt.zalo.media.idle()
+            async with db.sessions() as s:
+                tip = await s.scalar(select(Tip))
+            assert tip is not None
+
+            await on_telegram(db, world.members["o-nh"], 7001, name="Hoa")
+            officer = TgUser(tg, 7001, first_name="Hoa")
+            await officer.say("/tips")
+            await press_on(officer, f"tr:open:{tip.id}")
+            since = tg.mark()
+            await press_on(officer, f"tr:files:{tip.id}")
+            calls = [c for c in tg.sent_messages(7001) if c.seq >= since]
+            uploads = [(c.method, [f.data for f in c.files.values()]) for c in calls[:2]]
+            assert uploads == [("sendPhoto", [JPEG]), ("sendDocument", [AAC])]
+            assert f"Files of tip #{tip.id}: 2" in officer.text
+            assert "another channel" not in officer.text
+            tg.assert_no_violations()
