@@ -80,12 +80,17 @@ class MediaFetcher:
             await asyncio.wait({self._task})
 
     async def fetch_pending(self) -> int:
-        """Download what is waiting; the number of files kept."""
+        """Download what is waiting; the number of files kept.
+
+        A file that fails is skipped for the rest of this run (retried on the next), so
+        files that can no longer be fetched never hold back newer ones.
+        """
         kept = 0
+        failed: set[int] = set()
         async with self._lock:
             while True:
                 async with UnitOfWork(self.db) as uow:
-                    rows = await waiting_for_download(uow.session, self.channel)
+                    rows = await waiting_for_download(uow.session, self.channel, skip=failed)
                     if not rows:
                         return kept
                     done = 0
@@ -94,6 +99,7 @@ class MediaFetcher:
                             content = await self.download(row)
                         except Exception as exc:  # noqa: BLE001 - retried on the next run
                             log.warning("attachment %s not downloaded: %s", row.id, exc)
+                            failed.add(row.id)
                             continue
                         digest, path = await asyncio.to_thread(store_bytes, self.root, content)
                         await record_stored(
@@ -102,8 +108,6 @@ class MediaFetcher:
                         done += 1
                     await uow.commit()
                 kept += done
-                if done == 0:
-                    return kept
 
     async def close(self) -> None:
         if self._task is not None:
