@@ -139,6 +139,11 @@ class Engine:
         from handlers import start
 
         if inp.unsupported:
+            if ctx.flow and self._idle(ctx):
+                ctx.finish()
+                ctx.preface.append(
+                    Message(_("Your previous conversation ended after a long pause."))
+                )
             return await self._unsupported(ctx)
         if UNSUPPORTED_STREAK in ctx.data:  # something readable came: the streak is over
             ctx.conversation.data = {

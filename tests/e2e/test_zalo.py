@@ -185,6 +185,7 @@ async def test_numbers_are_read_against_the_list_shown_before_a_restart(
 async def test_webhook_needs_the_secret(api: FakeZaloAPI, db: Database, data_dir: Path) -> None:
     async with zalo_bot(api, db, data_dir, webhook=True) as rt:
         assert api.webhook_url == PUBLIC_URL and api.webhook_secret == SECRET
+        assert rt.zalo is not None and rt.zalo.settings.public_url == "https://bot.example.test"
         local = rt.web.url + rt.settings.zalo_webhook_path
         forged = api.user_text(CITIZEN, "/start", push=False)
         assert await api.post_webhook(local, forged, secret="wrong-secret") == 401
@@ -264,8 +265,9 @@ async def test_quota_exceeded_backs_off_with_growing_delays(
         assert second - first >= 0.45 and answered - second >= 0.9  # 0.5 s, then 1 s
 
 
-async def test_quota_exceeded_in_the_outbox_counts_attempts_and_waits_longer_each_time(
-    api: FakeZaloAPI, db: Database, data_dir: Path
+@pytest.mark.parametrize("code", [429, 403])
+async def test_quota_or_internal_error_in_the_outbox_counts_attempts_and_waits_longer(
+    api: FakeZaloAPI, db: Database, data_dir: Path, code: int
 ) -> None:
     from db.members import identity_for
     from db.models import Outbox
@@ -283,7 +285,7 @@ async def test_quota_exceeded_in_the_outbox_counts_attempts_and_waits_longer_eac
         sender = OutboxSender(db, rt.settings, rt.channels(), clock=lambda: now)
         waits = []
         for attempt in (1, 2):
-            api.fail_next("sendMessage", 429, chat_id=CITIZEN)
+            api.fail_next("sendMessage", code, chat_id=CITIZEN)
             assert (await sender.drain_once()).sent == 0
             async with db.sessions() as s:
                 row = await s.scalar(select(Outbox))
