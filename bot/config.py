@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Web server (webhooks, /healthz, emulator)
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # Where this web server is reachable from outside (https://...): Zalo fetches kept
+    # photos from signed links under it. Unset: the origin of the Zalo webhook URL.
+    public_url: str | None = None
 
     # Behaviour
     default_language: str = "vi"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +11,17 @@ from db.models import Attachment
 
 
 async def waiting_for_download(
-    session: AsyncSession, channel: str, *, limit: int = 20
+    session: AsyncSession, channel: str, *, limit: int = 20, skip: Collection[int] = ()
 ) -> Sequence[Attachment]:
-    """Attachments of ``channel`` not yet kept on disk, oldest first, locked for this fetcher."""
+    """Attachments of ``channel`` not yet kept on disk (but ``skip``), oldest first, locked
+    for this fetcher."""
     stmt = (
         select(Attachment)
-        .where(Attachment.channel == channel, Attachment.stored_path.is_(None))
+        .where(
+            Attachment.channel == channel,
+            Attachment.stored_path.is_(None),
+            Attachment.id.not_in(skip),
+        )
         .order_by(Attachment.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -136,6 +136,8 @@ class Unit(Base):
     lat: Mapped[float | None] = mapped_column(Double)
     lon: Mapped[float | None] = mapped_column(Double)
     note: Mapped[str | None] = mapped_column(Text)
+    # The police station's phone, told to people who cannot use the bot (handlers.contact).
+    phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], foreign_keys=[parent_id])

@@ -1,7 +1,8 @@
 """Import units from CSV (``antt unit import FILE.csv``): a full administrative list.
 
 Columns (header row, any order): ``code,name,kind,parent_code`` and optionally
-``lat,lon`` and, for mergers, ``valid_from,valid_to,replaced_by`` (a unit with
+``lat,lon``, ``phone`` (the unit police's phone, told to people who cannot use
+the bot) and, for mergers, ``valid_from,valid_to,replaced_by`` (a unit with
 ``valid_to`` is closed; ``replaced_by`` names the unit that took it over). UTF-8,
 with or without a byte-order mark. A parent or replacement may be defined later in
 the file or already be stored. Units are upserted by code; a second import of the
@@ -15,6 +16,7 @@ import csv
 import datetime as dt
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,8 @@ from db.yaml_reader import CODE_RE, DATE_RE
 from handlers.i18n import _
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent_code")
-OPTIONAL_COLUMNS = ("lat", "lon", "valid_from", "valid_to", "replaced_by")
+OPTIONAL_COLUMNS = ("lat", "lon", "phone", "valid_from", "valid_to", "replaced_by")
+PHONE_RE = re.compile(r"\+?[0-9][0-9 .-]{1,30}")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 
@@ -185,6 +188,11 @@ class _CsvReader:
         for key in ("valid_from", "valid_to"):
             if key in cells:
                 fields[key] = self._date(cells[key], where[key])
+        if "phone" in cells:
+            phone = cells["phone"]
+            if phone and not PHONE_RE.fullmatch(phone):
+                self.log.add(where["phone"], _("not a phone number: {value}").format(value=phone))
+            fields["phone"] = phone or None
         replaced_by = None
         if "replaced_by" in cells:
             replaced_by = self._code(cells["replaced_by"], where["replaced_by"])

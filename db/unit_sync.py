@@ -26,7 +26,7 @@ from db.units import child_path, fold
 from handlers.i18n import _
 
 # Columns a file may manage, besides parent and replaced_by.
-UNIT_FIELDS = ("name", "kind", "note", "lat", "lon", "valid_from", "valid_to")
+UNIT_FIELDS = ("name", "kind", "note", "lat", "lon", "valid_from", "valid_to", "phone")
 
 
 @dataclass(frozen=True)

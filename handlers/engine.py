@@ -61,6 +61,9 @@ GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 OnHold = Callable[[Reply], Awaitable[None]]
+# Conversation data kept while a person's messages arrive unsupported (see _unsupported).
+UNSUPPORTED_STREAK = "unsupported_streak"
+TOLD_OTHER_WAYS = "told_other_ways"
 
 
 class StoreUnavailable(Exception):
@@ -230,6 +233,17 @@ class Engine:
     async def _dispatch(self, ctx: Context, inp: Incoming) -> Reply:
         from handlers import start
 
+        if inp.unsupported:
+            if ctx.flow and self._idle(ctx):
+                ctx.finish()
+                ctx.preface.append(
+                    Message(_("Your previous conversation ended after a long pause."))
+                )
+            return await self._unsupported(ctx)
+        if UNSUPPORTED_STREAK in ctx.data:  # something readable came: the streak is over
+            ctx.conversation.data = {
+                k: v for k, v in ctx.data.items() if k not in (UNSUPPORTED_STREAK, TOLD_OTHER_WAYS)
+            }
         if inp.command:
             if inp.command in GLOBAL_COMMANDS:
                 return await start.global_command(ctx, inp.command, inp.args)
@@ -274,6 +288,25 @@ class Engine:
         limit = dt.timedelta(minutes=self.settings.conversation_idle_minutes)
         previous = ctx.conversation.previous_at
         return previous is not None and ctx.now - previous > limit
+
+    async def _unsupported(self, ctx: Context) -> Reply:
+        """What the bot can take, and the current question again.
+
+        An account whose every message arrives unsupported (Zalo protects the accounts
+        of children, people with disabilities, people who cannot read) may never be
+        able to answer: on its first message, or the second unsupported one in a row,
+        it is told once how else to reach the police.
+        """
+        from handlers.contact import other_ways
+
+        streak = int(ctx.data.get(UNSUPPORTED_STREAK, 0)) + 1
+        ctx.update(**{UNSUPPORTED_STREAK: streak})
+        hint = _("I cannot read this kind of message. I can take text, photos and voice messages.")
+        first_ever = ctx.conversation.previous_at is None
+        if not ctx.data.get(TOLD_OTHER_WAYS) and (streak >= 2 or first_ever):
+            ctx.update(**{TOLD_OTHER_WAYS: True})
+            hint += "\n\n" + await other_ways(ctx)
+        return await self._again(ctx, hint)
 
     async def _again(self, ctx: Context, hint: str) -> Reply:
         """A hint, then the current question again (or the menu)."""

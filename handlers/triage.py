@@ -624,15 +624,23 @@ async def _assign(ctx: Context, tip: Tip, unit: Unit, member_id: int) -> Reply:
 async def _show_files(ctx: Context, tip: Tip) -> Reply:
     """The tip's photos, videos, voice notes and documents, sent anew by the bot.
 
-    Never forwarded: a forward would carry the reporter's name. A channel can only
-    send its own files again; files that came on another channel are counted.
+    Never forwarded: a forward would carry the reporter's name. A channel sends its
+    own files by its own reference and any file from the kept copy (``stored``);
+    a file that came on another channel and was not kept is only counted.
     """
     channel = ctx.incoming.channel
     files = await repo.attachments(ctx.session, tip.id)
+    shown = [a for a in files if a.kind in MEDIA_LABELS and (a.channel == channel or a.stored_path)]
     here = tuple(
-        MediaRef(a.kind, a.file_id, mime=a.mime, size=a.size, name=MEDIA_LABELS[a.kind]())  # type: ignore[arg-type]
-        for a in files
-        if a.channel == channel and a.kind in MEDIA_LABELS
+        MediaRef(
+            a.kind,  # type: ignore[arg-type]
+            a.file_id if a.channel == channel else "",
+            mime=a.mime,
+            size=a.size,
+            name=f"#{tip.id} · {MEDIA_LABELS[a.kind]()} {n}/{len(shown)}",  # a caption
+            stored=a.stored_path,
+        )
+        for n, a in enumerate(shown, 1)
     )
     lines = [_("Files of tip #{id}: {count}").format(id=tip.id, count=len(here))]
     elsewhere = len(files) - len(here)

@@ -26,6 +26,9 @@ class MediaRef:
     mime: str | None = None
     size: int | None = None
     name: str | None = None
+    # The kept copy (``<data_dir>/media/<sha256[:2]>/<sha256>``): what a channel sends when
+    # ``file_id`` is empty (a file that came on another channel) or no longer valid.
+    stored: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Incoming:
     contact_phone: str | None = None
     media: tuple[MediaRef, ...] = ()
     received_at: dt.datetime | None = None
+    # A message the channel could not pass on (a file, a sticker, a location on Zalo,
+    # every message of an account Zalo protects): answered with what the bot can take.
+    unsupported: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ def message_to_json(msg: Message) -> dict[str, Any]:
         data["document"] = base64.b64encode(msg.document).decode()
         data["document_name"] = msg.document_name
     if msg.files:
-        data["files"] = [[f.kind, f.file_id, f.name] for f in msg.files]
+        data["files"] = [[f.kind, f.file_id, f.name, f.stored] for f in msg.files]
     return data
 
 
@@ -119,6 +125,7 @@ def message_from_json(data: dict[str, Any]) -> Message:
         document=base64.b64decode(data["document"]) if "document" in data else None,
         document_name=data.get("document_name", "document"),
         files=tuple(
-            MediaRef(kind, file_id, name=name) for kind, file_id, name in data.get("files", [])
+            MediaRef(f[0], f[1], name=f[2], stored=f[3] if len(f) > 3 else None)
+            for f in data.get("files", [])
         ),
     )

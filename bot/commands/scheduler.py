@@ -53,14 +53,15 @@ async def sending_channels(settings: Settings, db: Database) -> AsyncIterator[di
         if settings.zalo_token is not None and settings.zalo_token.get_secret_value():
             from bot.channels.zalo.channel import ZaloChannel
             from bot.channels.zalo.client import DEFAULT_API_URL, ZaloClient
+            from bot.media_links import public_links
             from bot.redact import install_redaction
 
-            token = settings.zalo_token.get_secret_value()
+            token = settings.zalo_token.get_secret_value().strip()
             install_redaction(token)
             client = ZaloClient(token, settings.zalo_api_url or DEFAULT_API_URL)
             await client.start()
             stack.push_async_callback(client.close)
-            channels["zalo"] = ZaloChannel(client, db)
+            channels["zalo"] = ZaloChannel(client, db, link=public_links(settings))
         yield channels
 
 

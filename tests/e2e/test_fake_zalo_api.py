@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.fakes.zalo_api import SECRET_HEADER, FakeZaloAPI
+from tests.fakes.zalo_api import REAL_ERRORS, SECRET_HEADER, FakeZaloAPI, real_payload
 
 TOKEN = "123:abc"
 USER = "e4ea2cd5189df1c3a88c"
@@ -110,8 +110,9 @@ async def test_empty_poll_answers_408_after_the_timeout(
     started = time.monotonic()
     status, body = await call(session, api, "getUpdates", {"timeout": "1"})
     elapsed = time.monotonic() - started
-    assert status == 408
+    assert status == 200  # as live Zalo answers it: HTTP 200, ok false, error 408
     assert body == {"ok": False, "error_code": 408, "description": "Request timeout"}
+    assert body == real_payload("empty_poll")
     assert 0.9 <= elapsed < 1.8
     assert api.empty_polls == 1
     assert api.violations == [] and api.errors == []
@@ -120,8 +121,8 @@ async def test_empty_poll_answers_408_after_the_timeout(
 async def test_long_poll_is_capped(session: aiohttp.ClientSession) -> None:
     async with FakeZaloAPI(token=TOKEN, long_poll_cap=0.3) as api:
         started = time.monotonic()
-        status, _ = await call(session, api, "getUpdates", {"timeout": "30"})
-        assert status == 408
+        _, body = await call(session, api, "getUpdates", {"timeout": "30"})
+        assert body["error_code"] == 408
         assert 0.25 <= time.monotonic() - started < 1.5
 
 
@@ -138,23 +139,47 @@ async def test_long_poll_wakes_up_when_a_user_writes(
     assert time.monotonic() - started < 0.5
 
 
-async def test_other_user_events(api: FakeZaloAPI) -> None:
+async def test_other_user_events_are_shaped_as_live_zalo_sends_them(api: FakeZaloAPI) -> None:
+    def shape(update: dict[str, Any]) -> tuple[str, list[str]]:
+        return update["event_name"], sorted(update.get("message", {}))
+
     image = api.user_image(USER, "https://img.example/1.jpg", caption="Hiện trường", push=False)
-    assert image["event_name"] == "message.image.received"
-    assert image["message"]["photo"] == "https://img.example/1.jpg"
+    assert image["message"]["photo_url"] == "https://img.example/1.jpg"
     assert image["message"]["caption"] == "Hiện trường"
-    assert "text" not in image["message"]
-    assert "caption" not in api.user_image(USER, "https://x/2.jpg", push=False)["message"]
+    assert shape(image) == shape(real_payload("image")["result"])
+    assert "photo" not in image["message"] and "text" not in image["message"]
+    bare = api.user_image(USER, "https://x/2.jpg", push=False)["message"]
+    assert (bare["caption"], bare["message_type"]) == ("", "CHAT_PHOTO")
+    documented = api.user_image(USER, "https://x/3.jpg", field="photo", push=False)
+    assert documented["message"]["photo"] == "https://x/3.jpg"
+
+    voice = api.user_voice(USER, "https://voice.example/1.aac", push=False)
+    assert voice["message"]["voice_url"] == "https://voice.example/1.aac"
+    assert shape(voice) == shape(real_payload("voice")["result"])
 
     sticker = api.user_sticker(USER, "0e078a2fb66a5f34067b", push=False)
-    assert sticker["event_name"] == "message.sticker.received"
     assert sticker["message"]["sticker"] == "0e078a2fb66a5f34067b"
+    assert shape(sticker) == shape(real_payload("sticker")["result"])
 
     other = api.user_unsupported("another-user")
-    assert other["event_name"] == "message.unsupported.received"
+    assert shape(other) == shape(real_payload("unsupported")["result"])
     assert other["message"]["chat"]["id"] == "another-user"
-    assert api.pending_updates == [other]
+    nobody = api.user_unsupported("ignored", with_message=False)
+    assert nobody == real_payload("unsupported_bare")["result"]
+    assert api.pending_updates == [other, nobody]
     assert api.known_chats == {USER, "another-user"}
+
+
+async def test_hosted_media_are_fetched_without_the_token_until_they_expire(
+    api: FakeZaloAPI, session: aiohttp.ClientSession
+) -> None:
+    url = api.host_media(b"\xff\xd8 a photo", ".jpg")
+    assert url.startswith(api.root_url + "/media/") and api.token not in url
+    async with session.get(url) as resp:
+        assert (resp.status, await resp.read()) == (200, b"\xff\xd8 a photo")
+    api.expire_media(url)
+    async with session.get(url) as resp:
+        assert resp.status == 404
 
 
 async def test_redeliver_repeats_the_same_message(
@@ -201,7 +226,7 @@ async def test_wait_for_waits_for_a_later_call_and_honours_marks(
     waiter = asyncio.create_task(api.wait_for(lambda c: c.text == "new", since=mark, timeout=2.0))
     await asyncio.sleep(0.1)
     assert not waiter.done()
-    await call(session, api, "sendPhoto", {"chat_id": USER, "photo": "https://x/a.png"})
+    await call(session, api, "sendPhoto", {"chat_id": USER, "photo": api.host_media(b"A")})
     await call(session, api, "sendMessage", {"chat_id": USER, "text": "new"})
     found = await waiter
     assert (found.method, found.text) == ("sendMessage", "new")
@@ -218,8 +243,9 @@ async def test_send_photo_sticker_and_chat_action(
     api: FakeZaloAPI, session: aiohttp.ClientSession
 ) -> None:
     api.user_text(USER, "hi", push=False)
-    photo = {"chat_id": USER, "photo": "https://x/a.png", "caption": "Ảnh"}
-    assert (await call(session, api, "sendPhoto", photo))[0] == 200
+    photo = {"chat_id": USER, "photo": api.host_media(b"JPEG"), "caption": "Ảnh"}
+    assert (await call(session, api, "sendPhoto", photo))[1]["ok"] is True
+    assert api.calls_of("sendPhoto")[0].content == b"JPEG"  # fetched before the answer
     assert (await call(session, api, "sendSticker", {"chat_id": USER, "sticker": "abc"}))[0] == 200
     status, body = await call(session, api, "sendChatAction", {"chat_id": USER, "action": "typing"})
     assert (status, body) == (200, {"ok": True})
@@ -235,12 +261,32 @@ async def test_sending_to_an_unknown_chat_is_an_error_but_no_violation(
     api: FakeZaloAPI, session: aiohttp.ClientSession
 ) -> None:
     status, body = await call(session, api, "sendMessage", {"chat_id": "nobody", "text": "hi"})
-    assert status == 400
-    assert body["ok"] is False and body["error_code"] == 400
-    assert "chat not found" in body["description"]
+    assert status == 200
+    assert body == real_payload("error_410")
     assert api.violations == []
     assert [(c.method, c.chat_id) for c in api.errors] == [("sendMessage", "nobody")]
     assert api.sent_messages() == []
+
+
+async def test_a_photo_zalo_cannot_fetch_is_refused_and_nothing_is_sent(
+    api: FakeZaloAPI, session: aiohttp.ClientSession
+) -> None:
+    api.user_text(USER, "hi", push=False)
+    url = api.host_media(b"JPEG")
+    api.expire_media(url)
+    _, body = await call(session, api, "sendPhoto", {"chat_id": USER, "photo": url})
+    assert (body["ok"], body["error_code"]) == (False, 400)
+    assert api.sent_messages() == [] and api.violations == []
+    assert [c.method for c in api.errors] == ["sendPhoto"]
+
+
+async def test_send_photo_answers_after_the_photo_delay(session: aiohttp.ClientSession) -> None:
+    async with FakeZaloAPI(token=TOKEN, photo_delay=0.4) as api:
+        api.user_text(USER, "hi", push=False)
+        started = time.monotonic()
+        photo = {"chat_id": USER, "photo": api.host_media(b"J")}
+        assert (await call(session, api, "sendPhoto", photo))[1]["ok"] is True
+        assert time.monotonic() - started >= 0.4
 
 
 # --- violations ---------------------------------------------------------------------------
@@ -284,7 +330,7 @@ async def test_bad_requests_are_violations(
 ) -> None:
     api.user_text(USER, "hi", push=False)
     got_status, answer = await call(session, api, method, body, **kwargs)
-    assert got_status == status
+    assert got_status == 200  # Zalo refuses with HTTP 200 and ok false
     assert answer["ok"] is False and answer["error_code"] == status
     assert len(api.violations) == 1
     assert api.violations[0].startswith(f"{method}: ")
@@ -306,16 +352,16 @@ async def test_pop_violations_forgets_them(
 
 
 async def test_set_webhook_is_validated(api: FakeZaloAPI, session: aiohttp.ClientSession) -> None:
-    status, _ = await call(
+    _, body = await call(
         session, api, "setWebhook", {"url": "http://bot.example/hook", "secret_token": SECRET}
     )
-    assert status == 400
-    status, _ = await call(
+    assert body["error_code"] == 400
+    _, body = await call(
         session, api, "setWebhook", {"url": "https://bot.example/hook", "secret_token": "short"}
     )
-    assert status == 400
-    status, _ = await call(session, api, "setWebhook", {"url": "https://bot.example/hook"})
-    assert status == 400
+    assert body["error_code"] == 400
+    _, body = await call(session, api, "setWebhook", {"url": "https://bot.example/hook"})
+    assert body["error_code"] == 400
     assert len(api.pop_violations()) == 3
     assert api.webhook_url is None
 
@@ -333,7 +379,7 @@ async def test_webhook_lifecycle_and_get_updates_refused_meanwhile(
     assert resp.status == 200 and hook["url"] in raw and SECRET not in raw
 
     status, body = await call(session, api, "getUpdates", {"timeout": "0"})
-    assert status == 409 and body["ok"] is False
+    assert body["error_code"] == 409 and body["ok"] is False
     assert len(api.violations) == 1 and "webhook" in api.violations[0]
     api.pop_violations()
 
@@ -342,8 +388,8 @@ async def test_webhook_lifecycle_and_get_updates_refused_meanwhile(
     assert api.webhook_url is None
     _, info = await call(session, api, "getWebhookInfo")
     assert info["result"]["url"] == ""
-    status, _ = await call(session, api, "getUpdates", {"timeout": "0"})
-    assert status == 408
+    _, body = await call(session, api, "getUpdates", {"timeout": "0"})
+    assert body["error_code"] == 408
     api.assert_no_violations()
 
 
@@ -399,36 +445,54 @@ async def test_post_webhook_bare_wrapped_and_secrets(
 # --- failure injection --------------------------------------------------------------------
 
 
-async def test_fail_next_answers_the_injected_status_once(
+async def test_fail_next_answers_zalo_codes_with_http_200_once(
     api: FakeZaloAPI, session: aiohttp.ClientSession
 ) -> None:
     api.user_text(USER, "hi", push=False)
     api.user_text("other", "hi", push=False)
     api.fail_next("sendMessage", 429)
-    api.fail_next("sendMessage", 403, chat_id="other", description="Forbidden: blocked")
+    api.fail_next("sendMessage", 422, chat_id="other")
 
     status, body = await call(session, api, "sendMessage", {"chat_id": USER, "text": "1"})
-    assert (status, body["ok"], body["error_code"]) == (429, False, 429)
+    assert (status, body) == (200, real_payload("error_429"))
     status, _ = await call(session, api, "sendMessage", {"chat_id": USER, "text": "2"})
     assert status == 200
     status, body = await call(session, api, "sendMessage", {"chat_id": "other", "text": "3"})
-    assert (status, body["description"]) == (403, "Forbidden: blocked")
+    assert (status, body) == (200, real_payload("error_422"))
     status, _ = await call(session, api, "sendMessage", {"chat_id": "other", "text": "4"})
     assert status == 200
 
     assert [(c.params["text"], c.error and c.error["error_code"]) for c in api.failed_calls] == [
         ("1", 429),
-        ("3", 403),
+        ("3", 422),
     ]
     assert [c.text for c in api.sent_messages()] == ["2", "4"]
     api.assert_no_violations()
+
+
+@pytest.mark.parametrize("code", [403, 410, 422, 429])
+async def test_real_error_codes_read_as_zalo_words_them(
+    api: FakeZaloAPI, session: aiohttp.ClientSession, code: int
+) -> None:
+    api.fail_next("getMe", code)
+    status, body = await call(session, api, "getMe", {})
+    assert (status, body) == (200, real_payload(f"error_{code}"))
+    assert body["description"] == REAL_ERRORS[code]
+
+
+async def test_fail_next_with_a_gateway_status(
+    api: FakeZaloAPI, session: aiohttp.ClientSession
+) -> None:
+    api.fail_next("getMe", 502, http_status=502)
+    status, body = await call(session, api, "getMe", {})
+    assert (status, body["error_code"]) == (502, 502)
 
 
 async def test_fail_next_times_and_any_method(
     api: FakeZaloAPI, session: aiohttp.ClientSession
 ) -> None:
     api.fail_next("*", 500, times=2)
-    assert (await call(session, api, "getMe", {}))[0] == 500
-    assert (await call(session, api, "getWebhookInfo", {}))[0] == 500
-    assert (await call(session, api, "getMe", {}))[0] == 200
+    assert (await call(session, api, "getMe", {}))[1]["error_code"] == 500
+    assert (await call(session, api, "getWebhookInfo", {}))[1]["error_code"] == 500
+    assert (await call(session, api, "getMe", {}))[1]["ok"] is True
     assert len(api.failed_calls) == 2

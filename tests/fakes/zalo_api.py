@@ -3,7 +3,7 @@
 ``FakeZaloAPI`` is a small aiohttp server on ``127.0.0.1`` speaking the Zalo Bot API
 (``shared/channels/zalo-bot-api.md``) over real HTTP: ``<root>/bot<TOKEN>/<method>``, every
 method a POST with a JSON body, answers ``{"ok": true, "result": ...}`` or ``{"ok": false,
-"error_code": N, "description": "..."}`` with a matching HTTP status::
+"error_code": N, "description": "..."}``, errors too with HTTP 200 as real Zalo does::
 
     async with FakeZaloAPI(token="123:abc") as api:
         client = MyZaloClient(base_url=api.root_url, token=api.token)
@@ -19,13 +19,22 @@ a webhook is set (409).  A request the real API rejects gets the same kind of er
 is recorded in ``api.violations``.
 
 Runtime errors a correct bot can meet are answered but are not violations: sending to a chat
-no user ever wrote from (400 "chat not found", in ``api.errors``), an empty long poll (408
-"Request timeout", counted in ``api.empty_polls``) and failures injected with
-``api.fail_next()`` (in ``api.failed_calls``).
+no user ever wrote from (410 "The chat_id is invaild", in ``api.errors``), a photo whose URL
+cannot be fetched (400, in ``api.errors``), an empty long poll (408 "Request timeout", counted
+in ``api.empty_polls``) and failures injected with ``api.fail_next()`` (in ``api.failed_calls``):
+Zalo's own codes are 403 (an internal server error), 410 and 422 (the person cannot be
+reached), 429 (quota exceeded); ``REAL_ERRORS`` holds their descriptions as Zalo words them.
+
+Like Zalo, ``sendPhoto`` fetches the photo's URL before it answers (``photo_delay`` makes that
+slow); what it fetched is in ``ApiCall.content``.  ``api.host_media(data)`` serves a file the
+way Zalo's CDN does, at a URL a user's image or voice event can carry; ``api.expire_media(url)``
+makes it answer 404, as Zalo's URLs do after about a month.
 
 Successful calls are recorded in ``api.calls`` as ``ApiCall``.  Users are simulated with
-``user_text()``, ``user_image()``, ``user_sticker()`` and ``user_unsupported()``; their updates
-are served one per ``getUpdates`` call, or POSTed to the bot's webhook with ``post_webhook()``.
+``user_text()``, ``user_image()`` (``photo_url``, or the documented ``photo``), ``user_voice()``,
+``user_sticker()`` and ``user_unsupported()`` (with or without ``message``); their updates are
+served one per ``getUpdates`` call, or POSTed to the bot's webhook with ``post_webhook()``.
+Payloads as captured from live bots are in ``tests/fixtures/zalo_payloads.json``.
 """
 
 from __future__ import annotations
@@ -41,11 +50,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-__all__ = ["DEFAULT_TOKEN", "SECRET_HEADER", "ApiCall", "FakeZaloAPI", "ZaloApiError"]
+__all__ = [
+    "DEFAULT_TOKEN",
+    "REAL_ERRORS",
+    "SECRET_HEADER",
+    "ApiCall",
+    "FakeZaloAPI",
+    "ZaloApiError",
+    "real_payload",
+]
 
 DEFAULT_TOKEN = "123:abc"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
@@ -59,6 +77,13 @@ Check = Callable[[Any], str | None]  # returns what is wrong with a value, or No
 MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto", "sendSticker"})
 
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{8,256}")
+PAYLOADS = Path(__file__).resolve().parent.parent / "fixtures" / "zalo_payloads.json"
+
+
+def real_payload(name: str) -> JsonDict:
+    """A payload as live Zalo sends it, from ``tests/fixtures/zalo_payloads.json`` (a copy)."""
+    found: JsonDict = json.loads(PAYLOADS.read_text(encoding="utf-8"))[name]
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,14 +137,18 @@ _FIELDS: dict[str, dict[str, tuple[bool, Check]]] = {
     },
 }
 
-_DEFAULT_ERRORS = {
+# Zalo's meanings: 403 is an internal server error (retry), 410/422 the person cannot be
+# reached, 429 a quota exceeded (brief: "Errors").
+REAL_ERRORS = {
     400: "Bad Request",
     401: "Unauthorized",
-    403: "Forbidden",
+    403: "Internal server error",
     404: "Not Found",
     408: "Request timeout",
     409: "Conflict",
-    429: "Too Many Requests",
+    410: "The chat_id is invaild",
+    422: "You are not permitted to send messages to this chat_id",
+    429: "Quota exceeded",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
@@ -141,6 +170,7 @@ class ApiCall:
     result: Any = None
     timestamp: float = field(default_factory=time.monotonic)
     error: JsonDict | None = None
+    content: bytes | None = None  # what sendPhoto fetched from the photo's URL
 
     @property
     def chat_id(self) -> str | None:
@@ -168,11 +198,14 @@ class ApiCall:
 class ZaloApiError(Exception):
     """An error answer; ``violation`` marks requests the bot should never have made."""
 
-    def __init__(self, status: int, description: str, *, violation: bool = True) -> None:
+    def __init__(
+        self, status: int, description: str, *, violation: bool = True, http_status: int = 200
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.violation = violation
+        self.http_status = http_status  # Zalo answers errors with HTTP 200 and ``ok: false``
 
     def payload(self) -> JsonDict:
         return {"ok": False, "error_code": self.status, "description": self.description}
@@ -188,6 +221,7 @@ class _FailureRule:
     description: str
     times: int
     chat_id: str | None
+    http_status: int
 
 
 class _Signal:
@@ -226,6 +260,7 @@ class FakeZaloAPI:
         token: the only token accepted (``<bot_id>:<secret>``); others get 401.
         host / port: where to listen (port 0: a free port).
         long_poll_cap: upper bound (seconds) for the ``timeout`` of ``getUpdates``.
+        photo_delay: seconds ``sendPhoto`` takes besides fetching the photo.
     """
 
     def __init__(
@@ -234,12 +269,14 @@ class FakeZaloAPI:
         host: str = "127.0.0.1",
         port: int = 0,
         long_poll_cap: float = 2.0,
+        photo_delay: float = 0.0,
     ) -> None:
         self.token = token
         self.bot_id = token.split(":", 1)[0]
         self.host = host
         self.port = port
         self.long_poll_cap = long_poll_cap
+        self.photo_delay = photo_delay
 
         self.calls: list[ApiCall] = []
         self.errors: list[ApiCall] = []
@@ -249,6 +286,7 @@ class FakeZaloAPI:
         self.calls_count = 0
         self.empty_polls = 0
         self.webhook: JsonDict | None = None
+        self.media_fetches: list[str] = []  # names of hosted media fetched, in order
 
         self._seq = 0
         self._updates: deque[JsonDict] = deque()
@@ -259,6 +297,7 @@ class FakeZaloAPI:
         self._root_url: str | None = None
         self._session: ClientSession | None = None
         self._closing = False
+        self._media: dict[str, bytes] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -276,6 +315,7 @@ class FakeZaloAPI:
         self._closing = False
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/media/{name}", self._serve_media)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -402,14 +442,17 @@ class FakeZaloAPI:
         chat_id: str | None = None,
         description: str | None = None,
         times: int = 1,
+        http_status: int = 200,
     ) -> None:
         """Make the next ``times`` valid calls of ``method`` (``"*"``: any) answer ``status``.
 
-        Only calls to ``chat_id`` count when it is given.  Injected failures are not
-        violations; they land in ``failed_calls``.
+        The answer is ``{"ok": false, "error_code": status, ...}`` with HTTP 200, as Zalo
+        sends it (``http_status`` for a proxy's or gateway's own status).  Only calls to
+        ``chat_id`` count when it is given.  Injected failures are not violations; they land
+        in ``failed_calls``.
         """
-        text = description or _DEFAULT_ERRORS.get(status, f"Error {status}")
-        self._failures.append((method, _FailureRule(status, text, times, chat_id)))
+        text = description or REAL_ERRORS.get(status, f"Error {status}")
+        self._failures.append((method, _FailureRule(status, text, times, chat_id, http_status)))
 
     def _take_failure(self, method: str, params: JsonDict) -> ZaloApiError | None:
         for index, (wanted, rule) in enumerate(self._failures):
@@ -420,7 +463,9 @@ class FakeZaloAPI:
             rule.times -= 1
             if rule.times <= 0:
                 del self._failures[index]
-            return ZaloApiError(rule.status, rule.description, violation=False)
+            return ZaloApiError(
+                rule.status, rule.description, violation=False, http_status=rule.http_status
+            )
         return None
 
     # -- simulated users -----------------------------------------------------------------
@@ -436,26 +481,73 @@ class FakeZaloAPI:
         user_id: str,
         photo_url: str,
         *,
-        caption: str | None = None,
+        caption: str = "",
+        field: str = "photo_url",
         display_name: str = "Người dùng",
         push: bool = True,
     ) -> JsonDict:
-        """A user sends a photo (``photo`` is its URL), optionally with a caption."""
-        content: JsonDict = {"photo": photo_url}
-        if caption is not None:
-            content["caption"] = caption
+        """A user sends a photo, its URL in ``photo_url`` as live Zalo sends it.
+
+        ``field="photo"`` puts the URL where Zalo's documentation says instead.  The caption
+        is there even when empty, as in captured payloads.
+        """
+        content: JsonDict = {field: photo_url, "caption": caption, "message_type": "CHAT_PHOTO"}
         return self._user_update(user_id, "image", content, display_name, push)
 
-    def user_sticker(
-        self, user_id: str, sticker: str, *, display_name: str = "Người dùng", push: bool = True
+    def user_voice(
+        self, user_id: str, voice_url: str, *, display_name: str = "Người dùng", push: bool = True
     ) -> JsonDict:
-        return self._user_update(user_id, "sticker", {"sticker": sticker}, display_name, push)
+        """A user sends a voice message (AAC audio at ``voice_url``)."""
+        return self._user_update(user_id, "voice", {"voice_url": voice_url}, display_name, push)
+
+    def user_sticker(
+        self,
+        user_id: str,
+        sticker: str,
+        *,
+        url: str = "https://zalo-api.zadn.vn/api/emoticon/sticker/webpc?eid=46991",
+        display_name: str = "Người dùng",
+        push: bool = True,
+    ) -> JsonDict:
+        content = {"sticker": sticker, "url": url}
+        return self._user_update(user_id, "sticker", content, display_name, push)
 
     def user_unsupported(
-        self, user_id: str, *, display_name: str = "Người dùng", push: bool = True
+        self,
+        user_id: str,
+        *,
+        with_message: bool = True,
+        display_name: str = "Người dùng",
+        push: bool = True,
     ) -> JsonDict:
-        """A message the platform does not pass on (voice, file, location, ...)."""
+        """What Zalo passes on without content: a file, video, contact, location, quote or
+        reaction, and every message of an account Zalo protects.  ``with_message=False``:
+        the bare event, which names nobody."""
+        if not with_message:
+            update: JsonDict = {"event_name": "message.unsupported.received"}
+            return self.push_update(update) if push else update
         return self._user_update(user_id, "unsupported", {}, display_name, push)
+
+    # -- media hosted like Zalo's CDN ---------------------------------------------------
+
+    def host_media(self, data: bytes, suffix: str = ".jpg") -> str:
+        """Serve ``data`` at a new URL (fetchable without the token), as Zalo's CDN does."""
+        name = secrets.token_hex(8) + suffix
+        self._media[name] = data
+        return f"{self.root_url}/media/{name}"
+
+    def expire_media(self, url: str) -> None:
+        """The URL answers 404 from now on, as Zalo's media URLs do after a while."""
+        self._media.pop(url.rsplit("/", 1)[-1], None)
+
+    async def _serve_media(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.media_fetches.append(name)
+        data = self._media.get(name)
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        kind = "audio/aac" if name.endswith(".aac") else "image/jpeg"
+        return web.Response(body=data, content_type=kind)
 
     def push_update(self, update: JsonDict) -> JsonDict:
         """Queue a raw update for getUpdates (its chat becomes known)."""
@@ -489,8 +581,9 @@ class FakeZaloAPI:
         return update
 
     def _register(self, update: JsonDict) -> None:
-        chat = (update.get("message") or {}).get("chat") or {}
-        if isinstance(chat.get("id"), str):
+        message = update.get("message")
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if isinstance(chat, dict) and isinstance(chat.get("id"), str):
             self.known_chats.add(chat["id"])
 
     # -- webhook delivery ----------------------------------------------------------------
@@ -525,13 +618,13 @@ class FakeZaloAPI:
             params = await self._checked_params(request, method)
         except ZaloApiError as exc:
             self.violations.append(f"{method}: {exc.description}")
-            return self._json(exc.payload(), exc.status)
+            return self._json(exc.payload(), exc.http_status)
         call = ApiCall(seq=self._next_seq(), method=method, params=params)
         failure = self._take_failure(method, params)
         try:
             if failure is not None:
                 raise failure
-            call.result = await self._execute(method, params)
+            call.result = await self._execute(method, params, call)
             if method == "getUpdates" and (
                 request.transport is None or request.transport.is_closing()
             ):
@@ -549,7 +642,7 @@ class FakeZaloAPI:
                 self.empty_polls += 1
             else:
                 self.errors.append(call)
-            return self._json(exc.payload(), exc.status)
+            return self._json(exc.payload(), exc.http_status)
         self._record(call)
         if method == "sendChatAction":  # documented answer: just {"ok": true}
             return self._json({"ok": True})
@@ -609,7 +702,7 @@ class FakeZaloAPI:
 
     # -- methods -------------------------------------------------------------------------
 
-    async def _execute(self, method: str, params: JsonDict) -> Any:
+    async def _execute(self, method: str, params: JsonDict, call: ApiCall) -> Any:
         if method == "getUpdates":
             return await self._get_updates(params)
         if method == "getMe":
@@ -629,10 +722,27 @@ class FakeZaloAPI:
             self.webhook = None
             return {"url": "", "updated_at": _now_ms()}
         if params["chat_id"] not in self.known_chats:
-            raise ZaloApiError(400, "Bad Request: chat not found", violation=False)
+            raise ZaloApiError(410, REAL_ERRORS[410], violation=False)
         if method == "sendChatAction":
             return True
+        if method == "sendPhoto":
+            call.content = await self._fetch_photo(params["photo"])
+            await asyncio.sleep(self.photo_delay)
         return {"message_id": _new_id(), "date": _now_ms()}
+
+    async def _fetch_photo(self, url: str) -> bytes:
+        """Zalo fetches the photo before it answers; one it cannot fetch is refused."""
+        if self._session is None:
+            self._session = ClientSession(timeout=ClientTimeout(total=30))
+        try:
+            async with self._session.get(url) as resp:
+                if resp.status == 200:
+                    return await resp.read()
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise ZaloApiError(
+                400, f"Bad Request: photo not fetched ({type(exc).__name__})", violation=False
+            ) from exc
+        raise ZaloApiError(400, "Bad Request: photo not fetched", violation=False)
 
     def _webhook_info(self) -> JsonDict:
         """The webhook as getWebhookInfo shows it (never with the secret)."""

@@ -69,6 +69,28 @@ async def test_import_builds_the_tree(db: Database, tmp_path: Path) -> None:
     )
 
 
+async def test_the_unit_police_phone_is_imported_and_kept_by_files_without_it(
+    db: Database, tmp_path: Path
+) -> None:
+    with_phone = BASE.replace("lat,lon\n", "lat,lon,phone\n", 1).replace("\n", ",\n")
+    with_phone = with_phone.replace("lat,lon,phone,\n", "lat,lon,phone\n")
+    with_phone = with_phone.replace("18.79,105.73,\n", "18.79,105.73,+84 238 3855 113\n")
+    await import_units(db, write(tmp_path, with_phone))
+    phones = dict(await rows(db, "SELECT code, phone FROM unit"))
+    assert phones == {
+        "na": None,
+        "vinh": None,
+        "nghi-huong": "+84 238 3855 113",
+        "cua-lo": None,
+        "nghi-thuy": None,
+    }
+    counts = await import_units(db, write(tmp_path, BASE, "again.csv"))  # no phone column
+    assert counts.as_dict()["updated"] == 0
+    assert await scalar(db, "SELECT phone FROM unit WHERE code = 'nghi-huong'") == (
+        "+84 238 3855 113"
+    )
+
+
 async def test_second_import_changes_nothing(db: Database, tmp_path: Path) -> None:
     await import_units(db, write(tmp_path, BASE))
     before = await dump(db)
@@ -197,6 +219,12 @@ BAD_FILES = [
     ("lat-range", HEAD7 + "vinh,Vinh,city,na,95,105,\n", ":3:5: lat: ", "between -90 and 90"),
     ("lat-without-lon", HEAD7 + "vinh,Vinh,city,na,18.6,,\n", ":3:6: lon: ", "give both"),
     ("bad-date", HEAD7 + "vinh,Vinh,city,na,,,2025-02-30\n", ":3:7: valid_to: ", "invalid date"),
+    (
+        "bad-phone",
+        "code,name,kind,parent_code,phone\nna,Tỉnh,province,,\nvinh,Vinh,city,na,call us\n",
+        ":3:5: phone: ",
+        "not a phone number: call us",
+    ),
     (
         "unknown-replacement",
         HEAD6 + "xa-a,Xã A,commune,na,2025-06-30,xa-z\n",

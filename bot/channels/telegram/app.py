@@ -31,11 +31,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 
 from bot.channels.base import DeliveryError, RecipientBlocked
+from bot.channels.media_store import MediaFetcher
 from bot.channels.ordering import KeyedLocks
 from bot.channels.telegram import held
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.telegram.media import MediaFetcher
+from bot.channels.telegram.media import telegram_fetcher
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import Settings
 from bot.errors import UserError
@@ -223,7 +224,7 @@ def build_application(
     patience = None if polling else settings.webhook_hold_seconds
     bridge = UpdateBridge(engine, TelegramChannel(application.bot), patience=patience)
     if settings.store_media:
-        bridge.media = MediaFetcher(engine.db, application.bot, settings.data_dir)
+        bridge.media = telegram_fetcher(engine.db, application.bot, settings.data_dir)
     application.add_handler(TypeHandler(Update, bridge.on_update))
     application.add_error_handler(bridge.on_error)
     return application, bridge

@@ -1,100 +1,26 @@
-"""``ANTT_STORE_MEDIA=1``: keep a copy of every attached file under the data dir.
+"""``ANTT_STORE_MEDIA=1``: keep a copy of every file sent on Telegram under the data dir.
 
-Tips and check-ins keep Telegram's file id at once; this fetcher then downloads
-each file not yet kept (getFile + the file URL), writes it content-addressed as
-``<data_dir>/media/<sha256[:2]>/<sha256>`` and records the path, size and
-checksum. It runs after updates and on start; rows are claimed with SKIP LOCKED,
-so several processes share the work, and a failed download is retried next time.
+Tips and check-ins keep Telegram's file id at once; ``bot.channels.media_store``
+then downloads each file not yet kept (getFile + the file URL) and writes it
+content-addressed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import logging
 from pathlib import Path
 from typing import Any
 
+from bot.channels.media_store import MediaFetcher
 from bot.channels.telegram.adapter import CHANNEL
-from db.attachments import record_stored, waiting_for_download
-from db.session import Database, UnitOfWork
-
-log = logging.getLogger(__name__)
+from db.models import Attachment
+from db.session import Database
 
 
-def store_bytes(root: Path, content: bytes) -> tuple[str, Path]:
-    """Write ``content`` content-addressed under ``root``; return its sha256 and path."""
-    digest = hashlib.sha256(content).hexdigest()
-    path = root / digest[:2] / digest
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(content)
-        tmp.replace(path)
-    return digest, path
+def telegram_fetcher(db: Database, bot: Any, data_dir: Path) -> MediaFetcher:
+    """A fetcher of Telegram's files through ``bot`` (a ``telegram.Bot``)."""
 
+    async def download(row: Attachment) -> bytes:
+        file = await bot.get_file(row.file_id)
+        return bytes(await file.download_as_bytearray())
 
-class MediaFetcher:
-    """Downloads attachments of the Telegram channel into the data dir."""
-
-    def __init__(self, db: Database, bot: Any, data_dir: Path) -> None:
-        self.db = db
-        self.bot = bot
-        self.root = data_dir.expanduser().resolve() / "media"
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._again = False
-
-    def kick(self) -> None:
-        """Fetch in the background: one run at a time, run again if kicked meanwhile."""
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            self._again = False
-            try:
-                await self.fetch_pending()
-            except Exception:
-                log.exception("media fetch failed")
-            if not self._again:
-                return
-
-    async def idle(self) -> None:
-        """Wait until no fetch is running (tests, shutdown)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.wait({self._task})
-
-    async def fetch_pending(self) -> int:
-        """Download what is waiting; the number of files kept."""
-        kept = 0
-        async with self._lock:
-            while True:
-                async with UnitOfWork(self.db) as uow:
-                    rows = await waiting_for_download(uow.session, CHANNEL)
-                    if not rows:
-                        return kept
-                    done = 0
-                    for row in rows:
-                        try:
-                            file = await self.bot.get_file(row.file_id)
-                            content = bytes(await file.download_as_bytearray())
-                        except Exception as exc:  # noqa: BLE001 - retried on the next run
-                            log.warning("attachment %s not downloaded: %s", row.id, exc)
-                            continue
-                        digest, path = await asyncio.to_thread(store_bytes, self.root, content)
-                        await record_stored(
-                            uow.session, row.id, sha256=digest, size=len(content), path=str(path)
-                        )
-                        done += 1
-                    await uow.commit()
-                kept += done
-                if done == 0:
-                    return kept
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+    return MediaFetcher(db, CHANNEL, download, data_dir)

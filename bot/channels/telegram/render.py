@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from telegram import (
@@ -34,7 +35,7 @@ from telegram.constants import ParseMode
 
 from handlers.i18n import _
 from handlers.render import split_text, to_plain
-from handlers.types import Choice, MediaKind, Message
+from handlers.types import Choice, MediaKind, MediaRef, Message
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -53,6 +54,32 @@ RESEND: dict[MediaKind, Method] = {
     "voice": "send_voice",
     "document": "send_document",
 }
+
+
+# A kept copy of a file that came on another channel is uploaded: photos as photos,
+# anything else as a document (a Zalo voice message is AAC, which sendVoice refuses).
+UPLOAD_NAMES: dict[MediaKind, str] = {
+    "photo": "photo.jpg",
+    "video": "video.mp4",
+    "voice": "voice.aac",
+    "document": "document",
+}
+
+
+def file_call(ref: MediaRef) -> Call | None:
+    """Telegram's own file by its id, another channel's from the kept copy, else None."""
+    if ref.file_id:
+        return Call(RESEND[ref.kind], {ref.kind: ref.file_id})
+    if not ref.stored:
+        return None
+    try:
+        data = Path(ref.stored).read_bytes()
+    except OSError:
+        return None
+    upload = InputFile(data, filename=UPLOAD_NAMES[ref.kind])
+    if ref.kind in ("photo", "video"):
+        return Call(RESEND[ref.kind], {ref.kind: upload})
+    return Call("send_document", {"document": upload})
 
 
 @dataclass
@@ -122,7 +149,7 @@ def render_message(msg: Message) -> list[Call]:
     inline = inline_keyboard(msg.choices, msg.columns) if msg.choices else None
     reply_kb = request_keyboard(msg) if msg.request else None
     markup: Markup | None = inline or reply_kb
-    calls = [Call(RESEND[ref.kind], {ref.kind: ref.file_id}) for ref in msg.files]
+    calls = [call for ref in msg.files if (call := file_call(ref)) is not None]
     text = msg.text or ""
     if msg.image is not None:
         photo: dict[str, Any] = {"photo": InputFile(msg.image, filename=msg.image_name)}

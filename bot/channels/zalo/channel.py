@@ -2,8 +2,26 @@
 
 After a reply or a proactive message goes out, the choices it ended with are
 remembered for the chat (``db.shown_choices``), so the number typed next is read
-against what the person sees. Zalo documents no rate limit: 429 and 5xx are
-retried with backoff (a reply) or left to the outbox sender (``send``).
+against what the person sees.
+
+Zalo's error codes mean other things than Telegram's (``map_error``):
+
+====================  ============================  =================================
+code                  Zalo's meaning                here
+====================  ============================  =================================
+403, 5xx, network     internal/server error         ``TransientError``: retried with
+                                                    backoff (never "blocked")
+429                   quota exceeded                ``QuotaExceeded``: retried with
+                                                    growing delays, attempts counted
+410, 422              chat id invalid / not         ``RecipientBlocked``: no more
+                      permitted to send             sending until they write again
+other 4xx             bad request, bad token        ``PermanentError``
+====================  ============================  =================================
+
+A reply retries each call here (``tries``, delays ``backoff`` doubling); the
+outbox sender retries a row itself (``send``). A photo that cannot be sent is
+skipped and never holds back the text that goes with it; one whose ``sendPhoto``
+timed out is not sent again (Zalo may have sent it).
 """
 
 from __future__ import annotations
@@ -15,31 +33,40 @@ from collections.abc import Awaitable, Callable
 from bot.channels.base import (
     DeliveryError,
     PermanentError,
-    RateLimited,
     RecipientBlocked,
     TransientError,
 )
 from bot.channels.zalo.adapter import CHANNEL
 from bot.channels.zalo.client import ZaloClient, ZaloError
-from bot.channels.zalo.render import ZaloCall, render_reply
+from bot.channels.zalo.render import Link, ZaloCall, render_reply
 from db.models import utcnow
 from db.session import Database, UnitOfWork
 from db.shown_choices import remember
 from handlers.types import Choice, Message
 
 log = logging.getLogger(__name__)
-GONE = ("not found", "blocked", "not exist", "unfollow")
+UNREACHABLE = frozenset({410, 422})
+
+
+class QuotaExceeded(TransientError):
+    """Zalo's 429: the bot's quota is used up for now; retried later, attempts counted."""
 
 
 def map_error(exc: ZaloError) -> DeliveryError:
+    """A refused call as what to do about it, by Zalo's meaning of the code."""
     message = str(exc)
     if exc.status == 429:
-        return RateLimited(1.0, message)
-    if exc.status == 0 or exc.status >= 500 or exc.status == 408:
-        return TransientError(message)
-    if exc.status == 403 or any(gone in exc.description.lower() for gone in GONE):
+        return QuotaExceeded(message)
+    if exc.status in UNREACHABLE:
         return RecipientBlocked(message)
+    if exc.status in (0, 403, 408) or exc.status >= 500:
+        return TransientError(message)
     return PermanentError(message)
+
+
+def _timed_out(exc: DeliveryError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, ZaloError) and cause.status == 0 and "timed out" in cause.description
 
 
 class ZaloChannel:
@@ -52,38 +79,61 @@ class ZaloChannel:
         client: ZaloClient,
         db: Database,
         *,
+        link: Link | None = None,
         tries: int = 3,
         backoff: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = client
         self.db = db
+        self.link = link
         self.tries = tries
         self.backoff = backoff
         self._sleep = sleep
 
     async def send(self, chat_id: str, messages: list[Message]) -> None:
-        """Deliver in order, once each; the first failure raises a ``DeliveryError``."""
-        calls, shown = render_reply(messages)
-        for call in calls:
-            await self._perform(chat_id, call)
-        await self._remember(chat_id, shown)
+        """Deliver in order, once each; the first failed text raises a ``DeliveryError``."""
+        await self._deliver(chat_id, messages, tries=1)
 
     async def send_reply(self, chat_id: str, messages: list[Message]) -> None:
-        """Deliver an answer, retrying each call on 429, 5xx and network errors."""
-        calls, shown = render_reply(messages)
+        """Deliver an answer, retrying each call on 403, 429, 5xx and network errors."""
+        await self._deliver(chat_id, messages, tries=self.tries)
+
+    async def typing(self, chat_id: str) -> None:
+        """Show "typing…" in the chat; a failure only costs the indicator."""
+        try:
+            await self.client.call("sendChatAction", chat_id=chat_id, action="typing")
+        except ZaloError as exc:
+            log.debug("zalo typing indicator not shown: %s", exc)
+
+    async def _deliver(self, chat_id: str, messages: list[Message], *, tries: int) -> None:
+        calls, shown = render_reply(messages, self.link)
         for call in calls:
-            for attempt in range(1, self.tries + 1):
-                try:
-                    await self._perform(chat_id, call)
-                    break
-                except (TransientError, RateLimited) as exc:
-                    if attempt == self.tries:
-                        raise
-                    delay = self.backoff * 2 ** (attempt - 1)
-                    log.warning("zalo %s failed (%s); retry in %.1f s", call.method, exc, delay)
-                    await self._sleep(delay)
+            if call.method == "sendPhoto":
+                await self._photo(chat_id, call, tries)
+            else:
+                await self._with_retries(chat_id, call, tries)
         await self._remember(chat_id, shown)
+
+    async def _photo(self, chat_id: str, call: ZaloCall, tries: int) -> None:
+        try:
+            await self._with_retries(chat_id, call, tries)
+        except RecipientBlocked:
+            raise
+        except DeliveryError as exc:  # the text after it goes all the same
+            log.warning("zalo photo not sent, text goes on: %s", exc)
+
+    async def _with_retries(self, chat_id: str, call: ZaloCall, tries: int) -> None:
+        for attempt in range(1, tries + 1):
+            try:
+                await self._perform(chat_id, call)
+                return
+            except TransientError as exc:
+                if attempt == tries or (call.method == "sendPhoto" and _timed_out(exc)):
+                    raise
+                delay = self.backoff * 2 ** (attempt - 1)
+                log.warning("zalo %s failed (%s); retry in %.1f s", call.method, exc, delay)
+                await self._sleep(delay)
 
     async def _perform(self, chat_id: str, call: ZaloCall) -> None:
         try:

@@ -4,7 +4,13 @@ Every method is a POST with a JSON body; the answer is ``{"ok": true, "result": 
 or ``{"ok": false, "error_code": ..., "description": ...}``. aiohttp rather than
 httpx (which the design names): it is already our web server and PTB
 transport, and costs about a tenth of the CPU per call (bench/telegram_engine.py).
-The token is part of every URL: errors and logs name the method, never the URL.
+The token is part of every URL: errors and logs name the method, never the URL;
+it is stripped of whitespace (a stray newline makes Zalo answer a misleading 404).
+
+Zalo refuses with HTTP 200 and ``ok: false``: ``ZaloError.status`` is then the
+``error_code`` (403 internal error, 410/422 the person cannot be reached, 429
+quota exceeded, 408 an empty poll). ``sendPhoto`` waits longer than other calls:
+Zalo fetches the photo from its URL before it answers.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import Any
 import aiohttp
 
 DEFAULT_API_URL = "https://bot-api.zaloplatforms.com"
+CALL_WAIT = 15.0  # seconds for a call
+PHOTO_WAIT = 60.0  # seconds for sendPhoto (Zalo fetches the photo first)
 
 
 class ZaloError(Exception):
@@ -28,8 +36,18 @@ class ZaloError(Exception):
 
 
 class ZaloClient:
-    def __init__(self, token: str, api_url: str = DEFAULT_API_URL, *, pool_size: int = 16):
-        self._base = f"{api_url.rstrip('/')}/bot{token}/"
+    def __init__(
+        self,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        pool_size: int = 16,
+        call_wait: float = CALL_WAIT,
+        photo_wait: float = PHOTO_WAIT,
+    ):
+        self._base = f"{api_url.strip().rstrip('/')}/bot{token.strip()}/"
+        self.call_wait = call_wait
+        self.photo_wait = photo_wait
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
 
@@ -44,10 +62,19 @@ class ZaloClient:
             await self._session.close()
             self._session = None
 
-    async def call(self, method: str, *, wait: float = 15.0, **params: Any) -> Any:
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The started HTTP session (also for fetching media from Zalo's URLs)."""
+        if self._session is None:
+            raise RuntimeError("ZaloClient is not started")
+        return self._session
+
+    async def call(self, method: str, *, wait: float | None = None, **params: Any) -> Any:
         """The call's ``result`` (``wait``: seconds for the whole call); raises ``ZaloError``."""
         if self._session is None:
             raise RuntimeError("ZaloClient is not started")
+        if wait is None:
+            wait = self.photo_wait if method == "sendPhoto" else self.call_wait
         try:
             async with self._session.post(
                 self._base + method,

@@ -3,21 +3,28 @@
 Zalo has no formatting and no keyboards. Choices follow the text as "1. label"
 lines and the person answers with the number or the label (``db.shown_choices``
 reads the answer). A request for a location or a phone number (on Telegram, a
-button "below") becomes a line asking to type it instead. Photos a person sent
-on Zalo go out again by their URL; a chart or a document made here has no URL
-to give, so only its text goes.
+button "below") becomes a line asking to type it instead.
+
+Files people sent (``Message.files``) go out from the kept copy, by a signed
+link to our web server (``link``, see ``bot.media_links``); without one, a file
+that came on Zalo goes out by Zalo's own URL while it lasts. A photo becomes a
+``sendPhoto`` with its label as caption; Zalo cannot send voice messages or
+documents, so they become a line with their link. A chart or a document made
+here has no URL to give, so only its text goes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.i18n import _
 from handlers.render import to_plain
-from handlers.types import Choice, Message
+from handlers.types import Choice, MediaRef, Message
 
 TEXT_LIMIT = 2000
+Link = Callable[[str], str | None]  # a kept file's path -> a public URL, or None
 
 
 @dataclass
@@ -51,12 +58,31 @@ def split_plain(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return parts
 
 
-def render_message(msg: Message) -> list[ZaloCall]:
-    calls = [
-        ZaloCall("sendPhoto", {"photo": ref.file_id})
-        for ref in msg.files
-        if ref.kind == "photo" and ref.file_id.startswith(("http://", "https://"))
-    ]
+def file_url(ref: MediaRef, link: Link | None) -> str | None:
+    """Where Zalo can fetch the file: the kept copy's link, else Zalo's own URL."""
+    if ref.stored and link is not None:
+        url = link(ref.stored)
+        if url:
+            return url
+    return ref.file_id if ref.file_id.startswith(("http://", "https://")) else None
+
+
+def render_message(msg: Message, link: Link | None = None) -> list[ZaloCall]:
+    calls: list[ZaloCall] = []
+    links: list[str] = []
+    for ref in msg.files:
+        url = file_url(ref, link)
+        if url is None:
+            continue
+        if ref.kind == "photo":
+            params = {"photo": url}
+            if ref.name:
+                params["caption"] = ref.name[:TEXT_LIMIT]
+            calls.append(ZaloCall("sendPhoto", params))
+        else:
+            links.append(f"{ref.name or ref.kind}: {url}")
+    if links:
+        calls.append(ZaloCall("sendMessage", {"text": "\n".join(links)[:TEXT_LIMIT]}))
     if msg.request == "location":
         blocks = [_("Type the name of the commune or ward.")]
     elif msg.request == "contact":
@@ -70,12 +96,14 @@ def render_message(msg: Message) -> list[ZaloCall]:
     return calls
 
 
-def render_reply(messages: list[Message]) -> tuple[list[ZaloCall], list[Choice]]:
+def render_reply(
+    messages: list[Message], link: Link | None = None
+) -> tuple[list[ZaloCall], list[Choice]]:
     """The calls, and the numbered choices the chat is left with: the last list shown."""
     calls: list[ZaloCall] = []
     shown: list[Choice] = []
     for msg in messages:
-        calls.extend(render_message(msg))
+        calls.extend(render_message(msg, link))
         if msg.choices:
             shown = list(msg.choices)
     return calls, shown

@@ -1,15 +1,21 @@
 """Zalo's updates into the engine: long polling, or a webhook on our aiohttp server.
 
-Polling: ``getUpdates`` hands out one update per call (HTTP 408 when there was
-none). Each update becomes a task; one person's updates run one after another
-(in arrival order), different people's concurrently. A typed number or label
-answering a numbered list becomes that choice (``db.shown_choices``).
+Polling (for trying the bot out: Zalo's documentation says so, and events can
+be missed): ``getUpdates`` hands out one update per call (error 408 when there
+was none). Each update becomes a task; one person's updates run one after
+another (in arrival order), different people's concurrently. A typed number or
+label answering a numbered list becomes that choice (``db.shown_choices``).
 
-Webhook: ``setWebhook`` with ``ANTT_ZALO_WEBHOOK_SECRET``; a call without the right
-``X-Bot-Api-Secret-Token`` gets 401 and is not read. A good update is handled
-before the answer, so a 200 means it was (redeliveries are skipped by message id);
-one the database could not take (an outage, ``webhook_hold_seconds``) gets 503.
-Polling holds it until handled.
+Webhook (production): ``setWebhook`` with ``ANTT_ZALO_WEBHOOK_SECRET``; a call
+without the right ``X-Bot-Api-Secret-Token`` gets 401 and is not read, a body
+that is not a Zalo update 400. A good update is handled before the answer, so a
+200 means it was (redeliveries are skipped by message id); one the database
+could not take (an outage, ``webhook_hold_seconds``) gets 503. Polling holds it
+until handled.
+
+While the engine works on a message for longer than ``TYPING_AFTER`` seconds the
+person sees "typing…". Photos and voice messages people send are downloaded
+into the data dir (``bot.channels.media_store``): Zalo's URLs expire.
 """
 
 from __future__ import annotations
@@ -21,17 +27,22 @@ import hmac
 import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from bot.channels.base import DeliveryError, RecipientBlocked
+from bot.channels.media_store import MediaFetcher
 from bot.channels.ordering import KeyedLocks
-from bot.channels.zalo.adapter import CHANNEL, to_incoming, unwrap
+from bot.channels.zalo.adapter import CHANNEL, BadUpdate, to_incoming, unwrap
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import DEFAULT_API_URL, ZaloClient, ZaloError
 from bot.config import Settings
 from bot.errors import UserError
+from bot.media_links import mount_media, public_links
 from db.members import mark_blocked
+from db.models import Attachment
 from db.outage import is_outage
 from db.session import UnitOfWork
 from db.shown_choices import answer
@@ -44,12 +55,16 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,256}")
 POLL_SECONDS = 30
+TYPING_AFTER = 1.0  # seconds of engine work before "typing…" is shown
+MEDIA_MAX_BYTES = 50 * 1024 * 1024
 
 
 def zalo_token(settings: Settings) -> str:
-    if settings.zalo_token is None or not settings.zalo_token.get_secret_value():
+    """The token without stray whitespace (a trailing newline makes Zalo answer 404)."""
+    token = settings.zalo_token.get_secret_value().strip() if settings.zalo_token else ""
+    if not token:
         raise UserError(_("ANTT_ZALO_TOKEN is not set."))
-    return settings.zalo_token.get_secret_value()
+    return token
 
 
 def check_zalo_settings(settings: Settings, *, webhook_url: str | None = None) -> str:
@@ -66,16 +81,26 @@ def check_zalo_settings(settings: Settings, *, webhook_url: str | None = None) -
     return token
 
 
+def with_public_url(settings: Settings, webhook_url: str | None) -> Settings:
+    """``settings`` whose ``public_url`` defaults to the origin of the webhook URL."""
+    if settings.public_url or not webhook_url:
+        return settings
+    parts = urlsplit(webhook_url)
+    return settings.model_copy(update={"public_url": f"{parts.scheme}://{parts.netloc}"})
+
+
 class ZaloService:
     """The Zalo bot of one process."""
 
     def __init__(self, settings: Settings, engine: Engine, *, webhook_url: str | None = None):
         self._token = check_zalo_settings(settings, webhook_url=webhook_url)
-        self.settings = settings
+        self.settings = with_public_url(settings, webhook_url)
         self.engine = engine
         self.webhook_url = webhook_url
         self.client = ZaloClient(self._token, settings.zalo_api_url or DEFAULT_API_URL)
-        self.channel = ZaloChannel(self.client, engine.db)
+        self.channel = ZaloChannel(self.client, engine.db, link=public_links(self.settings))
+        self.media = MediaFetcher(engine.db, CHANNEL, self._download, settings.data_dir)
+        self.typing_after = TYPING_AFTER
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
         self._locks = KeyedLocks()
@@ -83,12 +108,15 @@ class ZaloService:
     def mount(self, web_app: web.Application) -> None:
         if self.webhook_url:
             web_app.router.add_post(self.settings.zalo_webhook_path, self._receive)
+        if self.settings.public_url:
+            mount_media(web_app, self.settings)
 
     async def start(self) -> None:
         from bot.redact import install_redaction
 
         install_redaction(self._token)
         await self.client.start()
+        self.media.kick()  # what an earlier run could not fetch
         me = await self.client.call("getMe")
         if self.webhook_url:
             assert self.settings.zalo_webhook_secret is not None
@@ -111,7 +139,20 @@ class ZaloService:
             self._poller = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.media.close()
         await self.client.close()
+
+    async def _download(self, row: Attachment) -> bytes:
+        """A file people sent, from Zalo's URL (no token needed)."""
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with self.client.session.get(row.file_id, timeout=timeout) as response:
+            response.raise_for_status()
+            if (response.content_length or 0) > MEDIA_MAX_BYTES:
+                raise ValueError(f"{response.content_length} bytes is too large to keep")
+            content = await response.content.read(MEDIA_MAX_BYTES + 1)
+        if len(content) > MEDIA_MAX_BYTES:
+            raise ValueError("too large to keep")
+        return content
 
     # --- updates in ---------------------------------------------------------------------
 
@@ -146,11 +187,13 @@ class ZaloService:
             return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
         try:
             body = unwrap(await request.json())
-        except ValueError:
-            body = None
-        if body is None:
+            if body is None:
+                raise BadUpdate("not a JSON object")
+            inp = to_incoming(body)
+        except (ValueError, UnicodeDecodeError) as exc:  # BadUpdate is a ValueError
+            log.warning("zalo webhook body refused: %s", exc)
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
-        if not await self.handle(body, patience=self.settings.webhook_hold_seconds):
+        if not await self._run(inp, patience=self.settings.webhook_hold_seconds):
             return web.json_response({"ok": False, "error": "try again"}, status=503)
         return web.json_response({"ok": True})
 
@@ -160,7 +203,14 @@ class ZaloService:
         False when the database could not take it within ``patience`` seconds
         (None: hold it until it does).
         """
-        inp = to_incoming(update)
+        try:
+            inp = to_incoming(update)
+        except BadUpdate as exc:
+            log.warning("zalo update ignored: %s", exc)
+            return True
+        return await self._run(inp, patience=patience)
+
+    async def _run(self, inp: Incoming | None, *, patience: float | None = None) -> bool:
         if inp is None:
             return True
         try:
@@ -172,16 +222,31 @@ class ZaloService:
             log.exception("zalo update %s failed", inp.update_id)
         return True
 
+    async def _think(self, inp: Incoming, patience: float | None) -> list[Any]:
+        """The engine's reply; "typing…" shows if it takes longer than ``typing_after``."""
+
+        async def typing_later() -> None:
+            await asyncio.sleep(self.typing_after)
+            await self.channel.typing(inp.chat_id)
+
+        async def busy(notice: list[Any]) -> None:
+            await self.channel.send_reply(inp.chat_id, notice)
+
+        indicator = asyncio.create_task(typing_later())
+        try:
+            return await self.engine.handle(inp, patience=patience, on_hold=busy)
+        finally:
+            indicator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await indicator
+
     async def _handle(self, inp: Incoming, patience: float | None) -> None:
         if inp.text is not None and inp.command is None and not inp.media:
             picked = await self._numbered_answer(inp, patience)
             if picked is not None:
                 inp = dataclasses.replace(inp, choice=picked, text=None)
-
-        async def busy(notice: list[Any]) -> None:
-            await self.channel.send_reply(inp.chat_id, notice)
-
-        reply = await self.engine.handle(inp, patience=patience, on_hold=busy)
+        reply = await self._think(inp, patience)
+        self.media.kick()  # files of a tip or check-in this update may have saved
         if not reply:
             return  # a redelivery: its answer went out the first time
         try:
