@@ -45,7 +45,7 @@ from db.session import UnitOfWork
 from db.shown_choices import answer
 from handlers.engine import Engine
 from handlers.i18n import _
-from handlers.types import Incoming
+from handlers.types import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ class ZaloService:
         except Exception:
             log.exception("zalo update %s failed", inp.update_id)
 
-    async def _think(self, inp: Incoming) -> list[Any]:
+    async def _think(self, inp: Incoming) -> Reply:
         """The engine's reply; "typing…" shows if it takes longer than ``typing_after``."""
 
         async def typing_later() -> None:
