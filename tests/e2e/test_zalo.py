@@ -558,7 +558,7 @@ async def test_send_photo_waits_longer_sends_once_and_a_failed_photo_never_block
                 CITIZEN, [Message("Tip #2", files=(photo,))]
             )
             await api.wait_for("sendPhoto", since=since, timeout=5)  # Zalo finishes it
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.8)  # a retried photo would have landed by now
             assert [c.method for c in api.sent_messages(CITIZEN, since=since)] == [
                 "sendMessage",
                 "sendPhoto",
