@@ -355,7 +355,16 @@ class TipReporter(Base):
 
 class Attachment(Base):
     __tablename__ = "attachment"
-    __table_args__ = (Index("ix_attachment_owner", "owner_kind", "owner_id"),)
+    __table_args__ = (
+        Index("ix_attachment_owner", "owner_kind", "owner_id"),
+        # Files still to download: the fetcher looks after every Zalo update.
+        Index(
+            "ix_attachment_waiting",
+            "channel",
+            "id",
+            postgresql_where=text("stored_path IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_kind: Mapped[str] = mapped_column(String(16))

@@ -557,7 +557,8 @@ async def test_send_photo_waits_longer_sends_once_and_a_failed_photo_never_block
             await ZaloChannel(short, db, backoff=0.05).send_reply(
                 CITIZEN, [Message("Tip #2", files=(photo,))]
             )
-            await asyncio.sleep(0.8)  # the fake finishes the photo it was sending
+            await api.wait_for("sendPhoto", since=since, timeout=5)  # Zalo finishes it
+            await asyncio.sleep(0.8)  # a retried photo would have landed by now
             assert [c.method for c in api.sent_messages(CITIZEN, since=since)] == [
                 "sendMessage",
                 "sendPhoto",

@@ -48,7 +48,7 @@ from db.session import UnitOfWork
 from db.shown_choices import answer
 from handlers.engine import Engine, StoreUnavailable
 from handlers.i18n import _
-from handlers.types import Incoming
+from handlers.types import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class ZaloService:
             log.exception("zalo update %s failed", inp.update_id)
         return True
 
-    async def _think(self, inp: Incoming, patience: float | None) -> list[Any]:
+    async def _think(self, inp: Incoming, patience: float | None) -> Reply:
         """The engine's reply; "typing…" shows if it takes longer than ``typing_after``."""
 
         async def typing_later() -> None:
