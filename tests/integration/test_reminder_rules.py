@@ -1,0 +1,88 @@
+"""Reminder rules the calendar tests leave open (scheduler.reminders): a snooze that
+ends on a quiet day, a duty's last day, finished tasks and the weekly nudge."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from db.checkins import CheckinStatus
+from db.models import TaskKind
+from db.session import Database
+from scheduler.reminders import send_checkin_nudges
+from tests.integration.plan_fixtures import add_task, assign
+from tests.integration.test_reminders import (
+    D,
+    at,
+    check_in,
+    days,
+    kinds,
+    make_team,
+    messages,
+    outbox,
+    run_days,
+)
+
+
+async def test_a_snooze_ending_on_a_quiet_day_brings_one_reminder_back(db: Database) -> None:
+    team = await make_team(db)
+    task = await add_task(db, team.world, TaskKind.MILESTONE, "Xa", "Far task")
+    far = D(2025, 9, 30)
+    aid = await assign(db, task, team.world.a, far)
+    team.clock.now = at(D(2025, 5, 12), 6, 30)
+    await team.officer.press(f"rm:sn:{aid}")  # until 13/05, months before the deadline
+    await run_days(db, D(2025, 5, 12), D(2025, 5, 16))
+    assert kinds(await outbox(db, team.officer)) == [("snooze", "2025-05-13")]
+    assert await outbox(db, team.force) == []  # nothing else is due for anyone
+    assert "Far task" in messages((await outbox(db, team.officer))[0])[0].text
+
+
+async def test_a_recurring_duty_is_reminded_on_its_last_day_then_stops(db: Database) -> None:
+    team = await make_team(db)
+    task = await add_task(db, team.world, TaskKind.RECURRING, "Tuần tra", "Patrols")
+    await assign(db, task, team.world.a, D(2025, 5, 20))  # ends before May does
+    await run_days(db, D(2025, 5, 10), D(2025, 6, 10))
+    assert kinds(await outbox(db, team.officer)) == [
+        ("d7", "2025-05-13"),
+        ("d1", "2025-05-19"),
+        ("d0", "2025-05-20"),
+    ]
+
+
+async def test_a_weekly_duty_hears_the_day_before_and_on_the_day_only(db: Database) -> None:
+    team = await make_team(db)
+    task = await add_task(
+        db, team.world, TaskKind.RECURRING, "Giao ban", "Weekly briefing", cadence="weekly"
+    )
+    await assign(db, task, team.world.a, D(2025, 12, 31))
+    await run_days(db, D(2025, 5, 12), D(2025, 5, 25))
+    assert kinds(await outbox(db, team.officer)) == [
+        ("d1", "2025-05-17"),
+        ("d0", "2025-05-18"),
+        ("d1", "2025-05-24"),
+        ("d0", "2025-05-25"),
+    ]
+
+
+async def test_finished_tasks_are_left_out_of_the_weekly_nudge(db: Database) -> None:
+    team = await make_team(db)
+    far = D(2025, 12, 31)
+    done = await assign(
+        db,
+        await add_task(db, team.world, TaskKind.MILESTONE, "Xong", "Finished"),
+        team.world.a,
+        far,
+    )
+    other = await assign(
+        db,
+        await add_task(db, team.world, TaskKind.MILESTONE, "Chưa", "Unfinished"),
+        team.world.a,
+        far,
+    )
+    await check_in(db, team.officer, done, at(D(2025, 4, 20)), status=CheckinStatus.DONE)
+    monday = D(2025, 5, 5)
+    assert await send_checkin_nudges(db, Settings(), at(monday)) == 2
+    nudge = messages((await outbox(db, team.officer))[0])[0].text
+    assert "Unfinished" in nudge and "Finished" not in nudge
+    assert "1 task of your unit" in nudge
+    # Once everything is done, nobody is nudged at all.
+    await check_in(db, team.officer, other, at(D(2025, 5, 6)), status=CheckinStatus.DONE)
+    assert await send_checkin_nudges(db, Settings(), at(monday + days(14))) == 0
