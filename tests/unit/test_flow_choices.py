@@ -119,3 +119,6 @@ def test_has_role_checks_the_role_only() -> None:
     ctx = context((Role.FORCE, WARD))
     assert ctx.has_role(Role.FORCE) and ctx.has_role(Role.OFFICER, Role.FORCE)
     assert not ctx.has_role(Role.OFFICER, Role.SUPERVISOR)
+    both = context((Role.FORCE, WARD), (Role.SUPERVISOR, CITY))
+    assert both.has_role(Role.FORCE) and both.has_role(Role.SUPERVISOR)
+    assert not context().has_role(*Role)
