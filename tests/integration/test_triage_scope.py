@@ -35,6 +35,8 @@ async def test_contact_only_for_officers_of_exactly_the_tips_unit(db: Database) 
     world = await make_world(db)
     await add_staff(db, world, "s-nh", "nghi-huong", Role.SUPERVISOR)
     await add_staff(db, world, "o-vinh", "vinh", Role.OFFICER)
+    await add_staff(db, world, "o-both", "nghi-huong", Role.OFFICER)
+    await add_staff(db, world, "o-both", "hung-nguyen", Role.SUPERVISOR)
     engine = make_engine(db)
     await send_tip(Person(engine, "rep-1", name=NAME, language_code="en"), phone=PHONE)
     tip = await only_tip(db)
@@ -42,6 +44,9 @@ async def test_contact_only_for_officers_of_exactly_the_tips_unit(db: Database) 
     officer = staff(engine, "o-nh")
     await officer.press(f"tr:open:{tip.id}")
     assert f"Reporter: {NAME}, phone {PHONE}" in officer.text
+    both = Person(engine, "o-both", language_code="en")  # another role elsewhere changes nothing
+    await both.press(f"tr:open:{tip.id}")
+    assert f"Reporter: {NAME}, phone {PHONE}" in both.text
 
     for user_id in ("s-nh", "o-vinh"):  # the tip's own unit but not an officer; an officer above
         person = Person(engine, user_id, language_code="en")
