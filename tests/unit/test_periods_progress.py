@@ -148,7 +148,7 @@ TODAY = D(2025, 5, 10)
 def test_count_with_a_target_is_done_at_the_target() -> None:
     assert row("count", target="3", value="3").is_done(TODAY)
     assert not row("count", target="3", value="2.99").is_done(TODAY)
-    assert not row("count", target="3", value=None, status="in_progress").is_done(TODAY)
+    assert row("count", target="3", value=None, status="in_progress").is_done(TODAY) is False
     assert row("count", target="4", value="2").fraction(TODAY) == 0.5
     assert row("count", target="4", value="9").fraction(TODAY) == 1.0
 
@@ -158,7 +158,7 @@ def test_count_without_a_target_is_done_at_any_value_above_zero() -> None:
     assert row("count", value="1").is_done(TODAY)
     assert row("count", value="0.5").is_done(TODAY)
     assert row("count", value="0").fraction(TODAY) == 0.0
-    assert not row("count", checked=False).is_done(TODAY)
+    assert row("count", checked=False).is_done(TODAY) is False  # a bool, not just falsy
 
 
 def test_percent_exactly_at_target_is_done() -> None:
@@ -167,7 +167,7 @@ def test_percent_exactly_at_target_is_done() -> None:
     assert row("percent", target="80", value="80").is_done(TODAY)  # no base: the value is a share
     assert row("percent", target="80", value="80", eligible=0).is_done(TODAY)
     assert not row("percent", target="80", value="79.9").is_done(TODAY)
-    assert not row("percent", target="80", status="in_progress").is_done(TODAY)
+    assert row("percent", target="80", status="in_progress").is_done(TODAY) is False
 
 
 def test_percent_without_a_target_means_all() -> None:
@@ -197,7 +197,7 @@ def test_milestone_report_and_recurring_are_done_by_status() -> None:
     assert not row("recurring", status="done", period="2025-04").is_done(TODAY)
     assert row("recurring", status="done", period="2025-05").is_done(TODAY)
     assert not row("recurring", status="in_progress", period="2025-05").is_done(TODAY)
-    assert not row("unknown-kind", status="done").is_done(TODAY)
+    assert row("unknown-kind", status="done").is_done(TODAY) is False
 
 
 def test_the_deadline_day_is_not_overdue_the_next_day_is() -> None:
