@@ -42,6 +42,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path(__file__).with_name("mutation.toml")
@@ -387,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         (e["module"], e["key"]): e["why"]
         for e in tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", [])
     }
-    modules: dict[str, dict[str, object]] = config["modules"]
+    modules: dict[str, dict[str, Any]] = config["modules"]
     chosen = args.module or list(modules)
     plan: list[tuple[Mutant, list[str]]] = []
     for module in chosen:
@@ -397,10 +398,10 @@ def main(argv: list[str] | None = None) -> int:
             *generated(
                 module,
                 source,
-                spec["functions"],  # type: ignore[arg-type]
-                frozenset(spec.get("skip_operators", [])),  # type: ignore[arg-type]
+                spec["functions"],
+                frozenset(spec.get("skip_operators", [])),
             ),
-            *named(module, source, spec.get("named", [])),  # type: ignore[arg-type]
+            *named(module, source, spec.get("named", [])),
         ]
         for m in mutants:
             if (module, m.key) not in equivalents:
@@ -428,9 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{module}: tests pass unmutated in {seconds:.1f} s", flush=True)
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futures = {
-                pool.submit(
-                    test_mutant, workers, m, tests, max(60.0, 5 * baselines[m.module])
-                ): m
+                pool.submit(test_mutant, workers, m, tests, max(60.0, 5 * baselines[m.module])): m
                 for m, tests in plan
             }
             for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
@@ -441,8 +440,11 @@ def main(argv: list[str] | None = None) -> int:
                 tally["killed"] += killed
                 if not killed:
                     survivors.append(m)
-                print(f"[{done}/{len(plan)}] {'killed ' if killed else 'SURVIVED'} "
-                      f"{m.module} {m.key}", flush=True)
+                print(
+                    f"[{done}/{len(plan)}] {'killed ' if killed else 'SURVIVED'} "
+                    f"{m.module} {m.key}",
+                    flush=True,
+                )
     finally:
         workers.cleanup()
         if server is not None:
@@ -458,15 +460,15 @@ def main(argv: list[str] | None = None) -> int:
     skipped = sum(1 for (mod, _) in equivalents if mod in chosen)
     print(f"equivalent mutants left out (see {EQUIVALENTS.name}): {skipped}")
     total = sum(t["mutants"] for t in results.values())
-    killed = sum(t["killed"] for t in results.values())
-    score = round(killed / total, 4) if total else 1.0
+    dead = sum(t["killed"] for t in results.values())
+    score = round(dead / total, 4) if total else 1.0
     target = float(config["target"])
     print(
         json.dumps(
             {
                 "mutants": total,
-                "killed": killed,
-                "survived": total - killed,
+                "killed": dead,
+                "survived": total - dead,
                 "score": score,
                 "target": target,
             }

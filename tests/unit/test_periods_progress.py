@@ -63,6 +63,8 @@ def test_period_key(cadence: str | None, day: dt.date, key: str) -> None:
         ("quarterly", D(2025, 12, 5), D(2025, 12, 31)),
         ("half-yearly", D(2025, 1, 1), D(2025, 6, 30)),
         ("half_yearly", D(2025, 6, 30), D(2025, 6, 30)),
+        ("half_yearly", D(2025, 4, 10), D(2025, 6, 30)),
+        ("semi_annual", D(2025, 8, 10), D(2025, 12, 31)),
         ("half-yearly", D(2025, 7, 1), D(2025, 12, 31)),
         ("yearly", D(2024, 2, 29), D(2024, 12, 31)),
         ("annual", D(2025, 1, 1), D(2025, 12, 31)),
@@ -190,6 +192,14 @@ def test_milestone_report_and_recurring_are_done_by_status() -> None:
     assert not row("report", status="done").is_done(TODAY)
     assert row("milestone", status="done").fraction(TODAY) == 1.0
     assert row("milestone", status="in_progress").fraction(TODAY) == 0.0
+    # Milestones and reports are 0 or 1, whatever number a check-in carries.
+    assert row("milestone", status="in_progress", value="50").fraction(TODAY) == 0.0
+    assert row("report", status="in_progress", value="1").fraction(TODAY) == 0.0
+    assert row("count", target="4", checked=False).fraction(TODAY) == 0.0
+    assert row("percent", target="50", checked=False).fraction(TODAY) == 0.0
+    assert row("count", target="4", status="blocked").fraction(TODAY) == 0.0  # no value yet
+    assert row("percent", target="50", status="blocked").fraction(TODAY) == 0.0
+    assert row("percent", target="0", value="0", eligible=4).fraction(TODAY) == 1.0  # 0 %: done
     may = period_key("weekly", TODAY)
     assert may == "2025-W19"
     assert row("recurring", cadence="weekly", status="done", period=may).is_done(TODAY)
