@@ -13,7 +13,14 @@ from decimal import Decimal
 import pytest
 
 from db.checkins import AssignmentProgress, Latest, Progress, period_key
-from scheduler.reminders import Kind, due_date, period_end, scheduled_kind
+from scheduler.reminders import (
+    Kind,
+    due_date,
+    nudge_key,
+    period_end,
+    reminder_key,
+    scheduled_kind,
+)
 
 D = dt.date
 
@@ -289,3 +296,10 @@ def test_weekly_duties_get_no_seven_day_reminder_and_duties_are_never_overdue() 
     assert scheduled_kind(weekly, D(2025, 5, 24)) == Kind.DAY_BEFORE  # Saturday
     assert scheduled_kind(weekly, D(2025, 5, 25)) == Kind.ON_THE_DAY  # Sunday
     assert scheduled_kind(monthly, D(2025, 5, 24)) == Kind.WEEK_BEFORE
+
+
+def test_dedup_keys_name_the_day_and_the_iso_week() -> None:
+    assert reminder_key(12, 34, Kind.DAY_BEFORE, D(2025, 5, 19)) == "rem:12:34:d1:2025-05-19"
+    assert nudge_key(34, D(2025, 5, 5)) == "nudge:34:2025-W19"
+    assert nudge_key(34, D(2024, 12, 30)) == "nudge:34:2025-W01"  # ISO week-year
+    assert nudge_key(34, D(2027, 1, 1)) == "nudge:34:2026-W53"
