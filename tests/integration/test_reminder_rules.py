@@ -24,15 +24,30 @@ from tests.integration.test_reminders import (
 
 async def test_a_snooze_ending_on_a_quiet_day_brings_one_reminder_back(db: Database) -> None:
     team = await make_team(db)
-    task = await add_task(db, team.world, TaskKind.MILESTONE, "Xa", "Far task")
     far = D(2025, 9, 30)
-    aid = await assign(db, task, team.world.a, far)
+    first = await assign(
+        db, await add_task(db, team.world, TaskKind.MILESTONE, "Xa", "Far task"), team.world.a, far
+    )
+    second = await assign(
+        db,
+        await add_task(db, team.world, TaskKind.MILESTONE, "Xa nữa", "Farther"),
+        team.world.a,
+        far,
+    )
     team.clock.now = at(D(2025, 5, 12), 6, 30)
-    await team.officer.press(f"rm:sn:{aid}")  # until 13/05, months before the deadline
+    # Months before the deadlines: the officer snoozes the first task, the force member
+    # (after the officer in the unit's list) the second; both until 13/05.
+    await team.officer.press(f"rm:sn:{first}")
+    await team.force.press(f"rm:sn:{second}")
     await run_days(db, D(2025, 5, 12), D(2025, 5, 16))
-    assert kinds(await outbox(db, team.officer)) == [("snooze", "2025-05-13")]
-    assert await outbox(db, team.force) == []  # nothing else is due for anyone
-    assert "Far task" in messages((await outbox(db, team.officer))[0])[0].text
+    officer_rows = await outbox(db, team.officer)
+    force_rows = await outbox(db, team.force)
+    assert kinds(officer_rows) == [("snooze", "2025-05-13")]
+    assert kinds(force_rows) == [("snooze", "2025-05-13")]
+    assert officer_rows[0].dedup_key.split(":")[1] == str(first)
+    assert force_rows[0].dedup_key.split(":")[1] == str(second)
+    assert "Far task" in messages(officer_rows[0])[0].text
+    assert "Xa nữa" in messages(force_rows[0])[0].text
 
 
 async def test_a_recurring_duty_is_reminded_on_its_last_day_then_stops(db: Database) -> None:
