@@ -101,3 +101,23 @@ async def test_finished_tasks_are_left_out_of_the_weekly_nudge(db: Database) -> 
     # Once everything is done, nobody is nudged at all.
     await check_in(db, team.officer, other, at(D(2025, 5, 6)), status=CheckinStatus.DONE)
     assert await send_checkin_nudges(db, Settings(), at(monday + days(14))) == 0
+
+
+async def test_a_snooze_ending_on_the_nudge_day_no_longer_hides_the_task(db: Database) -> None:
+    team = await make_team(db)
+    quiet = await assign(
+        db,
+        await add_task(db, team.world, TaskKind.MILESTONE, "Im lặng", "Quiet task"),
+        team.world.a,
+        D(2025, 12, 31),
+    )
+    team.clock.now = at(D(2025, 5, 4), 10)  # Sunday: "remind me tomorrow", until Monday
+    await team.officer.press(f"rm:sn:{quiet}")
+    assert await send_checkin_nudges(db, Settings(), at(D(2025, 5, 5))) == 2
+    assert "Quiet task" in messages((await outbox(db, team.officer))[0])[0].text
+    team.clock.now = at(D(2025, 5, 11), 10)  # Sunday again; Monday's nudge is a new week
+    await team.officer.press(f"rm:sn:{quiet}")
+    team.clock.now = at(D(2025, 5, 12), 6)
+    await team.force.press(f"rm:sn:{quiet}")  # until Tuesday: Monday's nudge skips them
+    assert await send_checkin_nudges(db, Settings(), at(D(2025, 5, 12))) == 1
+    assert len(await outbox(db, team.force)) == 1
