@@ -111,3 +111,17 @@ def test_chat_wait_counts_the_chat_and_the_pause_not_the_bot() -> None:
     assert lim.chat_wait("telegram", "-100") == pytest.approx(3.0)  # 20 a minute
     lim.pause("telegram", 7)
     assert lim.chat_wait("telegram", "2") == pytest.approx(7.0)
+
+
+async def test_the_default_rates_are_telegrams_ceilings() -> None:
+    time = FakeTime()
+    lim = Limiter(monotonic=time, sleep=time.sleep)  # no rates given
+    for chat in range(61):
+        await lim.acquire("telegram", str(chat))
+    assert time.now == pytest.approx(2.0)  # 30 a second per bot
+    for who, spacing in (("7", 1.0), ("-100", 3.0)):  # 1 a second per chat, 20 a minute per group
+        time = FakeTime()
+        lim = Limiter(monotonic=time, sleep=time.sleep)
+        for _ in range(4):
+            await lim.acquire("telegram", who)
+        assert time.now == pytest.approx(3 * spacing)
