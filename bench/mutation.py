@@ -143,8 +143,8 @@ def _quiet_nodes(root: ast.AST) -> set[int]:
         elif isinstance(node, ast.AnnAssign):
             mark(node.annotation)
         elif isinstance(node, ast.ClassDef):
-            for base in node.bases:
-                mark(base)
+            for part in [*node.bases, *node.decorator_list]:
+                mark(part)
     return quiet
 
 
@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{module}: tests pass unmutated in {seconds:.1f} s", flush=True)
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futures = {
-                pool.submit(test_mutant, workers, m, tests, max(60.0, 5 * baselines[m.module])): m
+                pool.submit(test_mutant, workers, m, tests, max(20.0, 5 * baselines[m.module])): m
                 for m, tests in plan
             }
             for done, future in enumerate(concurrent.futures.as_completed(futures), 1):

@@ -121,3 +121,28 @@ async def test_a_snooze_ending_on_the_nudge_day_no_longer_hides_the_task(db: Dat
     await team.force.press(f"rm:sn:{quiet}")  # until Tuesday: Monday's nudge skips them
     assert await send_checkin_nudges(db, Settings(), at(D(2025, 5, 12))) == 1
     assert len(await outbox(db, team.force)) == 1
+
+
+async def test_an_ended_duty_does_not_stop_the_reminders_after_it(db: Database) -> None:
+    team = await make_team(db)
+    duty = await add_task(db, team.world, TaskKind.RECURRING, "Tuần tra", "Patrols")
+    await assign(db, duty, team.world.a, D(2025, 5, 9))  # ended yesterday, listed first
+    task = await add_task(db, team.world, TaskKind.MILESTONE, "Mốc", "Milestone")
+    await assign(db, task, team.world.a, D(2025, 5, 17))
+    await run_days(db, D(2025, 5, 10), D(2025, 5, 10))
+    assert kinds(await outbox(db, team.officer)) == [("d7", "2025-05-10")]
+
+
+async def test_a_check_in_exactly_seven_days_old_is_stale_for_the_nudge(db: Database) -> None:
+    team = await make_team(db)
+    busy = await assign(
+        db,
+        await add_task(db, team.world, TaskKind.COUNT, "Bận", "Busy task"),
+        team.world.a,
+        D(2025, 12, 31),
+        target=10,
+    )
+    monday = D(2025, 5, 12)
+    await check_in(db, team.force, busy, at(monday - days(7)), value=1)  # 7 days to the minute
+    assert await send_checkin_nudges(db, Settings(), at(monday)) == 2
+    assert "Busy task" in messages((await outbox(db, team.officer))[0])[0].text

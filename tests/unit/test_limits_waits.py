@@ -57,6 +57,16 @@ async def test_a_429_during_a_wait_on_another_bot_does_not_hold_this_one() -> No
     assert time.now == pytest.approx(1.0)
 
 
+def test_a_pause_lasts_exactly_its_seconds_and_zero_is_none() -> None:
+    time = FakeTime()
+    lim = limiter(time)
+    lim.pause("telegram", 0.5)
+    assert lim.paused_for("telegram") == pytest.approx(0.5)
+    lim.pause("zalo", 0)
+    lim.pause("zalo", -3)
+    assert lim.paused_for("zalo") == 0.0
+
+
 async def test_a_paused_bot_waits_before_its_first_message() -> None:
     time = FakeTime()
     lim = limiter(time)
@@ -68,7 +78,7 @@ async def test_a_paused_bot_waits_before_its_first_message() -> None:
 
 @pytest.mark.parametrize("rate", [0, 0.0, -1])
 def test_a_bucket_refuses_a_rate_that_is_not_positive(rate: float) -> None:
-    with pytest.raises(ValueError, match="rate must be positive"):
+    with pytest.raises(ValueError, match="^rate must be positive$"):
         TokenBucket(rate, now=0.0)
 
 
@@ -78,7 +88,7 @@ def test_a_bucket_refuses_a_rate_that_is_not_positive(rate: float) -> None:
 async def test_a_limiter_with_a_zero_rate_refuses_to_send(rates: dict[str, float]) -> None:
     time = FakeTime()
     lim = limiter(time, **rates)
-    with pytest.raises(ValueError, match="rate must be positive"):
+    with pytest.raises(ValueError, match="^rate must be positive$"):
         await lim.acquire("telegram", "-100" if "group_per_minute" in rates else "1")
 
 
