@@ -406,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         for m in mutants:
             if (module, m.key) not in equivalents:
                 plan.append((m, spec["tests"]))  # type: ignore[arg-type]
+        keys = {m.key for m in mutants}
+        for mod, key in equivalents:
+            if mod == module and key not in keys:
+                print(f"warning: {EQUIVALENTS.name} names no mutant {module} {key}", flush=True)
         print(f"{module}: {len(mutants)} mutants", flush=True)
     if args.list:
         for m, _ in plan:

@@ -111,6 +111,14 @@ def test_a_reference_hides_the_tip_id_and_opens_only_with_our_key() -> None:
     assert seal_ref(SETTINGS, 5) != seal_ref(SETTINGS, 5)  # a fresh nonce each time
 
 
+def test_every_reference_is_48_characters_and_opens() -> None:
+    # Random nonces: about one reference in 64 ends in any given character, so among
+    # 1000 every ending occurs (a trimmed or padded reference would not open).
+    refs = [seal_ref(SETTINGS, n) for n in range(1000)]
+    assert {len(r) for r in refs} == {48}
+    assert [open_ref(SETTINGS, r) for r in refs] == list(range(1000))
+
+
 @pytest.mark.parametrize("bad", ["", "abc", "!!!not-base64!!!", "A" * 48, "A" * 47])
 def test_a_forged_or_mangled_reference_opens_to_none(bad: str) -> None:
     assert open_ref(SETTINGS, bad) is None
