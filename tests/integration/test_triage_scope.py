@@ -99,3 +99,15 @@ async def test_a_closed_tip_takes_no_more_actions(db: Database) -> None:
     assert after.assigned_member_id is None
     assert events_after == events_before
     assert conversation is not None and conversation.flow is None  # no question or note asked
+
+
+async def test_a_superscript_digit_is_not_a_tip_number(db: Database) -> None:
+    await make_world(db)
+    engine = make_engine(db)
+    await send_tip(Person(engine, "rep-4", language_code="en"))
+    tip = await only_tip(db)
+    officer = staff(engine, "o-nh")
+    await officer.press(f"tr:dup:{tip.id}")
+    await officer.say("²")  # str.isdigit() is true for it; int() is not
+    assert "Please type the number of the original tip" in officer.text
+    assert "went wrong" not in officer.text
