@@ -177,8 +177,9 @@ class AssignmentProgress:
         if latest is None or self.kind not in (TaskKind.COUNT, TaskKind.PERCENT):
             return 0.0
         reached = latest.share() if self.kind == TaskKind.PERCENT else latest.value
+        # A target of 0 or none is the default goal, so ``goal`` is never 0.
         goal = self.target if self.target else Decimal(100 if self.kind == TaskKind.PERCENT else 1)
-        if reached is None or goal <= 0:
+        if reached is None:
             return 0.0
         return min(float(reached / goal), 1.0)
 

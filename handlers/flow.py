@@ -187,7 +187,8 @@ def choice_or_text(inp: Incoming, options: Sequence[Choice]) -> str | None:
     text = (inp.text or "").strip()
     if not text:
         return None
-    if text.isdigit() and 1 <= int(text) <= len(options):
+    # ASCII digits only: "²".isdigit() is true, but int("²") raises.
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= len(options):
         return options[int(text) - 1].id
     from db.units import fold
 

@@ -818,7 +818,7 @@ async def on_original(ctx: Context, inp: Incoming) -> Reply:
         if inp.choice and inp.choice.startswith("trf:dup:")
         else ((inp.text or "").strip().lstrip("#"))
     )
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), but int("²") raises
         raise Invalid(_("Please type the number of the original tip, for example 12."))
     tip, unit = await _current(ctx)
     original_id = int(raw)

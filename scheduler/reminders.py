@@ -89,19 +89,22 @@ def due_date(row: AssignmentProgress, today: dt.date) -> dt.date | None:
 
 
 def scheduled_kind(row: AssignmentProgress, today: dt.date) -> Kind | None:
-    """The reminder ``row`` owes on ``today`` by the calendar alone (done or not)."""
+    """The reminder ``row`` owes on ``today`` by the calendar alone (done or not).
+
+    ``due_date`` keeps a recurring duty off the 7-day and overdue reminders: its due
+    day is never past, and a weekly period ends at most 6 days ahead.
+    """
     due = due_date(row, today)
     if due is None:
         return None
     left = (due - today).days
-    recurring = row.kind == TaskKind.RECURRING
-    if left == 7 and not (recurring and (row.cadence or "").lower() == "weekly"):
+    if left == 7:
         return Kind.WEEK_BEFORE
     if left == 1:
         return Kind.DAY_BEFORE
     if left == 0:
         return Kind.ON_THE_DAY
-    if left < 0 and -left % 7 == 0 and not recurring:
+    if left < 0 and -left % 7 == 0:
         return Kind.OVERDUE
     return None
 

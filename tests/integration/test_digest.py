@@ -328,7 +328,16 @@ async def test_a_late_start_catches_up_on_the_digest_the_same_morning(
         db, Settings(digest_hour=6), {}, clock=lambda: now.astimezone(dt.UTC), send=False
     )
     service.add_jobs()
-    job = service.scheduler.get_job("daily-digest")
-    assert job is not None
-    # Not yet started: a job with a run time set at start-up carries it already.
-    assert (getattr(job, "next_run_time", None) is not None) is catches_up
+    service.scheduler.start(paused=True)  # computes every job's next run time; fires none
+    try:
+        job = service.scheduler.get_job("daily-digest")
+        assert job is not None
+        real_now = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+        if catches_up:  # within seconds of starting
+            assert dt.timedelta(0) <= job.next_run_time - real_now < dt.timedelta(seconds=30)
+        else:  # the next 06:00 of the real clock (APScheduler's), today or tomorrow
+            six = real_now.replace(hour=6, minute=0, second=0, microsecond=0)
+            expected = six if real_now < six else six + dt.timedelta(days=1)
+            assert job.next_run_time == expected
+    finally:
+        service.scheduler.shutdown(wait=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.config import Settings
 from db.models import Conversation, Identity, ProcessedUpdate
@@ -86,15 +86,50 @@ async def test_unknown_command_gets_hint(db: Database) -> None:
     assert "Unknown command" in person.text
 
 
+async def _wait_for_lock_waiters(db: Database, n: int) -> None:
+    """Until ``n`` sessions of this database wait on a lock (10 s at most)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        async with db.engine.connect() as conn:
+            if await conn.scalar(query) >= n:
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{n} sessions never waited on a lock")
+
+
 async def test_one_persons_updates_run_in_order_others_concurrently(db: Database) -> None:
     engine = make_engine(db)
-    people = [Person(engine, str(200 + i), language_code="en") for i in range(5)]
-    await asyncio.gather(*(p.say("/start") for p in people))
-    person = people[0]
-    # Two quick taps: /lang then a choice; the row lock keeps them in order.
-    await asyncio.gather(person.say("/lang"))
-    replies = await asyncio.gather(person.press("lang:vi"), person.say("/me"))
-    assert replies[0] and replies[1]
+    alice = Person(engine, "200", language_code="vi")
+    bob = Person(engine, "201", language_code="en")
+    await alice.say("/start")
+    await bob.say("/start")
+    async with db.engine.connect() as holder:
+        # Hold Alice's identity row, as a slow update of hers would.
+        held = await holder.begin()
+        await holder.execute(text("SELECT 1 FROM identity WHERE external_id = '200' FOR UPDATE"))
+        ask = asyncio.create_task(alice.say("/lang"))
+        await _wait_for_lock_waiters(db, 1)
+        answer = asyncio.create_task(alice.press("lang:en"))
+        await _wait_for_lock_waiters(db, 2)
+        # Bob is not held up by Alice's updates.
+        help_reply = await asyncio.wait_for(bob.say("/help"), timeout=10)
+        assert any("/lang" in m.text for m in help_reply)
+        assert not ask.done() and not answer.done()
+        await held.rollback()
+    asked, answered = await asyncio.wait_for(asyncio.gather(ask, answer), timeout=10)
+    # In order: /lang asked which language, then the tap answered it. In the other
+    # order the tap would be a stale button (ignored) and Alice would stay in Vietnamese.
+    assert "lang:en" in [c.id for m in asked for c in m.choices]
+    assert answered
     async with db.sessions() as s:
-        n = await s.scalar(select(func.count()).select_from(Conversation))
-    assert n == 5
+        language = await s.scalar(select(Identity.language).where(Identity.external_id == "200"))
+        conversation = await s.scalar(
+            select(Conversation)
+            .join(Identity, Identity.id == Conversation.identity_id)
+            .where(Identity.external_id == "200")
+        )
+    assert language == "en"
+    assert conversation is not None and conversation.flow is None

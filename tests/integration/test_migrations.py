@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from db import migrate
-from db.models import Base
+from bot.config import Settings
+from db import audit, migrate
+from db.checkins import append_checkin
+from db.models import Assignment, Base, Plan, Task, utcnow
+from db.sealed import ReporterLink
 from db.session import Database
+from db.tips import TipDraft, create_tip
+from tests.integration.tip_helpers import make_world
 
 
 async def _tables(db: Database) -> set[str]:
@@ -45,10 +52,53 @@ async def test_upgrade_downgrade_upgrade(pg_url: str) -> None:
         await scratch.dispose()
 
 
-async def test_checkin_history_is_append_only(db: Database) -> None:
-    async with db.engine.begin() as conn:
-        await conn.execute(text("INSERT INTO member (full_name) VALUES ('a')"))
-        await conn.execute(text("INSERT INTO audit (action, data) VALUES ('x', '{}')"))
-    with pytest.raises(DBAPIError, match="append-only"):
-        async with db.engine.begin() as conn:
-            await conn.execute(text("UPDATE audit SET action = 'y'"))
+async def _history_rows(db: Database) -> None:
+    """One row in each history table: a check-in, a tip's events, an audit entry."""
+    world = await make_world(db)
+    settings = Settings(secret_key="test-secret-key")  # type: ignore[arg-type]
+    async with db.sessions() as s:
+        draft = TipDraft("drugs", "A tip.", world.units["nghi-huong"], "test", "chosen")
+        await create_tip(s, settings, draft, ReporterLink(0, "test", "0"), now=utcnow())
+        plan = Plan(code="KH", title_vi="Kế hoạch", title_en="Plan", year=2025)
+        s.add(plan)
+        await s.flush()
+        task = Task(plan_id=plan.id, code="t1", kind="milestone", title_vi="Việc", title_en="")
+        s.add(task)
+        await s.flush()
+        assignment = Assignment(
+            task_id=task.id, unit_id=world.units["nghi-huong"], deadline=dt.date(2025, 5, 20)
+        )
+        s.add(assignment)
+        await s.flush()
+        await append_checkin(
+            s,
+            assignment_id=assignment.id,
+            member_id=world.members["o-nh"],
+            at=utcnow(),
+            status="done",
+        )
+        audit.record(s, "x", actor_member_id=None, object_kind="tip", object_id=1, data={})
+        await s.commit()
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value"),
+    [
+        ("checkin", "note", "'changed'"),
+        ("tip_event", "text", "'changed'"),
+        ("audit", "action", "'y'"),
+    ],
+)
+async def test_checkin_history_is_append_only(
+    db: Database, table: str, column: str, value: str
+) -> None:
+    """The database itself refuses to change or delete history rows (triggers)."""
+    await _history_rows(db)
+    async with db.engine.connect() as conn:
+        assert await conn.scalar(text(f"SELECT count(*) FROM {table}")) >= 1
+    for statement in (f"UPDATE {table} SET {column} = {value}", f"DELETE FROM {table}"):
+        with pytest.raises(DBAPIError, match=f"{table} is append-only"):
+            async with db.engine.begin() as conn:
+                await conn.execute(text(statement))
+    async with db.engine.connect() as conn:
+        assert await conn.scalar(text(f"SELECT count(*) FROM {table}")) >= 1
