@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_SECRET_KEY = "dev-only-change-me"
+
 
 class Settings(BaseSettings):
     """Every knob of the application in one place; secrets are ``SecretStr``."""
@@ -48,7 +50,9 @@ class Settings(BaseSettings):
     conversation_idle_minutes: int = 60
     invite_max_failures: int = 5
     invite_lock_minutes: int = 60
-    secret_key: SecretStr = SecretStr("dev-only-change-me")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    # The key before the last rotation: still opens what was sealed under it.
+    secret_key_previous: SecretStr | None = None
     store_media: bool = False
 
     # Tips

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -29,7 +29,6 @@ from db.models import (
     DISTRICT_LEVEL,
     Attachment,
     Member,
-    RateEvent,
     Role,
     RoleGrant,
     Tip,
@@ -47,10 +46,6 @@ GROUP = 4
 OPEN_STATUSES = (TipStatus.NEW.value, TipStatus.ACKNOWLEDGED.value, TipStatus.ASSIGNED.value)
 OUTCOMES = ("handled", "not_verified", "referred", "spam")
 DUPLICATE = "duplicate"
-
-# rate_event kinds
-RATE_SUBMIT = "tip_submit"
-RATE_LOOKUP_FAIL = "tip_lookup_fail"
 
 
 class EventKind:
@@ -532,31 +527,3 @@ async def raise_escalation(
         .returning(Tip.id)
     )
     return (await session.execute(stmt)).scalar_one_or_none() is not None
-
-
-# --- rate limits -----------------------------------------------------------------------
-
-
-def record_rate(session: AsyncSession, identity_id: int, kind: str, at: dt.datetime) -> None:
-    session.add(RateEvent(identity_id=identity_id, kind=kind, at=at))
-
-
-async def rate_times(
-    session: AsyncSession, identity_id: int, kind: str, since: dt.datetime
-) -> list[dt.datetime]:
-    """When ``identity_id`` hit ``kind`` since ``since``, oldest first."""
-    stmt = (
-        select(RateEvent.at)
-        .where(RateEvent.identity_id == identity_id, RateEvent.kind == kind, RateEvent.at > since)
-        .order_by(RateEvent.at)
-    )
-    return list((await session.execute(stmt)).scalars().all())
-
-
-async def purge_rate_events(session: AsyncSession, kind: str, before: dt.datetime) -> int:
-    result = await session.execute(
-        delete(RateEvent)
-        .where(RateEvent.kind == kind, RateEvent.at < before)
-        .returning(RateEvent.id)
-    )
-    return len(result.all())

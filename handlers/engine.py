@@ -108,6 +108,7 @@ class Engine:
                 display_name=inp.display_name,
                 language=pick_language(inp.language_code),
                 now=now,
+                settings=self.settings,
             )
             if not opened.fresh:
                 log.info("update %s:%s already handled", inp.channel, inp.update_id)
@@ -123,6 +124,7 @@ class Engine:
                 conversation=conversation,
                 now=now,
                 incoming=inp,
+                previous_at=opened.previous_at,
             )
             try:
                 reply = await self._dispatch(ctx, inp)
@@ -177,7 +179,7 @@ class Engine:
 
     def _idle(self, ctx: Context) -> bool:
         limit = dt.timedelta(minutes=self.settings.conversation_idle_minutes)
-        previous = ctx.conversation.previous_at
+        previous = ctx.previous_at
         return previous is not None and ctx.now - previous > limit
 
     async def _again(self, ctx: Context, hint: str) -> Reply:

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
+from db import rate_limits
 from db import tips as repo
 from db.models import COMMUNE_LEVEL, DISTRICT_LEVEL, Unit
 from db.sealed import ReporterLink
@@ -92,7 +93,9 @@ def _clock(moment: dt.datetime) -> str:
 async def _over_limit(ctx: Context) -> dt.datetime | None:
     """When the person may send again, if they reached ``tip_max_per_hour``; else None."""
     hour = dt.timedelta(hours=1)
-    times = await repo.rate_times(ctx.session, ctx.identity.id, repo.RATE_SUBMIT, ctx.now - hour)
+    times = await rate_limits.times(
+        ctx.session, ctx.settings, rate_limits.TIP_SUBMIT, ctx.identity.id, ctx.now - hour, ctx.now
+    )
     if len(times) < ctx.settings.tip_max_per_hour:
         return None
     return times[len(times) - ctx.settings.tip_max_per_hour] + hour
@@ -638,7 +641,9 @@ async def _submit(ctx: Context) -> Reply:
         media=[repo.MediaItem.from_json(m) for m in _media(ctx)],
     )
     tip, code = await repo.create_tip(ctx.session, ctx.settings, draft, link, now=ctx.now)
-    repo.record_rate(ctx.session, ctx.identity.id, repo.RATE_SUBMIT, ctx.now)
+    await rate_limits.hit(
+        ctx.session, ctx.settings, rate_limits.TIP_SUBMIT, ctx.identity.id, ctx.now
+    )
     notified = await triage.notify_new_tip(ctx.session, tip, unit, cat)
     if notified == 0:
         await triage.escalate(ctx.session, tip, ctx.now, reason="no_officer")

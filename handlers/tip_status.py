@@ -3,7 +3,7 @@
 Anyone who holds a tracking code may see that tip's status and the officers'
 public messages, and add information while it is open. Ten wrong codes within an
 hour lock look-ups for that person for an hour; the failures are counted as
-``rate_event`` rows written in the normal path (never under ``Invalid``, whose
+keyed counters (``db.rate_limits``) written in the normal path (never under ``Invalid``, whose
 savepoint would roll them back).
 
 Buttons that name a tip in the citizen's chat carry an encrypted reference
@@ -31,6 +31,7 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from db import rate_limits
 from db import tips as repo
 from db.models import Tip, TipStatus
 from db.sealed import open_ref, seal_ref
@@ -68,7 +69,9 @@ CITIZEN_STATUS = {
 
 
 async def _failures(ctx: Context, since: dt.datetime) -> list[dt.datetime]:
-    return await repo.rate_times(ctx.session, ctx.identity.id, repo.RATE_LOOKUP_FAIL, since)
+    return await rate_limits.times(
+        ctx.session, ctx.settings, rate_limits.TIP_LOOKUP_FAIL, ctx.identity.id, since, ctx.now
+    )
 
 
 async def locked_until(ctx: Context) -> dt.datetime | None:
@@ -138,7 +141,9 @@ async def lookup(ctx: Context, raw: str) -> Reply:
         ]
     tip = await repo.by_code(ctx.session, ctx.settings, raw)
     if tip is None:
-        repo.record_rate(ctx.session, ctx.identity.id, repo.RATE_LOOKUP_FAIL, ctx.now)
+        await rate_limits.hit(
+            ctx.session, ctx.settings, rate_limits.TIP_LOOKUP_FAIL, ctx.identity.id, ctx.now
+        )
         await ctx.session.flush()
         until = await locked_until(ctx)
         if until is not None:

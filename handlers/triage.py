@@ -258,6 +258,7 @@ async def tell_reporter_status(
     status: str,
     *,
     event_id: int,
+    now: dt.datetime,
     note: str | None = None,
 ) -> bool:
     """Queue a neutral status update for the reporter, if still reachable."""
@@ -285,12 +286,22 @@ async def tell_reporter_status(
 
     # The key is keyed-hashed: an outbox row must not name the tip next to the reporter.
     return await notify.enqueue(
-        session, identity, render, dedup_key=f"tipr:{keyed_tag(settings, tip.id, event_id)}"
+        session,
+        identity,
+        render,
+        dedup_key=f"tipr:{keyed_tag(settings, tip.id, event_id)}",
+        private=(settings, now),
     )
 
 
 async def relay_question(
-    session: AsyncSession, settings: Settings, tip: Tip, question: str, *, event_id: int
+    session: AsyncSession,
+    settings: Settings,
+    tip: Tip,
+    question: str,
+    *,
+    event_id: int,
+    now: dt.datetime,
 ) -> bool:
     """Relay an officer's question; the reporter answers with the "Reply" button."""
     identity = await _reporter_identity(session, settings, tip.id)
@@ -308,7 +319,11 @@ async def relay_question(
         return [Message(text, choices=[Choice(f"{ANSWER_PREFIX}a:{ref}", _("Reply"))])]
 
     return await notify.enqueue(
-        session, identity, render, dedup_key=f"tipr:{keyed_tag(settings, tip.id, event_id)}"
+        session,
+        identity,
+        render,
+        dedup_key=f"tipr:{keyed_tag(settings, tip.id, event_id)}",
+        private=(settings, now),
     )
 
 
@@ -556,7 +571,7 @@ async def _acknowledge(ctx: Context, tip: Tip, unit: Unit) -> Reply:
     await ctx.session.flush()
     _audit(ctx, "tip.acknowledge", tip.id)
     await tell_reporter_status(
-        ctx.session, ctx.settings, tip, TipStatus.ACKNOWLEDGED, event_id=event.id
+        ctx.session, ctx.settings, tip, TipStatus.ACKNOWLEDGED, event_id=event.id, now=ctx.now
     )
     log.info("tip %s acknowledged by member %s", tip.id, _actor(ctx))
     return await render_card(ctx, tip, unit, note=_("Acknowledged."))
@@ -598,7 +613,7 @@ async def _assign(ctx: Context, tip: Tip, unit: Unit, member_id: int) -> Reply:
     _audit(ctx, "tip.assign", tip.id, member_id=member_id)
     if previous != TipStatus.ASSIGNED:
         await tell_reporter_status(
-            ctx.session, ctx.settings, tip, TipStatus.ASSIGNED, event_id=event.id
+            ctx.session, ctx.settings, tip, TipStatus.ASSIGNED, event_id=event.id, now=ctx.now
         )
     stmt = select(Identity).where(Identity.member_id == member_id, Identity.blocked_at.is_(None))
     for identity in (await ctx.session.execute(stmt)).scalars():
@@ -769,7 +784,9 @@ async def on_question(ctx: Context, inp: Incoming) -> Reply:
     )
     await ctx.session.flush()
     _audit(ctx, "tip.question", tip.id)
-    relayed = await relay_question(ctx.session, ctx.settings, tip, question, event_id=event.id)
+    relayed = await relay_question(
+        ctx.session, ctx.settings, tip, question, event_id=event.id, now=ctx.now
+    )
     ctx.finish()
     note = (
         _("Your question was passed on. You will be told when the reporter answers.")
@@ -893,7 +910,7 @@ async def _after_close(
     from db.sealed import schedule_purge
 
     await tell_reporter_status(
-        ctx.session, ctx.settings, tip, TipStatus.CLOSED, event_id=event_id, note=note
+        ctx.session, ctx.settings, tip, TipStatus.CLOSED, event_id=event_id, now=ctx.now, note=note
     )
     await schedule_purge(ctx.session, ctx.settings, tip.id, ctx.now)
     log.info("tip %s closed (%s) by member %s", tip.id, outcome, _actor(ctx))

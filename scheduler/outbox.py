@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.channels.base import (
@@ -52,6 +52,7 @@ from bot.channels.base import (
 )
 from bot.config import Settings
 from db.models import Identity, Outbox, OutboxStatus, utcnow
+from db.sealed import coarse, payload_messages
 from db.session import Database
 from handlers.i18n import set_language
 from handlers.types import message_from_json
@@ -292,7 +293,7 @@ class OutboxSender:
             stats.blocked += 1
             return _Outcome("blocked")
         channel = self.channels[row.channel]
-        messages = row.payload.get("messages", [])
+        messages = payload_messages(self.settings, row.payload)
         start = int(row.payload.get("delivered", 0))
         for index in range(start, len(messages)):
             wait = self.limiter.chat_wait(row.channel, row.chat_id)
@@ -360,6 +361,9 @@ class OutboxSender:
         *,
         delivered: int | None = None,
     ) -> None:
+        if "sealed" in row.payload:  # to a reporter: gone once done (see handlers.notify)
+            await self._forget(row, status, error)
+            return
         values: dict[str, Any] = {"status": status.value, **self._progress(row, delivered)}
         if status is OutboxStatus.SENT:
             values["sent_at"] = self.clock()
@@ -367,20 +371,39 @@ class OutboxSender:
             values["last_error"] = error[:ERROR_LIMIT]
         await self._record(row, values)
 
-    async def _blocked(self, row: Claimed, exc: Exception, *, delivered: int) -> None:
-        now = self.clock()
+    async def _forget(self, row: Claimed, status: OutboxStatus, error: str | None) -> None:
+        """Delete a finished private row (while it is still this sender's claim)."""
         async with self.db.sessions.begin() as session:
             await session.execute(
-                self._mine(row).values(
-                    status=OutboxStatus.BLOCKED.value,
-                    last_error=_describe(exc)[:ERROR_LIMIT],
-                    **self._progress(row, delivered),
+                delete(Outbox).where(
+                    Outbox.id == row.id,
+                    Outbox.attempts == row.attempts,
+                    Outbox.status == OutboxStatus.PENDING.value,
                 )
             )
+        if status is not OutboxStatus.SENT:
+            log.warning("outbox row %s: %s, deleted (%s)", row.id, status.value, error)
+
+    async def _blocked(self, row: Claimed, exc: Exception, *, delivered: int) -> None:
+        # Only the day: the moment would line up with the message's (and its tip's) time.
+        day = coarse(self.clock())
+        async with self.db.sessions.begin() as session:
+            if "sealed" in row.payload:
+                await session.execute(
+                    delete(Outbox).where(Outbox.id == row.id, Outbox.attempts == row.attempts)
+                )
+            else:
+                await session.execute(
+                    self._mine(row).values(
+                        status=OutboxStatus.BLOCKED.value,
+                        last_error=_describe(exc)[:ERROR_LIMIT],
+                        **self._progress(row, delivered),
+                    )
+                )
             await session.execute(
                 update(Identity)
                 .where(Identity.id == row.identity_id, Identity.blocked_at.is_(None))
-                .values(blocked_at=now)
+                .values(blocked_at=day)
             )
 
     async def _postpone(

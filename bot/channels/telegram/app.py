@@ -140,10 +140,11 @@ class UpdateBridge:
         try:
             await self.channel.send_reply(inp.chat_id, reply, remove_keyboard=used_keyboard)
         except RecipientBlocked as exc:
-            log.info("telegram user %s is unreachable (%s)", inp.user_id, exc)
+            # No user id at the default level: with its time it could be lined up with a tip's.
+            log.info("a telegram user is unreachable (%s)", exc)
             await self._mark_blocked(inp.user_id)
         except DeliveryError as exc:
-            log.warning("reply to telegram user %s not delivered: %s", inp.user_id, exc)
+            log.warning("a reply on telegram was not delivered: %s", exc)
 
     async def _answer(self, query: CallbackQuery) -> None:
         try:
