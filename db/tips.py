@@ -38,7 +38,7 @@ from db.models import (
     Unit,
     UnitKind,
 )
-from db.sealed import ReporterLink, code_digest, store_link
+from db.sealed import ReporterLink, code_digest, code_digests, store_link
 from db.units import ancestors, in_subtree
 
 CODE_DIGITS = 16
@@ -239,8 +239,12 @@ async def by_code(session: AsyncSession, settings: Settings, code: str) -> Tip |
     digits = normalize_code(code)
     if digits is None:
         return None
-    stmt = select(Tip).where(Tip.code_hash == code_digest(settings, digits))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    digests = code_digests(settings, digits)
+    stmt = select(Tip).where(Tip.code_hash.in_(digests))
+    tip = (await session.execute(stmt)).scalar_one_or_none()
+    if tip is not None and tip.code_hash != digests[0]:
+        tip.code_hash = digests[0]  # made before a key rotation: re-keyed now it is used
+    return tip
 
 
 async def events(

@@ -160,7 +160,7 @@ REFUSALS = {
 async def _try_code(ctx: Context, raw: str) -> Reply:
     """Check a code (the person is not locked): refuse and count, or move on to the name."""
     code = normalize_code(raw)
-    check = await check_invite(ctx.session, code, now=ctx.now)
+    check = await check_invite(ctx.session, code, now=ctx.now, settings=ctx.settings)
     if check.status is not InviteStatus.OK or check.invite is None or check.unit is None:
         refusal = REFUSALS[check.status]()
         until = await record_failure(ctx)

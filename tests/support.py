@@ -12,6 +12,10 @@ from handlers.types import Incoming, Location, MediaRef, Reply
 
 _update_ids = itertools.count(1)
 
+# A key as strong as `antt run` requires (32 random bytes, base64): for processes the
+# tests start, and for the settings of tests that go through the keyed digests.
+TEST_KEY = "t3st-K3y_0f-32-rAnd0m-bYtes_fOr-th3-tEsts-oNLy"
+
 
 class Clock:
     """A clock tests move by hand."""

@@ -17,10 +17,11 @@ from db.models import Role, UnitKind
 from db.sealed import open_time
 from db.session import Database, UnitOfWork
 from tests.integration.plan_fixtures import add_unit
+from tests.support import TEST_KEY
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
 DAY = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
-SETTINGS = Settings(secret_key="test-secret-key")  # type: ignore[arg-type]
+SETTINGS = Settings(secret_key=TEST_KEY)  # type: ignore[arg-type]
 
 
 async def _open(uow: UnitOfWork, user: str, update_id: str | None, now: dt.datetime = T0) -> Opened:

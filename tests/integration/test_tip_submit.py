@@ -24,9 +24,9 @@ from tests.integration.tip_helpers import (
     outbox_of,
     send_tip,
 )
-from tests.support import Clock, Person
+from tests.support import TEST_KEY, Clock, Person
 
-SECRET = Settings(secret_key="test-secret-key")  # type: ignore[arg-type]
+SECRET = Settings(secret_key=TEST_KEY)  # type: ignore[arg-type]
 
 
 async def only_tip(db: Database) -> Tip:

@@ -21,7 +21,7 @@ from db.session import Database
 from db.units import child_path, fold
 from handlers.engine import Engine
 from handlers.types import MediaRef, Message, message_from_json
-from tests.support import Clock, Person
+from tests.support import TEST_KEY, Clock, Person
 
 CATEGORIES = [
     ("crime", "Tội phạm hình sự", "Criminal offence"),
@@ -116,11 +116,11 @@ async def make_world(db: Database, *, communes_in_hung_nguyen: int = 12) -> Worl
     return world
 
 
-TEST_SETTINGS = Settings(secret_key="test-secret-key")  # type: ignore[arg-type]
+TEST_SETTINGS = Settings(secret_key=TEST_KEY)  # type: ignore[arg-type]
 
 
 def make_engine(db: Database, clock: Clock | None = None, **settings: Any) -> Engine:
-    settings.setdefault("secret_key", "test-secret-key")
+    settings.setdefault("secret_key", TEST_KEY)
     return Engine(db, Settings(**settings), clock=clock or Clock())
 
 

@@ -40,7 +40,7 @@ from handlers.types import Incoming, Reply
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,256}")  # at least 32: not guessable
 COMMAND_PATTERN = re.compile(r"[a-z0-9_]{1,32}")
 
 
@@ -59,7 +59,7 @@ def check_settings(settings: Settings, *, webhook_url: str | None = None) -> str
         if not SECRET_PATTERN.fullmatch(secret.get_secret_value()):
             raise UserError(
                 _(
-                    "ANTT_TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters: "
+                    "ANTT_TELEGRAM_WEBHOOK_SECRET must be 32 to 256 characters: "
                     "letters, digits, _ and -."
                 )
             )
