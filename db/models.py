@@ -368,6 +368,10 @@ class Attachment(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     stored_path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    # Downloads (ANTT_STORE_MEDIA): failures so far, when to try again, and why not kept.
+    download_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    download_after: Mapped[dt.datetime | None]
+    download_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Conversation(Base):

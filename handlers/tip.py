@@ -195,7 +195,16 @@ async def ask_description(ctx: Context) -> Reply:
         "Describe what you saw or know: what happened, when, who was involved. "
         "Up to {limit} characters. Do not put your name here if you want to stay anonymous."
     ).format(limit=ctx.settings.tip_max_text)
-    return [Message(text)]
+    return [Message(f"{text}\n\n{files_warning()}")]
+
+
+def files_warning() -> str:
+    """What a file keeps when it reaches the officers (said before any can be sent)."""
+    return _(
+        "About files: documents keep what is inside them (for example the name of their "
+        "author), so check them before sending. Photos lose where and with which phone they "
+        "were taken, and no file keeps its name."
+    )
 
 
 def _too_long(ctx: Context, length: int) -> str:
@@ -269,6 +278,7 @@ async def ask_media(ctx: Context) -> Reply:
             "You can add photos, videos, voice messages or documents (up to {limit}). "
             "Send them now, or press Skip."
         ).format(limit=ctx.settings.tip_max_media)
+        text += "\n\n" + files_warning()
     return [Message(text, choices=[_done_choice(ctx)])]
 
 

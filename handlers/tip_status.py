@@ -40,6 +40,7 @@ from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, menu_choic
 from handlers.i18n import _, format_date, format_datetime, local
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
+from handlers.tip import files_warning
 from handlers.types import Choice, Incoming, Message, Reply
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,8 @@ async def ask_addition(ctx: Context) -> Reply:
     else:
         text = _("Type what you want to add. If you have files, send them first.")
     text += " " + _("Your name is not shown to the officers.")
+    if not count:
+        text += "\n\n" + files_warning()
     if count:
         text += "\n" + _("{count} file(s) received.").format(count=count)
     choices = (

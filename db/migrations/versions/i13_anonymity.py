@@ -8,6 +8,8 @@
   in a flow simply get no idle check for their next update.
 - The times already stored on a person's rows (identity, conversation, shown
   choices) are cut to their UTC day.
+- ``attachment.download_*``: media downloads retried with a backoff and a limit,
+  and why a file was not kept.
 - ``invite.legacy_hash``: invites made before this revision keep their plain
   SHA-256 (a hash cannot be turned into the keyed one without the code); they stay
   usable until they expire, and new invites store the keyed digest.
@@ -63,8 +65,20 @@ def upgrade() -> None:
     )
     op.alter_column("invite", "legacy_hash", server_default=sa.false())
 
+    op.add_column(
+        "attachment",
+        sa.Column("download_attempts", sa.Integer(), nullable=False, server_default="0"),
+    )
+    op.add_column(
+        "attachment", sa.Column("download_after", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column("attachment", sa.Column("download_error", sa.Text(), nullable=True))
+
 
 def downgrade() -> None:
+    op.drop_column("attachment", "download_error")
+    op.drop_column("attachment", "download_after")
+    op.drop_column("attachment", "download_attempts")
     op.drop_column("invite", "legacy_hash")
     op.add_column(
         "conversation",
