@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     tip_lookup_max_failures: int = 10
     tip_escalate_hours: int = 24
     tip_reporter_retention_days: int = 90
+    tip_questions_per_day: int = 3  # questions relayed to a tip's reporter in 24 hours
+    tip_additions_per_hour: int = 5  # additions and answers to one tip in an hour
 
     # Outbox sender and scheduler (issue 6)
     quiet_start: dt.time = dt.time(21, 0)  # local time; non-urgent messages wait until quiet_end

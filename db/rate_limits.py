@@ -31,7 +31,6 @@ TIP_SUBMIT = "tip_submit"
 TIP_LOOKUP_FAIL = "tip_lookup_fail"
 INVITE_FAIL = "invite_fail"
 INVITE_LOCK = "invite_lock"
-TIP_ADDITION = "tip_addition"  # reporter additions, counted per tip
 
 
 def windows(settings: Settings) -> dict[str, dt.timedelta]:
@@ -42,7 +41,6 @@ def windows(settings: Settings) -> dict[str, dt.timedelta]:
         TIP_LOOKUP_FAIL: dt.timedelta(hours=2),
         INVITE_FAIL: lock,
         INVITE_LOCK: lock,
-        TIP_ADDITION: dt.timedelta(hours=1),
     }
 
 

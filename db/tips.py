@@ -262,6 +262,18 @@ async def events(
     return [(ev, name) for ev, name in (await session.execute(stmt)).all()]
 
 
+async def event_times(
+    session: AsyncSession, tip_id: int, kinds: Sequence[str], since: dt.datetime
+) -> list[dt.datetime]:
+    """When the tip had events of ``kinds`` after ``since``, oldest first (for its limits)."""
+    stmt = (
+        select(TipEvent.at)
+        .where(TipEvent.tip_id == tip_id, TipEvent.kind.in_(list(kinds)), TipEvent.at > since)
+        .order_by(TipEvent.at)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
 async def media_counts(session: AsyncSession, tip_id: int) -> dict[str, int]:
     stmt = (
         select(Attachment.kind, func.count())

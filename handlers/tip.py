@@ -63,6 +63,7 @@ P = "tip:"
 PAGE = 10
 PLACE_MAX = 500
 SUMMARY_TEXT = 600
+LOCATION_DECIMALS = 3  # about 110 m of latitude
 PHONE = re.compile(r"^\+?[0-9][0-9 .-]{7,16}[0-9]$")
 SEARCH_KINDS = [k.value for k in (*COMMUNE_LEVEL, *DISTRICT_LEVEL)]
 
@@ -383,7 +384,8 @@ async def _located(ctx: Context, inp: Incoming) -> Reply:
             )
         )
     unit, how = found
-    ctx.update(lat=lat, lon=lon)
+    # Where the reporter stands: kept and shown only to about 100 m (3 decimals).
+    ctx.update(lat=round(lat, LOCATION_DECIMALS), lon=round(lon, LOCATION_DECIMALS))
     lead = [
         Message(
             _("Location received. It will go to {unit}.").format(unit=esc(unit.name)),

@@ -210,9 +210,28 @@ async def on_global(ctx: Context, choice: str) -> Reply:
             Message(_("This tip is closed. To report something new, send a new tip.")),
             *_menu(ctx),
         ]
+    full = await _additions_full(ctx, tip)
+    if full is not None:
+        return [Message(full), *_menu(ctx)]
     event_kind = repo.EventKind.REPORTER_ANSWER if kind == "a" else repo.EventKind.REPORTER_INFO
     ctx.goto(FLOW_NAME, Step.ADD, ref=seal_ref(ctx.settings, tip.id), kind=event_kind, media=[])
     return await ask_addition(ctx)
+
+
+ADDITION_KINDS = (repo.EventKind.REPORTER_INFO, repo.EventKind.REPORTER_ANSWER)
+
+
+async def _additions_full(ctx: Context, tip: Tip) -> str | None:
+    """Why no more can be added to the tip this hour, or None when it can."""
+    hour = dt.timedelta(hours=1)
+    times = await repo.event_times(ctx.session, tip.id, ADDITION_KINDS, ctx.now - hour)
+    limit = ctx.settings.tip_additions_per_hour
+    if len(times) < limit:
+        return None
+    return _(
+        "This tip has had {limit} additions in the last hour, the most allowed. "
+        "You can add more after {time}."
+    ).format(limit=limit, time=local(times[len(times) - limit] + hour).strftime("%H:%M"))
 
 
 def _menu(ctx: Context) -> Reply:
@@ -285,6 +304,9 @@ async def on_addition(ctx: Context, inp: Incoming) -> Reply:
     if text or inp.choice == DONE:
         if not text and not media:
             raise Invalid(_("Please type something, or press Cancel."))
+        full = await _additions_full(ctx, tip)
+        if full is not None:
+            return [Message(full), *await ask_addition(ctx)]
         return await _save(ctx, tip, text, media)
     if inp.media:
         return [*notes, *await ask_addition(ctx)]
