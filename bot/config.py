@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_SECRET_KEY = "dev-only-change-me"
+
 
 class Settings(BaseSettings):
     """Every knob of the application in one place; secrets are ``SecretStr``."""
@@ -51,7 +53,9 @@ class Settings(BaseSettings):
     conversation_idle_minutes: int = 60
     invite_max_failures: int = 5
     invite_lock_minutes: int = 60
-    secret_key: SecretStr = SecretStr("dev-only-change-me")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    # The key before the last rotation: still opens what was sealed under it.
+    secret_key_previous: SecretStr | None = None
     store_media: bool = False
 
     # Database outages: an update is held and retried (backoff up to this many seconds);
@@ -68,6 +72,8 @@ class Settings(BaseSettings):
     tip_lookup_max_failures: int = 10
     tip_escalate_hours: int = 24
     tip_reporter_retention_days: int = 90
+    tip_questions_per_day: int = 3  # questions relayed to a tip's reporter in 24 hours
+    tip_additions_per_hour: int = 5  # additions and answers to one tip in an hour
 
     # Outbox sender and scheduler (issue 6)
     quiet_start: dt.time = dt.time(21, 0)  # local time; non-urgent messages wait until quiet_end

@@ -3,6 +3,11 @@
 ``open_update`` starts the engine's transaction for one update in a single
 round trip: it gets or creates the identity, creates or locks its conversation
 row, records the update id, and loads the member with its active grants.
+
+A person's rows carry only the day they were last active (``db.sealed.coarse``):
+a precise time there would line up with the time of an anonymous tip. The time
+of the update before the current one, which the idle check needs, is kept
+sealed under the key (``conversation.touched``).
 ``prune_processed_updates`` forgets update ids once no redelivery can come.
 """
 
@@ -16,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    LargeBinary,
     Select,
     and_,
     bindparam,
@@ -30,8 +36,10 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.config import Settings
 from db.members import Grant
 from db.models import Conversation, Identity, Member, ProcessedUpdate, Role, RoleGrant, Unit
+from db.sealed import coarse, open_time, seal_time
 
 
 @dataclass
@@ -43,6 +51,7 @@ class Opened:
     member: Member | None
     grants: list[Grant]
     fresh: bool  # False: this update id was processed before (a redelivery)
+    previous_at: dt.datetime | None = None  # the person's update before this one
 
 
 async def open_update(
@@ -55,6 +64,7 @@ async def open_update(
     display_name: str = "",
     language: str | None = None,
     now: dt.datetime,
+    settings: Settings | None = None,
 ) -> Opened:
     """Start handling one update: one statement, whatever the person's state.
 
@@ -64,6 +74,9 @@ async def open_update(
     conversation, so two quick taps by one person run in order while different
     people never wait on each other. A redelivered update id conflicts and comes
     back as ``fresh=False``; the caller then rolls back.
+
+    With ``settings``, the precise time is sealed into the conversation and the
+    previous one comes back as ``previous_at``; without, neither is kept.
     """
     params = {
         "channel": channel,
@@ -72,6 +85,8 @@ async def open_update(
         "display_name": display_name,
         "language": language,
         "now": now,
+        "day": coarse(now),
+        "touched": seal_time(settings, now) if settings is not None else None,
         "update_id": update_id,
     }
     stmt = _open_statement(recorded=update_id is not None)
@@ -82,7 +97,8 @@ async def open_update(
         for _, _, _, grant_id, role, unit, _ in rows
         if grant_id is not None
     ]
-    return Opened(identity, conversation, member, grants, bool(is_fresh))
+    previous = open_time(settings, conversation.touched_before) if settings is not None else None
+    return Opened(identity, conversation, member, grants, bool(is_fresh), previous)
 
 
 async def prune_processed_updates(
@@ -113,6 +129,8 @@ def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
     identity_t = Identity.__table__
     conversation_t = Conversation.__table__
     now = bindparam("now", type_=DateTime(timezone=True))
+    day = bindparam("day", type_=DateTime(timezone=True))
+    touched = bindparam("touched", type_=LargeBinary)
     ident = (
         insert(Identity)
         .values(
@@ -121,11 +139,12 @@ def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
             chat_id=bindparam("chat_id"),
             display_name=bindparam("display_name"),
             language=bindparam("language"),
-            last_seen_at=now,
+            created_at=day,
+            last_seen_at=day,
         )
         .on_conflict_do_update(
             constraint="uq_identity_channel_external",
-            set_={"last_seen_at": now, "blocked_at": None},
+            set_={"last_seen_at": day, "blocked_at": None},
         )
         .returning(*identity_t.c)
         .cte("ident")
@@ -133,12 +152,17 @@ def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
     conv = (
         insert(Conversation)
         .from_select(
-            ["identity_id", "data", "updated_at"], select(ident.c.id, literal({}, JSONB), now)
+            ["identity_id", "data", "updated_at", "touched"],
+            select(ident.c.id, literal({}, JSONB), day, touched),
         )
         # Locks the row; the SET clause reads the row as it stood before this update.
         .on_conflict_do_update(
             index_elements=["identity_id"],
-            set_={"updated_at": now, "previous_at": conversation_t.c.updated_at},
+            set_={
+                "updated_at": day,
+                "touched": touched,
+                "touched_before": conversation_t.c.touched,
+            },
         )
         .returning(*conversation_t.c)
         .cte("conv")

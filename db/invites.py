@@ -1,6 +1,9 @@
 """Invites: codes that let an officer, force member, supervisor or admin join a unit.
 
-Only a SHA-256 of the code is stored. Codes use an alphabet without look-alike
+Only a keyed digest of the code is stored (HMAC-SHA-256 under a key derived from
+``ANTT_SECRET_KEY``, like tracking codes), so a copy of the database cannot be
+searched for codes. Invites made before keyed digests (``legacy_hash``) keep their
+plain SHA-256 until they are used or expire. Codes use an alphabet without look-alike
 characters (no 0/O, 1/I/L), 12 characters, about 59 bits.
 """
 
@@ -12,12 +15,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings, get_settings
 from db import audit
 from db.members import grant_role
 from db.models import Invite, Role, Unit, utcnow
+from db.sealed import invite_digests
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
@@ -47,8 +52,18 @@ def normalize_code(raw: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def hash_code(code: str) -> str:
+def legacy_hash(code: str) -> str:
+    """The plain SHA-256 invites stored before keyed digests."""
     return hashlib.sha256(normalize_code(code).encode()).hexdigest()
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings if settings is not None else get_settings()
+
+
+def hash_code(code: str, settings: Settings | None = None) -> str:
+    """The keyed digest stored for ``code`` (under the current key)."""
+    return invite_digests(_settings(settings), normalize_code(code))[0]
 
 
 def new_code() -> str:
@@ -68,6 +83,7 @@ async def create_invite(
     days: float = 7,
     created_by: int | None = None,
     now: dt.datetime | None = None,
+    settings: Settings | None = None,
 ) -> str:
     """Store a new invite and return its plain code (shown once, never stored)."""
     if max_uses < 1:
@@ -77,7 +93,8 @@ async def create_invite(
     now = now or utcnow()
     code = new_code()
     invite = Invite(
-        code_hash=hash_code(code),
+        code_hash=hash_code(code, settings),
+        legacy_hash=False,
         unit_id=unit_id,
         role=role.value,
         expires_at=now + dt.timedelta(days=days),
@@ -99,12 +116,26 @@ async def create_invite(
 
 
 async def check_invite(
-    session: AsyncSession, code: str, *, now: dt.datetime | None = None
+    session: AsyncSession,
+    code: str,
+    *,
+    now: dt.datetime | None = None,
+    settings: Settings | None = None,
 ) -> InviteCheck:
     """What a code is worth right now, without using it."""
     if not normalize_code(code):
         return InviteCheck(InviteStatus.UNKNOWN)
-    return await _check(session, Invite.code_hash == hash_code(code), now or utcnow())
+    digests = invite_digests(_settings(settings), normalize_code(code))
+    which = or_(
+        and_(Invite.code_hash.in_(digests), Invite.legacy_hash.is_(False)),
+        and_(Invite.code_hash == legacy_hash(code), Invite.legacy_hash.is_(True)),
+    )
+    check = await _check(session, which, now or utcnow())
+    if check.invite is not None and check.invite.code_hash != digests[0]:
+        # Made before keyed digests or before a key rotation: re-keyed now it is used.
+        check.invite.code_hash = digests[0]
+        check.invite.legacy_hash = False
+    return check
 
 
 async def check_invite_id(

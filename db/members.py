@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import audit
 from db.models import Identity, Member, Role, RoleGrant, Unit, utcnow
+from db.sealed import coarse
 from db.units import in_subtree
 
 
@@ -42,11 +43,12 @@ async def identity_for(
             chat_id=chat_id or external_id,
             display_name=display_name,
             language=language,
-            last_seen_at=utcnow(),
+            created_at=coarse(utcnow()),
+            last_seen_at=coarse(utcnow()),
         )
         .on_conflict_do_update(
             constraint="uq_identity_channel_external",
-            set_={"last_seen_at": utcnow(), "blocked_at": None},
+            set_={"last_seen_at": coarse(utcnow()), "blocked_at": None},
         )
         .returning(Identity)
     )
@@ -206,7 +208,7 @@ async def mark_blocked(
             Identity.external_id == external_id,
             Identity.blocked_at.is_(None),
         )
-        .values(blocked_at=now or utcnow())
+        .values(blocked_at=coarse(now or utcnow()))
         .returning(Identity.id)
     )
     return (await session.execute(stmt)).scalar_one_or_none() is not None

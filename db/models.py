@@ -207,6 +207,8 @@ class Invite(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # True for invites made before keyed digests: code_hash is a plain SHA-256.
+    legacy_hash: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
     role: Mapped[str] = mapped_column(String(16))
     expires_at: Mapped[dt.datetime]
@@ -377,6 +379,10 @@ class Attachment(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     stored_path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    # Downloads (ANTT_STORE_MEDIA): failures so far, when to try again, and why not kept.
+    download_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    download_after: Mapped[dt.datetime | None]
+    download_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Conversation(Base):
@@ -388,9 +394,12 @@ class Conversation(Base):
     flow: Mapped[str | None] = mapped_column(String(32))
     step: Mapped[str | None] = mapped_column(String(48))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # The time of the latest update, and of the one before it (for the idle check).
+    # The day of the latest update (a precise time would line up with a tip's), and
+    # the precise times of the latest update and the one before it, sealed under the
+    # key (db.sealed.seal_time), for the idle check.
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    previous_at: Mapped[dt.datetime | None]
+    touched: Mapped[bytes | None] = mapped_column(LargeBinary)
+    touched_before: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ShownChoices(Base):
@@ -419,16 +428,17 @@ class ProcessedUpdate(Base):
     at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
-class RateEvent(Base):
-    """Counted attempts for limits (wrong invite codes, wrong tip codes, tips per hour)."""
+class RateCount(Base):
+    """Hits counted for a limit in a five-minute bucket, under a keyed digest that names
+    nobody without the key (see ``db.rate_limits``)."""
 
-    __tablename__ = "rate_event"
-    __table_args__ = (Index("ix_rate_event_identity_kind_at", "identity_id", "kind", "at"),)
+    __tablename__ = "rate_count"
+    __table_args__ = (Index("ix_rate_count_kind_window_start", "kind", "window_start"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    identity_id: Mapped[int] = mapped_column(ForeignKey("identity.id"))
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    window_start: Mapped[dt.datetime]
+    count: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class Broadcast(Base):

@@ -9,7 +9,15 @@ opened only to relay a message to the reporter, and deleted
 Wherever a tip must be named next to the reporter's identity (a button in the
 reporter's chat, the conversation state while they type, an outbox dedup key),
 an encrypted or keyed reference is used instead of the tip id, so reading the
-database without the key does not join a person to a tip.
+database without the key does not join a person to a tip. The same goes for
+times: rows about a person carry only the day (``coarse``); a precise time a
+person's row needs (the idle check of a conversation) is sealed (``seal_time``),
+and messages queued for a reporter are sealed (``seal_payload``).
+
+Key rotation: everything is sealed under ``ANTT_SECRET_KEY``; what does not open
+with it is tried with ``ANTT_SECRET_KEY_PREVIOUS`` (when set), so old tracking
+codes, buttons and links keep working while ``antt secret rotate`` re-seals the
+stored ones under the new key.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import os
 import struct
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -40,6 +49,9 @@ _LINK_INFO = b"antt/tip-reporter/v1"
 _REF_INFO = b"antt/tip-ref/v1"
 _CODE_INFO = b"antt/tip-code/v1"
 _TAG_INFO = b"antt/tip-tag/v1"
+_INVITE_INFO = b"antt/invite-code/v1"
+_TIME_INFO = b"antt/time/v1"
+_PAYLOAD_INFO = b"antt/outbox-payload/v1"
 
 
 @lru_cache(maxsize=32)
@@ -50,6 +62,20 @@ def _derive(secret: str, info: bytes) -> bytes:
 def derived_key(settings: Settings, info: bytes) -> bytes:
     """A 32-byte key for one purpose, derived from ``settings.secret_key``."""
     return _derive(settings.secret_key.get_secret_value(), info)
+
+
+def _keys(settings: Settings, info: bytes) -> list[bytes]:
+    """The current key for ``info``, then the previous one while a rotation is under way."""
+    keys = [derived_key(settings, info)]
+    previous = settings.secret_key_previous
+    if previous is not None and previous.get_secret_value():
+        keys.append(_derive(previous.get_secret_value(), info))
+    return keys
+
+
+def coarse(when: dt.datetime) -> dt.datetime:
+    """The UTC day of ``when``: all a row about a person says of when they were active."""
+    return when.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -74,15 +100,20 @@ def seal(settings: Settings, tip_id: int, link: ReporterLink) -> bytes:
     return nonce + AESGCM(derived_key(settings, _LINK_INFO)).encrypt(nonce, plain, aad)
 
 
+def _open(keys: list[bytes], blob: bytes, aad: bytes) -> bytes | None:
+    for key in keys:
+        try:
+            return AESGCM(key).decrypt(blob[:NONCE], blob[NONCE:], aad)
+        except (InvalidTag, ValueError):
+            continue
+    return None
+
+
 def unseal(settings: Settings, tip_id: int, blob: bytes) -> ReporterLink | None:
-    """The link, or None when the blob does not open with this key for this tip."""
-    try:
-        plain = AESGCM(derived_key(settings, _LINK_INFO)).decrypt(
-            blob[:NONCE], blob[NONCE:], str(tip_id).encode()
-        )
-    except (InvalidTag, ValueError):
-        return None
-    return ReporterLink(**json.loads(plain))
+    """The link, or None when the blob does not open with this key (or the previous
+    one) for this tip."""
+    plain = _open(_keys(settings, _LINK_INFO), blob, str(tip_id).encode())
+    return None if plain is None else ReporterLink(**json.loads(plain))
 
 
 async def store_link(
@@ -138,10 +169,10 @@ def open_ref(settings: Settings, ref: str) -> int | None:
     """The tip id inside a reference, or None when it was not made with our key."""
     try:
         raw = base64.urlsafe_b64decode(ref + "=" * (-len(ref) % 4))
-        plain = AESGCM(derived_key(settings, _REF_INFO)).decrypt(raw[:NONCE], raw[NONCE:], b"r")
-    except (InvalidTag, ValueError, binascii.Error):
+    except (ValueError, binascii.Error):
         return None
-    if len(plain) != 8:
+    plain = _open(_keys(settings, _REF_INFO), raw, b"r")
+    if plain is None or len(plain) != 8:
         return None
     return int(struct.unpack(">q", plain)[0])
 
@@ -155,3 +186,58 @@ def keyed_tag(settings: Settings, *parts: object) -> str:
 def code_digest(settings: Settings, digits: str) -> str:
     """HMAC-SHA-256 of a tracking code's digits (what ``tip.code_hash`` stores)."""
     return hmac.new(derived_key(settings, _CODE_INFO), digits.encode(), hashlib.sha256).hexdigest()
+
+
+def code_digests(settings: Settings, digits: str) -> list[str]:
+    """The digest of a code under the current key, then under the previous one."""
+    return [
+        hmac.new(key, digits.encode(), hashlib.sha256).hexdigest()
+        for key in _keys(settings, _CODE_INFO)
+    ]
+
+
+def invite_digests(settings: Settings, code: str) -> list[str]:
+    """Keyed digests of an invite code (what ``invite.code_hash`` stores): current key first."""
+    return [
+        hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
+        for key in _keys(settings, _INVITE_INFO)
+    ]
+
+
+# --- sealed times and payloads ----------------------------------------------------
+
+
+def seal_time(settings: Settings, when: dt.datetime) -> bytes:
+    """A precise time only the key holder can read (20 + 8 bytes)."""
+    nonce = os.urandom(NONCE)
+    stamp = struct.pack(">q", int(when.timestamp() * 1_000_000))
+    return nonce + AESGCM(derived_key(settings, _TIME_INFO)).encrypt(nonce, stamp, b"t")
+
+
+def open_time(settings: Settings, blob: bytes | None) -> dt.datetime | None:
+    """The time inside ``seal_time``'s blob, or None (no blob, or another key)."""
+    if not blob:
+        return None
+    plain = _open(_keys(settings, _TIME_INFO), blob, b"t")
+    if plain is None or len(plain) != 8:
+        return None
+    micros = struct.unpack(">q", plain)[0]
+    return dt.datetime.fromtimestamp(micros / 1_000_000, dt.UTC)
+
+
+def seal_payload(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
+    """An outbox payload whose messages only the key holder can read."""
+    nonce = os.urandom(NONCE)
+    plain = json.dumps(payload["messages"], separators=(",", ":")).encode()
+    box = AESGCM(derived_key(settings, _PAYLOAD_INFO)).encrypt(nonce, plain, b"p")
+    sealed = {k: v for k, v in payload.items() if k != "messages"}
+    sealed["sealed"] = base64.b64encode(nonce + box).decode()
+    return sealed
+
+
+def payload_messages(settings: Settings, payload: dict[str, Any]) -> list[Any]:
+    """The messages of an outbox payload, sealed or not ([] when it does not open)."""
+    if "sealed" not in payload:
+        return list(payload.get("messages", []))
+    plain = _open(_keys(settings, _PAYLOAD_INFO), base64.b64decode(payload["sealed"]), b"p")
+    return [] if plain is None else list(json.loads(plain))

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ShownChoices
+from db.sealed import coarse
 from db.units import fold
 
 
@@ -25,7 +26,8 @@ async def remember(
     now: dt.datetime,
 ) -> None:
     """Keep ``choices`` (id, label) as the list the chat now sees."""
-    values = {"choices": [list(c) for c in choices], "shown_at": now}
+    # Only the day: the chat id names the person, the moment would line up with a tip's.
+    values = {"choices": [list(c) for c in choices], "shown_at": coarse(now)}
     await session.execute(
         insert(ShownChoices)
         .values(channel=channel, chat_id=chat_id, **values)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -29,7 +29,6 @@ from db.models import (
     DISTRICT_LEVEL,
     Attachment,
     Member,
-    RateEvent,
     Role,
     RoleGrant,
     Tip,
@@ -39,7 +38,7 @@ from db.models import (
     Unit,
     UnitKind,
 )
-from db.sealed import ReporterLink, code_digest, store_link
+from db.sealed import ReporterLink, code_digest, code_digests, store_link
 from db.units import ancestors, in_subtree
 
 CODE_DIGITS = 16
@@ -47,10 +46,6 @@ GROUP = 4
 OPEN_STATUSES = (TipStatus.NEW.value, TipStatus.ACKNOWLEDGED.value, TipStatus.ASSIGNED.value)
 OUTCOMES = ("handled", "not_verified", "referred", "spam")
 DUPLICATE = "duplicate"
-
-# rate_event kinds
-RATE_SUBMIT = "tip_submit"
-RATE_LOOKUP_FAIL = "tip_lookup_fail"
 
 
 class EventKind:
@@ -244,8 +239,12 @@ async def by_code(session: AsyncSession, settings: Settings, code: str) -> Tip |
     digits = normalize_code(code)
     if digits is None:
         return None
-    stmt = select(Tip).where(Tip.code_hash == code_digest(settings, digits))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    digests = code_digests(settings, digits)
+    stmt = select(Tip).where(Tip.code_hash.in_(digests))
+    tip = (await session.execute(stmt)).scalar_one_or_none()
+    if tip is not None and tip.code_hash != digests[0]:
+        tip.code_hash = digests[0]  # made before a key rotation: re-keyed now it is used
+    return tip
 
 
 async def events(
@@ -261,6 +260,18 @@ async def events(
     if public_only:
         stmt = stmt.where(TipEvent.public.is_(True))
     return [(ev, name) for ev, name in (await session.execute(stmt)).all()]
+
+
+async def event_times(
+    session: AsyncSession, tip_id: int, kinds: Sequence[str], since: dt.datetime
+) -> list[dt.datetime]:
+    """When the tip had events of ``kinds`` after ``since``, oldest first (for its limits)."""
+    stmt = (
+        select(TipEvent.at)
+        .where(TipEvent.tip_id == tip_id, TipEvent.kind.in_(list(kinds)), TipEvent.at > since)
+        .order_by(TipEvent.at)
+    )
+    return list((await session.execute(stmt)).scalars().all())
 
 
 async def media_counts(session: AsyncSession, tip_id: int) -> dict[str, int]:
@@ -532,31 +543,3 @@ async def raise_escalation(
         .returning(Tip.id)
     )
     return (await session.execute(stmt)).scalar_one_or_none() is not None
-
-
-# --- rate limits -----------------------------------------------------------------------
-
-
-def record_rate(session: AsyncSession, identity_id: int, kind: str, at: dt.datetime) -> None:
-    session.add(RateEvent(identity_id=identity_id, kind=kind, at=at))
-
-
-async def rate_times(
-    session: AsyncSession, identity_id: int, kind: str, since: dt.datetime
-) -> list[dt.datetime]:
-    """When ``identity_id`` hit ``kind`` since ``since``, oldest first."""
-    stmt = (
-        select(RateEvent.at)
-        .where(RateEvent.identity_id == identity_id, RateEvent.kind == kind, RateEvent.at > since)
-        .order_by(RateEvent.at)
-    )
-    return list((await session.execute(stmt)).scalars().all())
-
-
-async def purge_rate_events(session: AsyncSession, kind: str, before: dt.datetime) -> int:
-    result = await session.execute(
-        delete(RateEvent)
-        .where(RateEvent.kind == kind, RateEvent.at < before)
-        .returning(RateEvent.id)
-    )
-    return len(result.all())

@@ -206,6 +206,7 @@ class Engine:
                 display_name=inp.display_name,
                 language=pick_language(inp.language_code),
                 now=now,
+                settings=self.settings,
             )
             if not opened.fresh:
                 log.info("update %s:%s already handled", inp.channel, inp.update_id)
@@ -221,6 +222,7 @@ class Engine:
                 conversation=conversation,
                 now=now,
                 incoming=inp,
+                previous_at=opened.previous_at,
             )
             try:
                 reply = await self._dispatch(ctx, inp)
@@ -286,7 +288,7 @@ class Engine:
 
     def _idle(self, ctx: Context) -> bool:
         limit = dt.timedelta(minutes=self.settings.conversation_idle_minutes)
-        previous = ctx.conversation.previous_at
+        previous = ctx.previous_at
         return previous is not None and ctx.now - previous > limit
 
     async def _unsupported(self, ctx: Context) -> Reply:
@@ -302,7 +304,7 @@ class Engine:
         streak = int(ctx.data.get(UNSUPPORTED_STREAK, 0)) + 1
         ctx.update(**{UNSUPPORTED_STREAK: streak})
         hint = _("I cannot read this kind of message. I can take text, photos and voice messages.")
-        first_ever = ctx.conversation.previous_at is None
+        first_ever = ctx.previous_at is None
         if not ctx.data.get(TOLD_OTHER_WAYS) and (streak >= 2 or first_ever):
             ctx.update(**{TOLD_OTHER_WAYS: True})
             hint += "\n\n" + await other_ways(ctx)

@@ -243,7 +243,9 @@ class CsvZipWriter:
             return format(number, "f")
         if isinstance(value, str):
             text = _clean(value)
-            return "'" + text if text.startswith(FORMULA_START) else text
+            # A formula may follow spaces or line breaks ("  =cmd|..."): look past them too.
+            formula = text.startswith(FORMULA_START) or text.lstrip().startswith(FORMULA_START)
+            return "'" + text if formula else text
         return str(value)
 
     def finish(self) -> None:

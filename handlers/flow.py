@@ -47,6 +47,8 @@ class Context:
     conversation: Conversation
     now: dt.datetime
     incoming: Incoming
+    # The time of the person's update before this one (for the idle check), if known.
+    previous_at: dt.datetime | None = None
     # Messages to put before the reply (e.g. "your last conversation timed out").
     preface: list[Message] = field(default_factory=list)
 

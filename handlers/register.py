@@ -32,11 +32,10 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import func, select
-
+from db import rate_limits
 from db.invites import InviteStatus, check_invite, check_invite_id, normalize_code, redeem_invite
 from db.members import active_grants, ensure_member
-from db.models import RateEvent, Role
+from db.models import Role
 from handlers.flow import (
     Context,
     Flow,
@@ -52,8 +51,8 @@ from handlers.start import main_menu, role_label
 from handlers.types import Choice, Incoming, Message, Reply
 
 FLOW_NAME = "register"
-FAIL_KIND = "invite_fail"
-LOCK_KIND = "invite_lock"
+FAIL_KIND = rate_limits.INVITE_FAIL
+LOCK_KIND = rate_limits.INVITE_LOCK
 NAME_MIN, NAME_MAX = 2, 100
 
 YES_ME = "reg:me"
@@ -76,12 +75,13 @@ def _lock_span(ctx: Context) -> dt.timedelta:
     return dt.timedelta(minutes=ctx.settings.invite_lock_minutes)
 
 
+async def _times(ctx: Context, kind: str, since: dt.datetime) -> list[dt.datetime]:
+    return await rate_limits.times(ctx.session, ctx.settings, kind, ctx.identity.id, since, ctx.now)
+
+
 async def _last_lock(ctx: Context) -> dt.datetime | None:
-    return await ctx.session.scalar(
-        select(func.max(RateEvent.at)).where(
-            RateEvent.identity_id == ctx.identity.id, RateEvent.kind == LOCK_KIND
-        )
-    )
+    locks = await _times(ctx, LOCK_KIND, ctx.now - _lock_span(ctx))
+    return locks[-1] if locks else None
 
 
 async def locked_until(ctx: Context) -> dt.datetime | None:
@@ -97,23 +97,14 @@ async def record_failure(ctx: Context) -> dt.datetime | None:
 
     Failures before the last lock started do not count again after it ends.
     """
-    ctx.session.add(RateEvent(identity_id=ctx.identity.id, kind=FAIL_KIND, at=ctx.now))
-    await ctx.session.flush()
+    await rate_limits.hit(ctx.session, ctx.settings, FAIL_KIND, ctx.identity.id, ctx.now)
     since = ctx.now - _lock_span(ctx)
     last = await _last_lock(ctx)
-    if last is not None and last > since:
-        since = last
-    failures = await ctx.session.scalar(
-        select(func.count()).where(
-            RateEvent.identity_id == ctx.identity.id,
-            RateEvent.kind == FAIL_KIND,
-            RateEvent.at > since,
-        )
-    )
-    if (failures or 0) < ctx.settings.invite_max_failures:
+    failures = [t for t in await _times(ctx, FAIL_KIND, since) if last is None or t > last]
+    if len(failures) < ctx.settings.invite_max_failures:
         return None
-    ctx.session.add(RateEvent(identity_id=ctx.identity.id, kind=LOCK_KIND, at=ctx.now))
-    return ctx.now + _lock_span(ctx)
+    await rate_limits.hit(ctx.session, ctx.settings, LOCK_KIND, ctx.identity.id, ctx.now)
+    return rate_limits.bucket_start(ctx.now) + rate_limits.BUCKET + _lock_span(ctx)
 
 
 def _local_time(ctx: Context, moment: dt.datetime) -> str:
@@ -169,7 +160,7 @@ REFUSALS = {
 async def _try_code(ctx: Context, raw: str) -> Reply:
     """Check a code (the person is not locked): refuse and count, or move on to the name."""
     code = normalize_code(raw)
-    check = await check_invite(ctx.session, code, now=ctx.now)
+    check = await check_invite(ctx.session, code, now=ctx.now, settings=ctx.settings)
     if check.status is not InviteStatus.OK or check.invite is None or check.unit is None:
         refusal = REFUSALS[check.status]()
         until = await record_failure(ctx)

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
+from db import rate_limits
 from db import tips as repo
 from db.models import COMMUNE_LEVEL, DISTRICT_LEVEL, Unit
 from db.sealed import ReporterLink
@@ -62,6 +63,7 @@ P = "tip:"
 PAGE = 10
 PLACE_MAX = 500
 SUMMARY_TEXT = 600
+LOCATION_DECIMALS = 3  # about 110 m of latitude
 PHONE = re.compile(r"^\+?[0-9][0-9 .-]{7,16}[0-9]$")
 SEARCH_KINDS = [k.value for k in (*COMMUNE_LEVEL, *DISTRICT_LEVEL)]
 
@@ -92,7 +94,9 @@ def _clock(moment: dt.datetime) -> str:
 async def _over_limit(ctx: Context) -> dt.datetime | None:
     """When the person may send again, if they reached ``tip_max_per_hour``; else None."""
     hour = dt.timedelta(hours=1)
-    times = await repo.rate_times(ctx.session, ctx.identity.id, repo.RATE_SUBMIT, ctx.now - hour)
+    times = await rate_limits.times(
+        ctx.session, ctx.settings, rate_limits.TIP_SUBMIT, ctx.identity.id, ctx.now - hour, ctx.now
+    )
     if len(times) < ctx.settings.tip_max_per_hour:
         return None
     return times[len(times) - ctx.settings.tip_max_per_hour] + hour
@@ -192,7 +196,16 @@ async def ask_description(ctx: Context) -> Reply:
         "Describe what you saw or know: what happened, when, who was involved. "
         "Up to {limit} characters. Do not put your name here if you want to stay anonymous."
     ).format(limit=ctx.settings.tip_max_text)
-    return [Message(text)]
+    return [Message(f"{text}\n\n{files_warning()}")]
+
+
+def files_warning() -> str:
+    """What a file keeps when it reaches the officers (said before any can be sent)."""
+    return _(
+        "About files: documents keep what is inside them (for example the name of their "
+        "author), so check them before sending. Photos lose where and with which phone they "
+        "were taken, and no file keeps its name."
+    )
 
 
 def _too_long(ctx: Context, length: int) -> str:
@@ -266,6 +279,7 @@ async def ask_media(ctx: Context) -> Reply:
             "You can add photos, videos, voice messages or documents (up to {limit}). "
             "Send them now, or press Skip."
         ).format(limit=ctx.settings.tip_max_media)
+        text += "\n\n" + files_warning()
     return [Message(text, choices=[_done_choice(ctx)])]
 
 
@@ -370,7 +384,8 @@ async def _located(ctx: Context, inp: Incoming) -> Reply:
             )
         )
     unit, how = found
-    ctx.update(lat=lat, lon=lon)
+    # Where the reporter stands: kept and shown only to about 100 m (3 decimals).
+    ctx.update(lat=round(lat, LOCATION_DECIMALS), lon=round(lon, LOCATION_DECIMALS))
     lead = [
         Message(
             _("Location received. It will go to {unit}.").format(unit=esc(unit.name)),
@@ -638,7 +653,9 @@ async def _submit(ctx: Context) -> Reply:
         media=[repo.MediaItem.from_json(m) for m in _media(ctx)],
     )
     tip, code = await repo.create_tip(ctx.session, ctx.settings, draft, link, now=ctx.now)
-    repo.record_rate(ctx.session, ctx.identity.id, repo.RATE_SUBMIT, ctx.now)
+    await rate_limits.hit(
+        ctx.session, ctx.settings, rate_limits.TIP_SUBMIT, ctx.identity.id, ctx.now
+    )
     notified = await triage.notify_new_tip(ctx.session, tip, unit, cat)
     if notified == 0:
         await triage.escalate(ctx.session, tip, ctx.now, reason="no_officer")

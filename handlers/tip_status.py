@@ -3,7 +3,7 @@
 Anyone who holds a tracking code may see that tip's status and the officers'
 public messages, and add information while it is open. Ten wrong codes within an
 hour lock look-ups for that person for an hour; the failures are counted as
-``rate_event`` rows written in the normal path (never under ``Invalid``, whose
+keyed counters (``db.rate_limits``) written in the normal path (never under ``Invalid``, whose
 savepoint would roll them back).
 
 Buttons that name a tip in the citizen's chat carry an encrypted reference
@@ -31,6 +31,7 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from db import rate_limits
 from db import tips as repo
 from db.models import Tip, TipStatus
 from db.sealed import open_ref, seal_ref
@@ -39,6 +40,7 @@ from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, menu_choic
 from handlers.i18n import _, format_date, format_datetime, local
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
+from handlers.tip import files_warning
 from handlers.types import Choice, Incoming, Message, Reply
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,9 @@ CITIZEN_STATUS = {
 
 
 async def _failures(ctx: Context, since: dt.datetime) -> list[dt.datetime]:
-    return await repo.rate_times(ctx.session, ctx.identity.id, repo.RATE_LOOKUP_FAIL, since)
+    return await rate_limits.times(
+        ctx.session, ctx.settings, rate_limits.TIP_LOOKUP_FAIL, ctx.identity.id, since, ctx.now
+    )
 
 
 async def locked_until(ctx: Context) -> dt.datetime | None:
@@ -138,7 +142,9 @@ async def lookup(ctx: Context, raw: str) -> Reply:
         ]
     tip = await repo.by_code(ctx.session, ctx.settings, raw)
     if tip is None:
-        repo.record_rate(ctx.session, ctx.identity.id, repo.RATE_LOOKUP_FAIL, ctx.now)
+        await rate_limits.hit(
+            ctx.session, ctx.settings, rate_limits.TIP_LOOKUP_FAIL, ctx.identity.id, ctx.now
+        )
         await ctx.session.flush()
         until = await locked_until(ctx)
         if until is not None:
@@ -204,9 +210,28 @@ async def on_global(ctx: Context, choice: str) -> Reply:
             Message(_("This tip is closed. To report something new, send a new tip.")),
             *_menu(ctx),
         ]
+    full = await _additions_full(ctx, tip)
+    if full is not None:
+        return [Message(full), *_menu(ctx)]
     event_kind = repo.EventKind.REPORTER_ANSWER if kind == "a" else repo.EventKind.REPORTER_INFO
     ctx.goto(FLOW_NAME, Step.ADD, ref=seal_ref(ctx.settings, tip.id), kind=event_kind, media=[])
     return await ask_addition(ctx)
+
+
+ADDITION_KINDS = (repo.EventKind.REPORTER_INFO, repo.EventKind.REPORTER_ANSWER)
+
+
+async def _additions_full(ctx: Context, tip: Tip) -> str | None:
+    """Why no more can be added to the tip this hour, or None when it can."""
+    hour = dt.timedelta(hours=1)
+    times = await repo.event_times(ctx.session, tip.id, ADDITION_KINDS, ctx.now - hour)
+    limit = ctx.settings.tip_additions_per_hour
+    if len(times) < limit:
+        return None
+    return _(
+        "This tip has had {limit} additions in the last hour, the most allowed. "
+        "You can add more after {time}."
+    ).format(limit=limit, time=local(times[len(times) - limit] + hour).strftime("%H:%M"))
 
 
 def _menu(ctx: Context) -> Reply:
@@ -225,6 +250,8 @@ async def ask_addition(ctx: Context) -> Reply:
     else:
         text = _("Type what you want to add. If you have files, send them first.")
     text += " " + _("Your name is not shown to the officers.")
+    if not count:
+        text += "\n\n" + files_warning()
     if count:
         text += "\n" + _("{count} file(s) received.").format(count=count)
     choices = (
@@ -277,6 +304,9 @@ async def on_addition(ctx: Context, inp: Incoming) -> Reply:
     if text or inp.choice == DONE:
         if not text and not media:
             raise Invalid(_("Please type something, or press Cancel."))
+        full = await _additions_full(ctx, tip)
+        if full is not None:
+            return [Message(full), *await ask_addition(ctx)]
         return await _save(ctx, tip, text, media)
     if inp.media:
         return [*notes, *await ask_addition(ctx)]

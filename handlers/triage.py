@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -258,6 +259,7 @@ async def tell_reporter_status(
     status: str,
     *,
     event_id: int,
+    now: dt.datetime,
     note: str | None = None,
 ) -> bool:
     """Queue a neutral status update for the reporter, if still reachable."""
@@ -285,12 +287,22 @@ async def tell_reporter_status(
 
     # The key is keyed-hashed: an outbox row must not name the tip next to the reporter.
     return await notify.enqueue(
-        session, identity, render, dedup_key=f"tipr:{keyed_tag(settings, tip.id, event_id)}"
+        session,
+        identity,
+        render,
+        dedup_key=f"tipr:{keyed_tag(settings, tip.id, event_id)}",
+        private=(settings, now),
     )
 
 
 async def relay_question(
-    session: AsyncSession, settings: Settings, tip: Tip, question: str, *, event_id: int
+    session: AsyncSession,
+    settings: Settings,
+    tip: Tip,
+    question: str,
+    *,
+    event_id: int,
+    now: dt.datetime,
 ) -> bool:
     """Relay an officer's question; the reporter answers with the "Reply" button."""
     identity = await _reporter_identity(session, settings, tip.id)
@@ -308,7 +320,11 @@ async def relay_question(
         return [Message(text, choices=[Choice(f"{ANSWER_PREFIX}a:{ref}", _("Reply"))])]
 
     return await notify.enqueue(
-        session, identity, render, dedup_key=f"tipr:{keyed_tag(settings, tip.id, event_id)}"
+        session,
+        identity,
+        render,
+        dedup_key=f"tipr:{keyed_tag(settings, tip.id, event_id)}",
+        private=(settings, now),
     )
 
 
@@ -411,9 +427,9 @@ async def render_card(ctx: Context, tip: Tip, unit: Unit, *, note: str | None = 
         lines.append(_("Place: {place}").format(place=esc(tip.place_text)))
     if tip.lat is not None and tip.lon is not None:
         lines.append(
-            _("Location: {lat}, {lon} (https://maps.google.com/?q={lat},{lon})").format(
-                lat=f"{tip.lat:.5f}", lon=f"{tip.lon:.5f}"
-            )
+            _(
+                "Location, to about 100 m: {lat}, {lon} (https://maps.google.com/?q={lat},{lon})"
+            ).format(lat=f"{tip.lat:.3f}", lon=f"{tip.lon:.3f}")
         )
     lines.append(_("Received: {time}").format(time=format_datetime(tip.created_at)))
     counts = await repo.media_counts(session, tip.id)
@@ -556,7 +572,7 @@ async def _acknowledge(ctx: Context, tip: Tip, unit: Unit) -> Reply:
     await ctx.session.flush()
     _audit(ctx, "tip.acknowledge", tip.id)
     await tell_reporter_status(
-        ctx.session, ctx.settings, tip, TipStatus.ACKNOWLEDGED, event_id=event.id
+        ctx.session, ctx.settings, tip, TipStatus.ACKNOWLEDGED, event_id=event.id, now=ctx.now
     )
     log.info("tip %s acknowledged by member %s", tip.id, _actor(ctx))
     return await render_card(ctx, tip, unit, note=_("Acknowledged."))
@@ -598,7 +614,7 @@ async def _assign(ctx: Context, tip: Tip, unit: Unit, member_id: int) -> Reply:
     _audit(ctx, "tip.assign", tip.id, member_id=member_id)
     if previous != TipStatus.ASSIGNED:
         await tell_reporter_status(
-            ctx.session, ctx.settings, tip, TipStatus.ASSIGNED, event_id=event.id
+            ctx.session, ctx.settings, tip, TipStatus.ASSIGNED, event_id=event.id, now=ctx.now
         )
     stmt = select(Identity).where(Identity.member_id == member_id, Identity.blocked_at.is_(None))
     for identity in (await ctx.session.execute(stmt)).scalars():
@@ -717,10 +733,26 @@ async def on_global(ctx: Context, choice: str) -> Reply:
 FLOW_NAME = "triage"
 SKIP = "trf:skip"
 CANCEL = "trf:cancel"
+ASK_SEND = "trf:asksend"
+ASK_EDIT = "trf:askedit"
+# What a question to a reporter is checked for: links, account names, phone numbers.
+_CONTACT_LIKE = re.compile(
+    r"(?i)(?:https?://|www\.|t\.me/|zalo\.me/)\S+"
+    r"|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|vn|info|biz|me|io|ly|xyz|top|site|online|link|app)"
+    r"\b(?:/\S*)?"
+    r"|(?<![\w@])@[A-Za-z0-9_]{3,}"
+    r"|(?<![\w+])\+?\d(?:[ .-]?\d){7,13}(?!\d)"
+)
+
+
+def contact_like(text: str) -> list[str]:
+    """The links, account names (@name) and phone numbers in ``text``."""
+    return [m.group(0) for m in _CONTACT_LIKE.finditer(text)]
 
 
 class Step(StrEnum):
     ASK = "ask"
+    CONFIRM_ASK = "confirm_ask"
     DUPLICATE = "duplicate"
     NOTE = "note"
 
@@ -762,10 +794,55 @@ async def on_question(ctx: Context, inp: Incoming) -> Reply:
                 length=len(question), limit=QUESTION_MAX
             )
         )
+    flagged = contact_like(question)
+    if flagged:
+        # Links, handles and numbers are how a reporter is lured: the officer confirms first.
+        ctx.goto(FLOW_NAME, Step.CONFIRM_ASK, question=question)
+        return await ask_confirm_question(ctx)
+    return await _relay(ctx, question)
+
+
+async def ask_confirm_question(ctx: Context) -> Reply:
+    found = ", ".join(esc(f) for f in contact_like(str(ctx.data.get("question", ""))))
+    text = _(
+        "Your question contains a link, an account name or a phone number ({found}). "
+        "Messages like that are how reporters are lured and tricked, so send it only if it "
+        "is needed. Send it as it is?"
+    ).format(found=found)
+    choices = [
+        Choice(ASK_SEND, _("Send as it is")),
+        Choice(ASK_EDIT, _("Write it again")),
+        _cancel_choice(),
+    ]
+    return [Message(text, choices=choices)]
+
+
+async def on_confirm_question(ctx: Context, inp: Incoming) -> Reply:
+    if (left := await _leave(ctx, inp)) is not None:
+        return left
+    if inp.choice == ASK_EDIT:
+        ctx.goto(FLOW_NAME, Step.ASK)
+        return await ask_question(ctx)
+    if inp.choice == ASK_SEND:
+        return await _relay(ctx, str(ctx.data.get("question", "")))
+    raise Invalid(_("Please choose one of the buttons."))
+
+
+async def _relay(ctx: Context, question: str) -> Reply:
     tip, unit = await _current(ctx)
     if tip.status == TipStatus.CLOSED:
         ctx.finish()
         return await render_card(ctx, tip, unit, note=_("This tip is closed."))
+    day = dt.timedelta(days=1)
+    asked = await repo.event_times(ctx.session, tip.id, [repo.EventKind.QUESTION], ctx.now - day)
+    limit = ctx.settings.tip_questions_per_day
+    if len(asked) >= limit:
+        ctx.finish()
+        note = _(
+            "Tip #{id} has had {limit} questions in the last 24 hours, the most allowed. "
+            "You can ask again after {time}."
+        ).format(id=tip.id, limit=limit, time=format_datetime(asked[len(asked) - limit] + day))
+        return await render_card(ctx, tip, unit, note=note)
     event = repo.add_event(
         ctx.session,
         tip.id,
@@ -777,7 +854,9 @@ async def on_question(ctx: Context, inp: Incoming) -> Reply:
     )
     await ctx.session.flush()
     _audit(ctx, "tip.question", tip.id)
-    relayed = await relay_question(ctx.session, ctx.settings, tip, question, event_id=event.id)
+    relayed = await relay_question(
+        ctx.session, ctx.settings, tip, question, event_id=event.id, now=ctx.now
+    )
     ctx.finish()
     note = (
         _("Your question was passed on. You will be told when the reporter answers.")
@@ -901,7 +980,7 @@ async def _after_close(
     from db.sealed import schedule_purge
 
     await tell_reporter_status(
-        ctx.session, ctx.settings, tip, TipStatus.CLOSED, event_id=event_id, note=note
+        ctx.session, ctx.settings, tip, TipStatus.CLOSED, event_id=event_id, now=ctx.now, note=note
     )
     await schedule_purge(ctx.session, ctx.settings, tip.id, ctx.now)
     log.info("tip %s closed (%s) by member %s", tip.id, outcome, _actor(ctx))
@@ -912,6 +991,7 @@ FLOW = registry.add_flow(
         FLOW_NAME,
         {
             Step.ASK: StepDef(prompt=ask_question, handle=on_question),
+            Step.CONFIRM_ASK: StepDef(prompt=ask_confirm_question, handle=on_confirm_question),
             Step.DUPLICATE: StepDef(prompt=ask_original, handle=on_original),
             Step.NOTE: StepDef(prompt=ask_note, handle=on_note),
         },

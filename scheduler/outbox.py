@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from bot.channels.base import (
     Channel,
@@ -67,6 +67,7 @@ from bot.config import Settings
 from bot.health import Backoff, Health, describe, wait_or_stop
 from db.models import Identity, Outbox, OutboxStatus, utcnow
 from db.outage import is_outage
+from db.sealed import coarse, payload_messages
 from db.session import Database
 from handlers.i18n import set_language
 from handlers.types import message_from_json
@@ -402,7 +403,7 @@ class OutboxSender:
             stats.blocked += 1
             return _Outcome("blocked")
         channel = self.channels[row.channel]
-        messages = row.payload.get("messages", [])
+        messages = payload_messages(self.settings, row.payload)
         start = int(row.payload.get("delivered", 0))
         for index in range(start, len(messages)):
             wait = self.limiter.chat_wait(row.channel, row.chat_id)
@@ -481,6 +482,9 @@ class OutboxSender:
         *,
         delivered: int | None = None,
     ) -> None:
+        if "sealed" in row.payload:  # to a reporter: gone once done (see handlers.notify)
+            await self._forget(row, status, error)
+            return
         values: dict[str, Any] = {"status": status.value, **self._progress(row, delivered)}
         if status is OutboxStatus.SENT:
             values["sent_at"] = self.clock()
@@ -488,20 +492,39 @@ class OutboxSender:
             values["last_error"] = error[:ERROR_LIMIT]
         await self._record(row, values)
 
-    async def _blocked(self, row: Claimed, exc: Exception, *, delivered: int) -> None:
-        now = self.clock()
+    async def _forget(self, row: Claimed, status: OutboxStatus, error: str | None) -> None:
+        """Delete a finished private row (while it is still this sender's claim)."""
         async with self.db.sessions.begin() as session:
             await session.execute(
-                self._mine(row).values(
-                    status=OutboxStatus.BLOCKED.value,
-                    last_error=_describe(exc)[:ERROR_LIMIT],
-                    **self._progress(row, delivered),
+                delete(Outbox).where(
+                    Outbox.id == row.id,
+                    Outbox.attempts == row.attempts,
+                    Outbox.status == OutboxStatus.PENDING.value,
                 )
             )
+        if status is not OutboxStatus.SENT:
+            log.warning("outbox row %s: %s, deleted (%s)", row.id, status.value, error)
+
+    async def _blocked(self, row: Claimed, exc: Exception, *, delivered: int) -> None:
+        # Only the day: the moment would line up with the message's (and its tip's) time.
+        day = coarse(self.clock())
+        async with self.db.sessions.begin() as session:
+            if "sealed" in row.payload:
+                await session.execute(
+                    delete(Outbox).where(Outbox.id == row.id, Outbox.attempts == row.attempts)
+                )
+            else:
+                await session.execute(
+                    self._mine(row).values(
+                        status=OutboxStatus.BLOCKED.value,
+                        last_error=_describe(exc)[:ERROR_LIMIT],
+                        **self._progress(row, delivered),
+                    )
+                )
             await session.execute(
                 update(Identity)
                 .where(Identity.id == row.identity_id, Identity.blocked_at.is_(None))
-                .values(blocked_at=now)
+                .values(blocked_at=day)
             )
 
     async def _postpone(

@@ -15,17 +15,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 
 from bot.config import Settings
-from db import sealed
+from db import rate_limits, sealed
 from db import tips as repo
 from db.models import Outbox, OutboxStatus
 from db.session import Database, UnitOfWork
 from handlers import triage
 
 log = logging.getLogger(__name__)
-
-# Rate marks of sent tips are only needed for the hourly limit; older ones would
-# let a reader of the database line a person's activity up with a tip's time.
-SUBMIT_MARKS_KEPT = dt.timedelta(hours=2)
 
 
 async def escalate_unacknowledged(db: Database, settings: Settings, now: dt.datetime) -> int:
@@ -47,12 +43,13 @@ async def escalate_unacknowledged(db: Database, settings: Settings, now: dt.date
 class PurgeResult:
     links: int
     reporter_messages: int
-    submit_marks: int
+    rate_counts: int
 
 
 async def purge_reporter_links(db: Database, settings: Settings, now: dt.datetime) -> PurgeResult:
     """Delete reporter links whose tips closed ``tip_reporter_retention_days`` ago, the
-    delivered messages to reporters (outbox ``tipr:`` rows), and old tip-submission marks."""
+    delivered messages to reporters (outbox ``tipr:`` rows), and rate-limit counters whose
+    window has passed."""
     async with UnitOfWork(db) as uow:
         session = uow.session
         links = await sealed.purge_expired(session, now)
@@ -63,12 +60,12 @@ async def purge_reporter_links(db: Database, settings: Settings, now: dt.datetim
             .returning(Outbox.id)
         )
         n_messages = len(messages.all())
-        marks = await repo.purge_rate_events(session, repo.RATE_SUBMIT, now - SUBMIT_MARKS_KEPT)
+        marks = await rate_limits.purge(session, settings, now)
         await uow.commit()
     result = PurgeResult(links, n_messages, marks)
     if links or n_messages or marks:
         log.info(
-            "purged %d reporter links, %d reporter messages, %d submit marks",
+            "purged %d reporter links, %d reporter messages, %d rate counters",
             links,
             n_messages,
             marks,

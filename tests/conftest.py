@@ -16,6 +16,7 @@ from db.embedded import embedded_url, start_embedded
 from db.models import Base
 from db.session import Database
 from tests.faulty_pg import FaultyPostgres
+from tests.support import TEST_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 for _name in ("LC_ALL", "LC_MESSAGES", "ANTT_DEFAULT_LANGUAGE"):
     os.environ.pop(_name, None)
 os.environ["LANG"] = "C.UTF-8"
+# A proper key for everything the session runs (`antt run` refuses a weak one).
+os.environ["ANTT_SECRET_KEY"] = TEST_KEY
 
 
 @pytest.fixture(scope="session")

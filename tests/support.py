@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 from dataclasses import dataclass, field
+
+from PIL import Image
 
 from handlers.engine import Engine
 from handlers.render import to_plain
 from handlers.types import Incoming, Location, MediaRef, Reply
 
 _update_ids = itertools.count(1)
+
+# A key as strong as `antt run` requires (32 random bytes, base64): for processes the
+# tests start, and for the settings of tests that go through the keyed digests.
+TEST_KEY = "t3st-K3y_0f-32-rAnd0m-bYtes_fOr-th3-tEsts-oNLy"
 
 
 class Clock:
@@ -83,3 +90,21 @@ class Person:
                 if fragment.lower() in c.label.lower():
                     return c.id
         raise AssertionError(f"no choice like {fragment!r} in {self.choices}")
+
+
+GPS_IFD = 0x8825
+
+
+def photo_with_exif() -> bytes:
+    """A 40x20 red JPEG whose EXIF names a phone and a person, with a GPS position and
+    an orientation (shown upright, it is 20x40)."""
+    image = Image.new("RGB", (40, 20), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0110] = "Model X1"  # Model
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees to show upright
+    exif[0x013B] = "Nguyen Van A"  # Artist
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (18.0, 40.0, 12.5), 3: "E", 4: (105.0, 41.0, 3.2)})
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif, comment=b"taken at home")
+    return buffer.getvalue()

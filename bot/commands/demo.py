@@ -17,6 +17,9 @@ from bot.commands._output import render_table, shorten
 from handlers.i18n import _, current_language, format_date, local_today
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.config import Settings
     from db.progress import TaskProgress
 
 ROOT_UNIT = "nghe-an"
@@ -47,12 +50,15 @@ async def demo_command(args: argparse.Namespace) -> int:
     from db.progress import province_progress
     from db.session import UnitOfWork
 
-    settings = get_settings()
+    settings = demo_only(get_settings())
     if args.port is not None:
         settings = settings.model_copy(update={"web_port": args.port})
     if settings.database_url is None:
         print(_("Database: embedded PostgreSQL in {path}").format(path=settings.data_dir))
     async with open_database(settings) as db:
+        async with db.sessions() as session:
+            if await holds_real_people(session):
+                raise UserError(not_a_demo_database())
         async with UnitOfWork(db) as uow:
             seeded = await seed(uow.session, settings)
             await uow.commit()
@@ -85,6 +91,62 @@ async def demo_command(args: argparse.Namespace) -> int:
             ) from exc
     print(_("The demo has stopped."))
     return 0
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def not_a_demo_database() -> str:
+    return _(
+        "antt demo runs only on its own database (it adds an administrator and serves an "
+        "emulator without passwords): unset ANTT_DATABASE_URL."
+    )
+
+
+def demo_only(settings: Settings) -> Settings:
+    """The demo's settings, or a ``UserError`` when they point at something real.
+
+    The emulator has no passwords and the demo seeds an administrator of the
+    province, so the demo serves on loopback only, on the embedded database (or a
+    PostgreSQL on this machine holding no real people, as the tests use), and,
+    unless ANTT_SECRET_KEY is set, with a random key of its own kept in its data
+    directory.
+    """
+    from urllib.parse import urlsplit
+
+    from pydantic import SecretStr
+
+    from bot.config import DEFAULT_SECRET_KEY
+    from bot.errors import UserError
+    from bot.keys import demo_key
+
+    if settings.web_host not in LOOPBACK:
+        raise UserError(
+            _(
+                "antt demo serves only this machine (ANTT_WEB_HOST=127.0.0.1): its emulator has "
+                "no passwords."
+            )
+        )
+    if settings.database_url is not None:
+        url = urlsplit(settings.database_url.get_secret_value())
+        socket = "host=/" in (url.query or "")
+        if not socket and (url.hostname or "") not in LOOPBACK:
+            raise UserError(not_a_demo_database())
+    if settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+        key = demo_key(settings.data_dir)
+        settings = settings.model_copy(update={"secret_key": SecretStr(key)})
+    return settings
+
+
+async def holds_real_people(session: AsyncSession) -> bool:
+    """True when someone reached the database through a real messenger (not the emulator)."""
+    from sqlalchemy import select
+
+    from bot.channels.emulator import CHANNEL
+    from db.models import Identity
+
+    found = await session.scalar(select(Identity.id).where(Identity.channel != CHANNEL).limit(1))
+    return found is not None
 
 
 def progress_table(rows: list[TaskProgress]) -> str:

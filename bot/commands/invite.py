@@ -53,7 +53,13 @@ async def create_invite_command(args: argparse.Namespace) -> int:
     async with open_database(settings) as db, UnitOfWork(db) as uow:
         unit = await unit_of(uow.session, args.unit)
         code = await create_invite(
-            uow.session, unit_id=unit.id, role=role, max_uses=args.uses, days=args.days, now=now
+            uow.session,
+            unit_id=unit.id,
+            role=role,
+            max_uses=args.uses,
+            days=args.days,
+            now=now,
+            settings=settings,
         )
         await uow.commit()
     expires = now + dt.timedelta(days=args.days)

@@ -53,10 +53,12 @@ async def run(args: argparse.Namespace) -> int:
     from bot.channels.telegram.app import check_settings
     from bot.channels.zalo.service import check_zalo_settings
     from bot.config import get_settings
+    from bot.keys import require_strong_key
     from bot.runtime import running, wait_for_stop_signal
     from scheduler.jobs import SchedulerService
 
     settings = get_settings()
+    require_strong_key(settings)
     zalo = settings.zalo_token is not None
     telegram = settings.telegram_token is not None or not zalo
     if telegram:  # before the database starts

@@ -68,10 +68,12 @@ async def sending_channels(settings: Settings, db: Database) -> AsyncIterator[di
 async def run(args: argparse.Namespace) -> int:
     from bot.bootstrap import open_database
     from bot.config import get_settings
+    from bot.keys import require_strong_key
     from bot.runtime import wait_for_stop_signal
     from scheduler.jobs import SchedulerService
 
     settings = get_settings()
+    require_strong_key(settings)
     async with open_database(settings) as db, sending_channels(settings, db) as channels:
         if not channels and not args.no_send:
             log.warning("no channel to send through (no Telegram or Zalo token): only queueing")

@@ -14,7 +14,7 @@ from db.session import Database
 from tests.fakes.telegram_api import DEFAULT_TOKEN, ApiCall, FakeTelegramAPI
 
 TOKEN = DEFAULT_TOKEN
-SECRET = "e2e-webhook-secret_42"
+SECRET = "e2e-webhook-secret_42-at-least-32-characters"
 PUBLIC_URL = "https://bot.example.test/telegram/webhook"
 
 

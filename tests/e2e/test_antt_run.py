@@ -16,6 +16,7 @@ import pytest
 from db.session import Database
 from tests.e2e.telegram_support import PUBLIC_URL, SECRET, TOKEN
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.support import TEST_KEY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -28,8 +29,9 @@ def free_port() -> int:
 
 def clean_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+    env["ANTT_SECRET_KEY"] = TEST_KEY
     env.update(values)
-    return env
+    return {k: v for k, v in env.items() if v}
 
 
 async def antt(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -74,6 +76,30 @@ async def test_missing_token_is_one_clear_line() -> None:
     assert proc.returncode == 2
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1 and "ANTT_TELEGRAM_TOKEN" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["run", "scheduler"])
+@pytest.mark.parametrize("key", ["", "dev-only-change-me", "short-but-not-empty", "ab" * 40])
+async def test_no_key_or_a_weak_key_is_refused_in_one_line(command: str, key: str) -> None:
+    env = clean_env(ANTT_DEFAULT_LANGUAGE="en", ANTT_TELEGRAM_TOKEN="1:x", ANTT_SECRET_KEY=key)
+    started = asyncio.get_running_loop().time()
+    proc = await antt(command, env=env)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert asyncio.get_running_loop().time() - started < 10
+    assert proc.returncode != 0
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "ANTT_SECRET_KEY" in lines[0] and "antt secret new" in lines[0]
+
+
+async def test_webhook_secret_of_under_32_characters_is_refused() -> None:
+    env = clean_env(
+        ANTT_DEFAULT_LANGUAGE="en",
+        ANTT_TELEGRAM_TOKEN=TOKEN,
+        ANTT_TELEGRAM_WEBHOOK_SECRET="x" * 31,
+    )
+    proc = await antt("run", "--webhook", PUBLIC_URL, env=env)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2 and "32 to 256 characters" in err.decode()
 
 
 async def test_webhook_needs_a_secret() -> None:

@@ -57,6 +57,13 @@ async def test_demo_serves_the_emulator_and_stops_on_ctrl_c(
         assert any("Plan DEMO-NAM-DAN-2025 imported" in line for line in out)
         async with aiohttp.ClientSession(base_url=url) as http:
             async with http.get("/api/personas") as resp:
+                assert resp.status == 403  # not without the page's token
+            async with http.get("/") as resp:
+                page = await resp.text()
+            found = re.search(r'name="emulator-token" content="([^"]+)"', page)
+            assert found, page
+            headers = {"X-Emulator-Token": found.group(1)}
+            async with http.get("/api/personas", headers=headers) as resp:
                 info = await resp.json()
             assert [p["id"] for p in info["personas"]] == [
                 "citizen",
@@ -75,3 +82,4 @@ async def test_demo_serves_the_emulator_and_stops_on_ctrl_c(
     assert "The demo has stopped." in rest.decode()
     assert "Traceback" not in err.decode()
     assert (tmp_path / "demo-clock.txt").exists() is False  # no "next day" was pressed
+    assert len((tmp_path / "secret-key").read_text().strip()) == 43  # its own random key

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import hashlib
 import json
+import re
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -18,6 +20,7 @@ from sqlalchemy import select
 
 from bot.channels.emulator import DemoClock, EmulatorChannel, Persona, mount
 from bot.channels.emulator.channel import Input, Upload, to_incoming
+from bot.channels.emulator.web import TOKEN_HEADER
 from bot.config import Settings
 from bot.web import WebServer, create_web_app
 from db.models import Identity, Unit
@@ -80,9 +83,26 @@ async def emu(db: Database, tmp_path: Path) -> AsyncIterator[Emu]:
     await server.start()
     try:
         async with aiohttp.ClientSession(base_url=server.url) as http:
+            http.headers[TOKEN_HEADER] = await page_token(http)
             yield Emu(http, channel, clock, db, tmp_path)
     finally:
         await server.stop()
+
+
+async def page_token(http: aiohttp.ClientSession) -> str:
+    """The run's token, as the page knows it (the only place it is given out)."""
+    async with http.get("/") as resp:
+        page = await resp.text()
+    found = re.search(r'<meta name="emulator-token" content="([A-Za-z0-9_-]{43})">', page)
+    assert found, page
+    return found.group(1)
+
+
+def upload_body(data: bytes, name: str, mime: str, caption: str | None = None) -> dict:
+    body: dict = {"file": {"name": name, "mime": mime, "data": base64.b64encode(data).decode()}}
+    if caption is not None:
+        body["caption"] = caption
+    return body
 
 
 def texts(entries: list[dict]) -> str:
@@ -130,7 +150,10 @@ async def test_unknown_persona_and_bad_bodies_are_refused(emu: Emu) -> None:
         async with emu.http.post("/api/personas/citizen/send", json=body) as resp:
             assert resp.status == 400, body
             assert "error" in await resp.json()
-    async with emu.http.post("/api/personas/citizen/send", data=b"not json") as resp:
+    headers = {"Content-Type": "application/json"}
+    async with emu.http.post(
+        "/api/personas/citizen/send", data=b"not json", headers=headers
+    ) as resp:
         assert resp.status == 400
     assert emu.channel.history("citizen") == []
 
@@ -293,10 +316,8 @@ async def test_reply_is_pushed_to_the_live_page_too(emu: Emu) -> None:
 async def test_photo_upload_is_stored_by_sha256(emu: Emu) -> None:
     png = tiny_png(3, 3)
     digest = hashlib.sha256(png).hexdigest()
-    form = aiohttp.FormData()
-    form.add_field("file", png, filename="canh-bao.png", content_type="image/png")
-    form.add_field("caption", "Ảnh hiện trường")
-    async with emu.http.post("/api/personas/citizen/send", data=form) as resp:
+    body = upload_body(png, "canh-bao.png", "image/png", caption="Ảnh hiện trường")
+    async with emu.http.post("/api/personas/citizen/send", json=body) as resp:
         assert resp.status == 200, await resp.text()
         result = await resp.json()
     stored = emu.data_dir / "emulator-media" / digest
@@ -313,10 +334,9 @@ async def test_photo_upload_is_stored_by_sha256(emu: Emu) -> None:
     async with emu.http.get("/api/media/..%2F..%2Fetc%2Fpasswd") as resp:
         assert resp.status == 404
 
-    empty = aiohttp.FormData()
-    empty.add_field("caption", "no file")
-    async with emu.http.post("/api/personas/citizen/send", data=empty) as resp:
-        assert resp.status == 400
+    for bad in ({"file": None, "caption": "no file"}, upload_body(b"", "e.png", "image/png")):
+        async with emu.http.post("/api/personas/citizen/send", json=bad) as resp:
+            assert resp.status == 400
 
 
 def test_an_upload_reaches_the_engine_as_an_emu_media_ref() -> None:
@@ -345,7 +365,7 @@ async def test_next_day_moves_the_shared_clock_and_runs_the_hooks(emu: Emu) -> N
 
     emu.clock.hooks.extend([broken, hook])
     before = await emu.get("/api/clock")
-    async with emu.http.post("/api/clock/next-day") as resp:
+    async with emu.http.post("/api/clock/next-day", json={}) as resp:
         assert resp.status == 200
         after = await resp.json()
     moved = dt.datetime.fromisoformat(after["now"]) - dt.datetime.fromisoformat(before["now"])
@@ -388,9 +408,8 @@ async def test_language_switch_sets_every_persona_and_new_ones(emu: Emu) -> None
 
 async def test_files_sent_earlier_show_again_before_the_message(emu: Emu) -> None:
     png = tiny_png(4, 4)
-    form = aiohttp.FormData()
-    form.add_field("file", png, filename="hien-truong.png", content_type="image/png")
-    async with emu.http.post("/api/personas/citizen/send", data=form) as resp:
+    body = upload_body(png, "hien-truong.png", "image/png")
+    async with emu.http.post("/api/personas/citizen/send", json=body) as resp:
         assert resp.status == 200, await resp.text()
     digest = hashlib.sha256(png).hexdigest()
     files = (
@@ -407,3 +426,75 @@ async def test_files_sent_earlier_show_again_before_the_message(emu: Emu) -> Non
     ]
     async with emu.http.get(history[0]["image"]) as resp:
         assert resp.status == 200 and await resp.read() == png
+
+
+# --- only its own page ------------------------------------------------------------------
+
+
+async def test_the_api_needs_the_pages_token(emu: Emu) -> None:
+    token = emu.http.headers.pop(TOKEN_HEADER)
+    for method, path in (
+        ("GET", "/api/personas"),
+        ("GET", "/api/clock"),
+        ("POST", "/api/clock/next-day"),
+    ):
+        async with emu.http.request(method, path, json={}) as resp:
+            assert resp.status == 403, path
+    async with emu.http.get("/api/personas", headers={TOKEN_HEADER: "x" * 43}) as resp:
+        assert resp.status == 403
+    async with emu.http.get("/api/personas", headers={TOKEN_HEADER: token}) as resp:
+        assert resp.status == 200
+    # The page's cookie (SameSite=Strict) carries it for images, links and event streams.
+    async with emu.http.get("/api/personas", headers={"Cookie": f"antt_emulator={token}"}) as resp:
+        assert resp.status == 200
+    async with emu.http.get("/") as resp:
+        cookie = resp.cookies["antt_emulator"]
+    assert cookie.value == token and cookie["samesite"] == "Strict" and cookie["httponly"]
+    # The page gives out the same token for the whole run.
+    assert await page_token(emu.http) == token
+
+
+async def test_only_json_posts_are_taken(emu: Emu) -> None:
+    for content_type, data in (
+        ("text/plain", b'{"text": "/start"}'),
+        ("application/x-www-form-urlencoded", b"text=%2Fstart"),
+        (
+            "multipart/form-data; boundary=x",
+            b"--x\r\nContent-Disposition: form-data; name=text\r\n\r\n/start\r\n--x--\r\n",
+        ),
+    ):
+        headers = {"Content-Type": content_type}
+        async with emu.http.post("/api/personas/citizen/send", data=data, headers=headers) as resp:
+            assert resp.status == 415, content_type
+    assert emu.channel.history("citizen") == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "http://127.0.0.1.evil.example:8080"},
+        {"Origin": "null"},
+        {"Host": "evil.example"},
+        {"Host": "attacker.example:8080"},
+    ],
+)
+async def test_foreign_origins_and_hosts_are_refused(emu: Emu, headers: dict[str, str]) -> None:
+    async with emu.http.post(
+        "/api/personas/citizen/send", json={"text": "/start"}, headers=headers
+    ) as resp:
+        assert resp.status == 403
+    assert emu.channel.history("citizen") == []
+
+
+async def test_a_rebound_host_does_not_even_get_the_page(emu: Emu) -> None:
+    async with emu.http.get("/", headers={"Host": "rebind.example:8080"}) as resp:
+        assert resp.status == 403
+        assert "emulator-token" not in await resp.text()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "localhost"])
+async def test_loopback_hosts_and_origins_are_accepted(emu: Emu, host: str) -> None:
+    headers = {"Host": host, "Origin": f"http://{host}"}
+    async with emu.http.get("/api/clock", headers=headers) as resp:
+        assert resp.status == 200

@@ -18,6 +18,7 @@ from db.session import Database
 from tests.e2e.telegram_support import TOKEN, TgUser, bot_running, on_telegram, replies
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.tip_helpers import make_world, outbox_of
+from tests.support import photo_with_exif
 
 SECRET_KEY = "e2e-tip-secret"
 CITIZEN = 5001
@@ -76,7 +77,8 @@ async def test_tip_with_media_location_and_contact_over_telegram(
     await send(citizen, api.user_photo, "ph-1", caption="The kiosk")
     await send(citizen, api.user_video, "vid-1")
     await send(citizen, api.user_voice, "voi-1")
-    await send(citizen, api.user_document, "doc-1", "list.pdf")
+    original = photo_with_exif()
+    await send(citizen, api.user_document, "doc-1", "Nguyen_Van_A.jpg", content=original)
     assert "4 file(s) attached" in citizen.text
     await press_on(citizen, "tip:done")
     assert "Phường Nghi Hương" in citizen.text  # the poster's commune, already chosen
@@ -109,7 +111,8 @@ async def test_tip_with_media_location_and_contact_over_telegram(
     assert "waiting to be looked at" in citizen.text
 
     # The officer of Bến Thủy, on Telegram, sees the files: sent anew by their file ids
-    # (never forwarded, which would show the reporter's name), then the text.
+    # (never forwarded, which would show the reporter's name), the document cleaned and
+    # uploaded under a neutral name, then the text.
     await on_telegram(db, world.members["o-bt"], OFFICER, name="Bình")
     officer = TgUser(api, OFFICER, first_name="Bình")
     await officer.say("/tips")
@@ -119,13 +122,13 @@ async def test_tip_with_media_location_and_contact_over_telegram(
     await press_on(officer, f"tr:files:{tip.id}")
     calls = [c for c in api.sent_messages(OFFICER) if c.seq >= since]
     sent = [(c.method, c.params.get(c.method[4:].lower())) for c in calls]
-    assert sent[:4] == [
-        ("sendPhoto", "ph-1"),
-        ("sendVideo", "vid-1"),
-        ("sendVoice", "voi-1"),
-        ("sendDocument", "doc-1"),
-    ]
-    assert sent[4][0] == "sendMessage" and f"Files of tip #{tip.id}: 4" in officer.text
+    assert sent[:3] == [("sendPhoto", "ph-1"), ("sendVideo", "vid-1"), ("sendVoice", "voi-1")]
+    assert calls[3].method == "sendDocument" and "doc-1" not in str(calls[3].params)
+    uploaded = calls[3].files["document"]
+    assert uploaded.filename == "1-document-4-4.jpg"  # "#1 · document 4/4", not "Nguyen_Van_A.jpg"
+    assert b"PhoneMaker" not in uploaded.data and b"Nguyen Van A" not in uploaded.data
+    assert uploaded.data != original and uploaded.data.startswith(b"\xff\xd8")
+    assert calls[4].method == "sendMessage" and f"Files of tip #{tip.id}: 4" in officer.text
     assert not any(c.method in ("forwardMessage", "copyMessage") for c in calls)
 
 

@@ -30,6 +30,7 @@ from bot.config import Settings
 from db.models import Assignment, Checkin, Plan, Task, TaskKind, Tip
 from db.session import Database
 from tests.integration import tip_helpers
+from tests.support import TEST_KEY
 
 NOW = dt.datetime(2025, 5, 5, 0, 0, tzinfo=dt.UTC)  # 07:00 in Asia/Ho_Chi_Minh
 TODAY = dt.date(2025, 5, 5)
@@ -159,4 +160,4 @@ async def make_dataset(db: Database) -> Dataset:
 
 
 def settings() -> Settings:
-    return Settings(secret_key="test-secret-key")  # type: ignore[arg-type]
+    return Settings(secret_key=TEST_KEY)  # type: ignore[arg-type]

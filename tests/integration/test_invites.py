@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import hmac
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, text
 
 from db.invites import (
@@ -22,6 +25,7 @@ from db.members import active_grants
 from db.models import Invite, Member, Role
 from db.session import Database, UnitOfWork
 from tests.integration.import_support import import_units
+from tests.support import TEST_KEY
 
 T0 = dt.datetime(2025, 5, 5, 2, 0, tzinfo=dt.UTC)
 
@@ -140,8 +144,44 @@ async def test_only_the_hash_is_stored(db: Database, unit_id: int) -> None:
         audit = (await conn.execute(text("SELECT data::text FROM audit"))).scalars().all()
     assert code not in " ".join(str(v) for v in stored)
     assert code.lower() not in " ".join(str(v).lower() for v in stored)
-    assert stored._mapping["code_hash"] == hashlib.sha256(code.encode()).hexdigest()
+    # A keyed digest (HMAC-SHA-256, key from ANTT_SECRET_KEY by HKDF), not a plain hash.
+    key = HKDF(hashes.SHA256(), 32, None, b"antt/invite-code/v1").derive(TEST_KEY.encode())
+    assert stored._mapping["code_hash"] == hmac.new(key, code.encode(), "sha256").hexdigest()
+    assert stored._mapping["code_hash"] != hashlib.sha256(code.encode()).hexdigest()
+    assert stored._mapping["legacy_hash"] is False
     assert all(code not in data for data in audit)
+
+
+async def test_an_invite_made_before_keyed_digests_still_works_and_is_rekeyed(
+    db: Database, unit_id: int
+) -> None:
+    code = "ABCDEFGHJKMN"
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO invite (code_hash, legacy_hash, unit_id, role, expires_at, max_uses,"
+                " uses) VALUES (:h, true, :u, 'officer', :e, 1, 0)"
+            ),
+            {
+                "h": hashlib.sha256(code.encode()).hexdigest(),
+                "u": unit_id,
+                "e": T0 + dt.timedelta(days=1),
+            },
+        )
+    async with UnitOfWork(db) as uow:
+        assert (await check_invite(uow.session, code.lower(), now=T0)).status is InviteStatus.OK
+        await uow.commit()
+    async with db.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT code_hash, legacy_hash FROM invite"))).one()
+    assert stored.code_hash != hashlib.sha256(code.encode()).hexdigest() and not stored.legacy_hash
+    assert await _check(db, code, T0) is InviteStatus.OK
+    # A plain hash that is not marked legacy is not accepted (no downgrade to SHA-256).
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE invite SET code_hash = :h"),
+            {"h": hashlib.sha256(code.encode()).hexdigest()},
+        )
+    assert await _check(db, code, T0) is InviteStatus.UNKNOWN
 
 
 async def test_revoked_invite(db: Database, unit_id: int) -> None:

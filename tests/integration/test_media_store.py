@@ -3,6 +3,7 @@ addressed, each once, and files that can no longer be fetched never hold back ot
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -35,7 +36,8 @@ async def test_twenty_five_dead_urls_do_not_hold_back_a_live_one(
             raise OSError("404 Not Found")
         return b"live photo"
 
-    fetcher = MediaFetcher(db, "zalo", download, tmp_path)
+    now = [dt.datetime(2025, 5, 5, 2, 0, tzinfo=dt.UTC)]
+    fetcher = MediaFetcher(db, "zalo", download, tmp_path, clock=lambda: now[0])
     assert await fetcher.fetch_pending() == 1
     assert sorted(tried) == sorted([*dead, "https://zdn.example/live.jpg"])  # each tried once
     digest = hashlib.sha256(b"live photo").hexdigest()
@@ -50,7 +52,10 @@ async def test_twenty_five_dead_urls_do_not_hold_back_a_live_one(
     assert kept == [("https://zdn.example/live.jpg", digest, 10)]
     assert (tmp_path / "media" / digest[:2] / digest).read_bytes() == b"live photo"
     tried.clear()
-    assert await fetcher.fetch_pending() == 0  # the next run tries the dead ones again
+    assert await fetcher.fetch_pending() == 0  # within the backoff nothing is tried
+    assert tried == []
+    now[0] += dt.timedelta(minutes=1)  # the first backoff is one minute
+    assert await fetcher.fetch_pending() == 0  # then the dead ones are tried again
     assert sorted(tried) == sorted(dead)
 
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from bot.config import Settings
 from db.conversations import Opened, open_update
 from db.members import ensure_member, grant_role, revoke_role
 from db.models import Role, UnitKind
+from db.sealed import open_time
 from db.session import Database, UnitOfWork
 from tests.integration.plan_fixtures import add_unit
+from tests.support import TEST_KEY
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
+DAY = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+SETTINGS = Settings(secret_key=TEST_KEY)  # type: ignore[arg-type]
 
 
 async def _open(uow: UnitOfWork, user: str, update_id: str | None, now: dt.datetime = T0) -> Opened:
@@ -28,6 +33,7 @@ async def _open(uow: UnitOfWork, user: str, update_id: str | None, now: dt.datet
         display_name="Lê Thị B",
         language="vi",
         now=now,
+        settings=SETTINGS,
     )
 
 
@@ -37,11 +43,13 @@ async def test_first_update_creates_identity_and_conversation(db: Database) -> N
         assert opened.fresh
         assert opened.member is None and opened.grants == []
         assert opened.identity.external_id == "u1" and opened.identity.language == "vi"
-        assert opened.identity.last_seen_at == T0
+        # A person's rows keep only the day; the precise time is sealed.
+        assert opened.identity.last_seen_at == DAY and opened.identity.created_at == DAY
         assert opened.conversation.identity_id == opened.identity.id
         assert opened.conversation.flow is None and opened.conversation.data == {}
-        assert opened.conversation.updated_at == T0
-        assert opened.conversation.previous_at is None
+        assert opened.conversation.updated_at == DAY
+        assert open_time(SETTINGS, opened.conversation.touched) == T0
+        assert opened.previous_at is None
         await uow.commit()
 
 
@@ -62,13 +70,16 @@ async def test_previous_at_is_the_time_of_the_update_before(db: Database) -> Non
         await uow.commit()
     async with UnitOfWork(db) as uow:
         opened = await _open(uow, "u1", "2", later)
-        assert opened.conversation.previous_at == T0
-        assert opened.conversation.updated_at == later
-        assert opened.identity.last_seen_at == later
+        assert opened.previous_at == T0
+        assert opened.conversation.updated_at == DAY
+        assert opened.identity.last_seen_at == DAY
+        assert b"2026" not in (opened.conversation.touched or b"")
+        other_key = Settings(secret_key="another-key-entirely")  # type: ignore[arg-type]
+        assert open_time(other_key, opened.conversation.touched_before) is None
         # Not committed (a failed or redelivered update): it leaves no trace.
     async with UnitOfWork(db) as uow:
         opened = await _open(uow, "u1", "3", later + dt.timedelta(minutes=1))
-        assert opened.conversation.previous_at == T0
+        assert opened.previous_at == T0
 
 
 async def test_only_active_grants_are_loaded_by_depth(db: Database) -> None:

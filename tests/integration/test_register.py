@@ -18,7 +18,7 @@ from db.models import (
     Conversation,
     Invite,
     Member,
-    RateEvent,
+    RateCount,
     Role,
     RoleGrant,
     Unit,
@@ -106,6 +106,12 @@ def make_engine(db: Database, clock: Clock | None = None, **settings: object) ->
 async def count(db: Database, model: type, *where: object) -> int:
     async with db.sessions() as s:
         return await s.scalar(select(func.count()).select_from(model).where(*where)) or 0  # type: ignore[arg-type]
+
+
+async def hits(db: Database, kind: str) -> int:
+    """Hits counted for ``kind`` (keyed five-minute buckets)."""
+    async with db.sessions() as s:
+        return await s.scalar(select(func.sum(RateCount.count)).where(RateCount.kind == kind)) or 0
 
 
 # --- fixtures -------------------------------------------------------------------
@@ -255,7 +261,7 @@ async def test_cancel_typed_on_a_channel_without_buttons(db: Database, tree: Tre
     await person.press("m:join")
     await person.say("1")  # Zalo: the number of the "Cancel" entry
     assert "Nothing was saved" in person.text
-    assert await count(db, RateEvent) == 0, "not counted as a wrong code"
+    assert await count(db, RateCount) == 0, "not counted as a wrong code"
 
 
 # --- refused codes --------------------------------------------------------------
@@ -268,7 +274,7 @@ async def test_unknown_code(db: Database, tree: Tree) -> None:
     assert "type the invite code" in person.text, "asked again"
     await person.say("nope")
     assert "does not exist" in person.text
-    assert await count(db, RateEvent, RateEvent.kind == "invite_fail") == 2
+    assert await hits(db, "invite_fail") == 2
 
 
 async def test_expired_code(db: Database, tree: Tree, clock: Clock) -> None:
@@ -359,22 +365,23 @@ async def test_five_wrong_codes_lock_for_an_hour(db: Database, tree: Tree, clock
     clock.advance(minutes=5)  # 02:25 UTC = 09:25 local
     await person.say("WRONG4")
     assert "does not exist" in person.text
-    assert "locked until 10:25" in person.text
+    # Counted in 5-minute buckets: the lock runs from the end of 09:25's bucket.
+    assert "locked until 10:30" in person.text
 
     # While locked the code is not even looked at: a correct one is refused too.
     clock.advance(minutes=30)
     await person.say(f"/start inv_{good}")
-    assert "locked until 10:25" in person.text
+    assert "locked until 10:30" in person.text
     await person.press("m:join")
-    assert "locked until 10:25" in person.text
+    assert "locked until 10:30" in person.text
     await person.say(good)
     assert "You are now" not in person.text
-    assert await count(db, RateEvent, RateEvent.kind == "invite_fail") == 5
+    assert await hits(db, "invite_fail") == 5
     assert await count(db, RoleGrant) == 0
     async with db.sessions() as s:
         assert await s.scalar(select(Invite.uses)) == 0
 
-    clock.advance(minutes=31)  # past 10:25 local
+    clock.advance(minutes=36)  # past 10:30 local
     await person.press("m:join")
     await person.say(good)
     await person.press("reg:me")
@@ -386,7 +393,7 @@ async def test_old_failures_do_not_count(db: Database, tree: Tree, clock: Clock)
     await person.press("m:join")
     for i in range(4):
         await person.say(f"WRONG{i}")
-    clock.advance(minutes=61)
+    clock.advance(minutes=66)  # an hour after the end of their 5-minute bucket
     await person.press("m:join")
     await person.say("WRONG4")
     assert "locked" not in person.text
@@ -423,4 +430,4 @@ async def test_lock_settings_are_honoured(db: Database, tree: Tree, clock: Clock
     person = Person(engine, "525", language_code="en")
     await person.say("/start inv_WRONG1")
     await person.say("WRONG2")
-    assert "locked until 09:10" in person.text
+    assert "locked until 09:15" in person.text  # from the end of 09:00's 5-minute bucket

@@ -7,8 +7,9 @@ import datetime as dt
 from sqlalchemy import func, select, update
 
 from bot.config import Settings
+from db import rate_limits
 from db import tips as repo
-from db.models import Attachment, Outbox, RateEvent, Tip, TipEvent, TipReporter, Unit
+from db.models import Attachment, Outbox, RateCount, Tip, TipEvent, TipReporter, Unit
 from db.sealed import code_digest, unseal
 from db.session import Database
 from tests.integration.tip_helpers import (
@@ -23,9 +24,9 @@ from tests.integration.tip_helpers import (
     outbox_of,
     send_tip,
 )
-from tests.support import Clock, Person
+from tests.support import TEST_KEY, Clock, Person
 
-SECRET = Settings(secret_key="test-secret-key")  # type: ignore[arg-type]
+SECRET = Settings(secret_key=TEST_KEY)  # type: ignore[arg-type]
 
 
 async def only_tip(db: Database) -> Tip:
@@ -331,7 +332,7 @@ async def test_cancel_at_the_summary_saves_nothing(db: Database) -> None:
     await citizen.press("tip:cancel")
     assert "Nothing was sent" in citizen.text
     async with db.sessions() as s:
-        for model in (Tip, TipEvent, Attachment, TipReporter, Outbox, RateEvent):
+        for model in (Tip, TipEvent, Attachment, TipReporter, Outbox, RateCount):
             assert await s.scalar(select(func.count()).select_from(model)) == 0, model
 
 
@@ -345,9 +346,13 @@ async def test_tips_per_hour_limit_refuses_then_allows_after_an_hour(db: Databas
     clock.advance(minutes=10)
     await citizen.press("m:tip")
     assert "sent 2 tips in the last hour" in citizen.text
-    assert "after 10:00" in citizen.text  # the first tip, at 09:00 local, plus an hour
+    # Counted in 5-minute buckets: the end of the first tip's (09:00-09:05 local) plus an hour.
+    assert "after 10:05" in citizen.text
     assert not any(c.startswith("tip:cat:") for c in citizen.choices)
-    clock.advance(minutes=41)
+    clock.advance(minutes=41)  # 10:01
+    await citizen.press("m:tip")
+    assert "after 10:05" in citizen.text
+    clock.advance(minutes=5)
     await send_tip(citizen)
     async with db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Tip)) == 3
@@ -368,16 +373,18 @@ async def test_limit_reached_at_send_keeps_the_draft(db: Database) -> None:
     await citizen.press("tip:anon")
     # Meanwhile a tip from the same person was counted (e.g. by another process).
     async with db.sessions() as s:
-        s.add(
-            RateEvent(identity_id=await identity_id(db, "rep-14"), kind="tip_submit", at=clock.now)
-        )
+        rid = await identity_id(db, "rep-14")
+        await rate_limits.hit(s, engine.settings, rate_limits.TIP_SUBMIT, rid, clock.now)
         await s.commit()
     await citizen.press("tip:send")
     assert "Your tip is kept" in citizen.text and "tip:send" in citizen.choices
     clock.advance(minutes=30)
     await citizen.press("tip:send")
     assert "Your tip is kept" in citizen.text
-    clock.advance(minutes=31)
+    clock.advance(minutes=31)  # an hour and a minute: the 5-minute bucket is not over
+    await citizen.press("tip:send")
+    assert "Your tip is kept" in citizen.text
+    clock.advance(minutes=4)
     await citizen.press("tip:send")
     assert "tracking code" in citizen.text
     tip = await only_tip(db)

@@ -390,7 +390,7 @@ async def test_reporter_link_and_traces_are_purged_after_retention(db: Database)
         await s.commit()
     clock.advance(hours=3)
     result = await purge_reporter_links(db, engine.settings, clock.now)
-    assert result.links == 0 and result.reporter_messages == 1 and result.submit_marks == 1
+    assert result.links == 0 and result.reporter_messages == 1 and result.rate_counts == 1
     clock.advance(days=89)
     assert (await purge_reporter_links(db, engine.settings, clock.now)).links == 0
     clock.advance(days=1)

@@ -16,11 +16,12 @@ from sqlalchemy import select
 from bot.config import Settings
 from db.members import ensure_member, grant_role, identity_for
 from db.models import Identity, Outbox, Role, TipCategory, Unit
+from db.sealed import payload_messages
 from db.session import Database
 from db.units import child_path, fold
 from handlers.engine import Engine
-from handlers.types import MediaRef, message_from_json
-from tests.support import Clock, Person
+from handlers.types import MediaRef, Message, message_from_json
+from tests.support import TEST_KEY, Clock, Person
 
 CATEGORIES = [
     ("crime", "Tội phạm hình sự", "Criminal offence"),
@@ -115,8 +116,11 @@ async def make_world(db: Database, *, communes_in_hung_nguyen: int = 12) -> Worl
     return world
 
 
+TEST_SETTINGS = Settings(secret_key=TEST_KEY)  # type: ignore[arg-type]
+
+
 def make_engine(db: Database, clock: Clock | None = None, **settings: Any) -> Engine:
-    settings.setdefault("secret_key", "test-secret-key")
+    settings.setdefault("secret_key", TEST_KEY)
     return Engine(db, Settings(**settings), clock=clock or Clock())
 
 
@@ -175,11 +179,14 @@ async def outbox_of(db: Database, user_id: str) -> list[Outbox]:
         return list((await s.execute(stmt)).scalars().all())
 
 
+def messages_of(row: Outbox) -> list[Message]:
+    """A row's messages; those to a reporter are sealed under the tests' key."""
+    return [message_from_json(m) for m in payload_messages(TEST_SETTINGS, row.payload)]
+
+
 def outbox_text(rows: Sequence[Outbox]) -> str:
-    return "\n".join(m.text for r in rows for m in map(message_from_json, r.payload["messages"]))
+    return "\n".join(m.text for r in rows for m in messages_of(r))
 
 
 def outbox_choices(rows: Sequence[Outbox]) -> list[str]:
-    return [
-        c.id for r in rows for m in map(message_from_json, r.payload["messages"]) for c in m.choices
-    ]
+    return [c.id for r in rows for m in messages_of(r) for c in m.choices]

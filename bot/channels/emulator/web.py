@@ -3,14 +3,14 @@
 ==========================================  =============================================
 route                                       does
 ==========================================  =============================================
-``GET /``                                   the chat page (``static/index.html``)
+``GET /``                                   the chat page, with the run's token
 ``GET /emulator/<file>``                    its script and style sheet
 ``GET /api/personas``                       personas, UI language, demo clock
 ``GET /api/personas/<id>/history``          the persona's chat (``?after=<entry id>``)
 ``POST /api/personas/<id>/send``            JSON ``{text}`` | ``{choice}`` |
                                             ``{location: {lat, lon, label?}}`` |
-                                            ``{contact}``, or multipart ``file`` (+
-                                            ``caption``): ``{sent, replies}``
+                                            ``{contact}`` | ``{file: {name, mime, data
+                                            (base64)}, caption?}``: ``{sent, replies}``
 ``GET /api/personas/<id>/events``           server-sent events: that persona's new entries
 ``GET /api/events``                         server-sent events: every persona's entries
 ``GET /api/units``                          units with coordinates (the commune picker)
@@ -24,22 +24,35 @@ route                                       does
 
 Events carry ``id:`` = the entry id; a reconnecting ``EventSource`` sends
 ``Last-Event-ID`` and gets what it missed first.
+
+The emulator has no passwords, so it trusts only its own page on this machine:
+every request must name a loopback ``Host`` (no DNS rebinding), an API request
+with an ``Origin`` must come from a loopback origin, every API request carries the
+run's random token (the page has it in a ``<meta>`` tag and sends it as
+``X-Emulator-Token``; a ``SameSite=Strict`` cookie carries it for images, links and
+event streams), and a POST must be ``application/json`` (which a foreign page
+cannot send without asking first).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hmac
 import json
 import math
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from bot.channels.emulator.channel import EmulatorChannel, Entry, Input, UnknownPersona, Upload
+from bot.channels.emulator.channel import EmulatorChannel, Entry, Input, UnknownPersona
 from bot.channels.emulator.clock import DemoClock
 from db.models import Unit
 from handlers.i18n import LANGUAGES, format_date, format_datetime
@@ -48,6 +61,11 @@ from handlers.types import Location
 STATIC = Path(__file__).resolve().parent / "static"
 CHANNEL_KEY = web.AppKey("emulator_channel", EmulatorChannel)
 CLOCK_KEY = web.AppKey("emulator_clock", DemoClock)
+TOKEN_KEY = web.AppKey("emulator_token", str)
+TOKEN_HEADER = "X-Emulator-Token"
+TOKEN_COOKIE = "antt_emulator"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+TOKEN_META = '<meta name="emulator-token" content="">'
 MAX_UPLOAD = 20 * 1024 * 1024  # Telegram's limit for files a bot downloads
 KEEPALIVE_SECONDS = 15.0
 MAX_TEXT = 16384  # characters of a text, choice or phone (a flow applies its own limit)
@@ -89,8 +107,48 @@ def clock_json(clock: DemoClock) -> dict[str, Any]:
 # --- page ----------------------------------------------------------------------------
 
 
-async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html", headers=NO_CACHE)
+async def index(request: web.Request) -> web.Response:
+    token = request.app[TOKEN_KEY]
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    page = page.replace(TOKEN_META, f'<meta name="emulator-token" content="{token}">')
+    response = web.Response(text=page, content_type="text/html", headers=NO_CACHE)
+    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/")
+    return response
+
+
+# --- who may call ----------------------------------------------------------------------
+
+
+def _hostname(host: str) -> str:
+    """``127.0.0.1:8080`` -> ``127.0.0.1``; ``[::1]:8080`` -> ``::1``."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _refuse(status: type[web.HTTPException], reason: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": reason}), content_type="application/json")
+
+
+@web.middleware
+async def only_its_own_page(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Loopback ``Host``; for the API also a loopback ``Origin``, the token, JSON posts."""
+    path = request.path
+    if path == "/" or path.startswith(("/emulator/", "/api/")):
+        if _hostname(request.host or "") not in LOOPBACK:
+            raise _refuse(web.HTTPForbidden, "the emulator answers only on this machine")
+    if path.startswith("/api/"):
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            host = origin.split("://", 1)[-1]
+            if not origin.startswith("http://") or _hostname(host) not in LOOPBACK:
+                raise _refuse(web.HTTPForbidden, "requests from other sites are refused")
+        token = request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
+        if not hmac.compare_digest(token.encode(), request.app[TOKEN_KEY].encode()):
+            raise _refuse(web.HTTPForbidden, "the emulator's token is missing or wrong")
+        if request.method == "POST" and request.content_type != "application/json":
+            raise _refuse(web.HTTPUnsupportedMediaType, "the API takes application/json only")
+    return await handler(request)
 
 
 # --- JSON API ------------------------------------------------------------------------
@@ -128,31 +186,39 @@ def _number(value: object, low: float, high: float, what: str) -> float:
     return number
 
 
-async def _read_upload(request: web.Request) -> tuple[Upload, str | None]:
-    reader = await request.multipart()
-    upload: Upload | None = None
-    caption: str | None = None
-    while True:
-        part = await reader.next()
-        if part is None:
-            break
-        if not isinstance(part, BodyPartReader):
-            continue
-        if part.name in ("file", "photo"):
-            data = bytearray()
-            while chunk := await part.read_chunk():
-                data.extend(chunk)
-                if len(data) > MAX_UPLOAD:
-                    raise web.HTTPRequestEntityTooLarge(MAX_UPLOAD, len(data))
-            if not data:
-                raise BadInput("the file is empty")
-            mime = part.headers.get("Content-Type", "application/octet-stream")
-            upload = _channel(request).store_upload(bytes(data), mime, part.filename)
-        elif part.name in ("caption", "text"):
-            caption = (await part.text()).strip() or None
-    if upload is None:
-        raise BadInput("no file in the form (field 'file')")
-    return upload, caption
+def _upload(request: web.Request, body: dict[str, Any]) -> Input:
+    """``{file: {name, mime, data}, caption?}``: the file, base64-encoded in the JSON."""
+    file = body.get("file")
+    if not isinstance(file, dict) or not isinstance(file.get("data"), str):
+        raise BadInput("file must be {name, mime, data (base64)}")
+    try:
+        data = base64.b64decode(file["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise BadInput("file data is not base64") from None
+    if not data:
+        raise BadInput("the file is empty")
+    if len(data) > MAX_UPLOAD:
+        raise web.HTTPRequestEntityTooLarge(MAX_UPLOAD, len(data))
+    mime = file.get("mime") if isinstance(file.get("mime"), str) else None
+    name = file.get("name") if isinstance(file.get("name"), str) else None
+    upload = _channel(request).store_upload(data, mime or "application/octet-stream", name)
+    caption = body.get("caption")
+    text = caption.strip() if isinstance(caption, str) and caption.strip() else None
+    return Input(upload=upload, text=text)
+
+
+async def _read_json(request: web.Request) -> object:
+    """The JSON body, read up to what a base64 upload of ``MAX_UPLOAD`` takes."""
+    limit = MAX_UPLOAD * 4 // 3 + 65536
+    raw = bytearray()
+    while chunk := await request.content.read(65536):
+        raw.extend(chunk)
+        if len(raw) > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, len(raw))
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BadInput("the body is not JSON") from None
 
 
 def _json_input(body: object) -> Input:
@@ -183,14 +249,10 @@ def _json_input(body: object) -> Input:
 
 async def send(request: web.Request) -> web.Response:
     persona_id = _persona_id(request)
-    if request.content_type.startswith("multipart/"):
-        upload, caption = await _read_upload(request)
-        sent = Input(upload=upload, text=caption)
+    body = await _read_json(request)
+    if isinstance(body, dict) and "file" in body:
+        sent = _upload(request, body)
     else:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise BadInput("the body is not JSON") from None
         sent = _json_input(body)
     mine, replies = await _channel(request).submit(persona_id, sent)
     return web.json_response({"sent": mine.as_json(), "replies": [e.as_json() for e in replies]})
@@ -355,10 +417,14 @@ async def all_events(request: web.Request) -> web.StreamResponse:
 # --- wiring ------------------------------------------------------------------------
 
 
-def mount(app: web.Application, channel: EmulatorChannel, clock: DemoClock) -> None:
-    """Add the page and the API to ``app`` (before it starts)."""
+def mount(
+    app: web.Application, channel: EmulatorChannel, clock: DemoClock, *, token: str | None = None
+) -> str:
+    """Add the page and the API to ``app`` (before it starts); the run's token."""
     app[CHANNEL_KEY] = channel
     app[CLOCK_KEY] = clock
+    app[TOKEN_KEY] = token or secrets.token_urlsafe(32)
+    app.middlewares.append(only_its_own_page)
 
     async def end_streams(_app: web.Application) -> None:
         channel.close_subscribers()
@@ -379,3 +445,4 @@ def mount(app: web.Application, channel: EmulatorChannel, clock: DemoClock) -> N
     router.add_get("/api/clock", get_clock)
     router.add_post("/api/clock/next-day", next_day)
     router.add_post("/api/language", language)
+    return app[TOKEN_KEY]

@@ -50,7 +50,7 @@ from handlers.types import Incoming, Reply
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,256}")  # at least 32: not guessable
 COMMAND_PATTERN = re.compile(r"[a-z0-9_]{1,32}")
 
 
@@ -69,7 +69,7 @@ def check_settings(settings: Settings, *, webhook_url: str | None = None) -> str
         if not SECRET_PATTERN.fullmatch(secret.get_secret_value()):
             raise UserError(
                 _(
-                    "ANTT_TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters: "
+                    "ANTT_TELEGRAM_WEBHOOK_SECRET must be 32 to 256 characters: "
                     "letters, digits, _ and -."
                 )
             )
@@ -163,10 +163,11 @@ class UpdateBridge:
         try:
             await self.channel.send_reply(inp.chat_id, reply, remove_keyboard=used_keyboard)
         except RecipientBlocked as exc:
-            log.info("telegram user %s is unreachable (%s)", inp.user_id, exc)
+            # No user id at the default level: with its time it could be lined up with a tip's.
+            log.info("a telegram user is unreachable (%s)", exc)
             await self._mark_blocked(inp.user_id)
         except DeliveryError as exc:
-            log.warning("reply to telegram user %s not delivered: %s", inp.user_id, exc)
+            log.warning("a reply on telegram was not delivered: %s", exc)
 
     async def _answer(self, query: CallbackQuery) -> None:
         try:

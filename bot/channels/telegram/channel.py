@@ -5,11 +5,17 @@ to its caller (the outbox sender paces a whole bot). ``send_reply``, used for
 the answer to an update, retries each call on its own, so a message that went
 out is never sent again: on 429 it waits ``retry_after`` (capped), on a network
 error or a 5xx it backs off and tries again, three tries in all.
+
+Documents people sent are never shown again by their file id (the original bytes
+and name): they are downloaded, cleaned (``bot.media_clean``) and uploaded anew.
+One that cannot be (over the 20 MB bots may download, or an image too large to
+decode) is left out, and the message says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -31,10 +37,13 @@ from bot.channels.base import (
     TransientError,
 )
 from bot.channels.telegram.render import Call, render_reply
-from handlers.types import Message
+from bot.media_clean import Cleaned, clean_file
+from handlers.i18n import _
+from handlers.types import MediaRef, Message
 
 log = logging.getLogger(__name__)
 
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what the Bot API lets a bot download
 GONE = ("chat not found", "user not found", "bot was blocked", "user is deactivated")
 
 
@@ -82,15 +91,61 @@ class TelegramChannel:
 
     async def send(self, chat_id: str, messages: list[Message]) -> None:
         """Deliver in order; the first failure raises a ``DeliveryError``."""
-        for call in render_reply(messages):
+        for call in render_reply(await self._cleaned(messages)):
             await self._perform(chat_id, call)
 
     async def send_reply(
         self, chat_id: str, messages: list[Message], *, remove_keyboard: bool = False
     ) -> None:
         """Deliver an answer, retrying each call; raises what is left after the retries."""
-        for call in render_reply(messages, remove_keyboard=remove_keyboard):
+        cleaned = await self._cleaned(messages)
+        for call in render_reply(cleaned, remove_keyboard=remove_keyboard):
             await self._perform_with_retry(chat_id, call)
+
+    async def _cleaned(self, messages: list[Message]) -> list[Message]:
+        """The messages with every document people sent replaced by its cleaned copy."""
+        if not any(ref.kind == "document" for msg in messages for ref in msg.files):
+            return messages
+        out: list[Message] = []
+        for msg in messages:
+            documents = [ref for ref in msg.files if ref.kind == "document"]
+            if not documents:
+                out.append(msg)
+                continue
+            others = tuple(ref for ref in msg.files if ref.kind != "document")
+            if others:
+                out.append(Message("", files=others))
+            left_out = 0
+            for ref in documents:
+                cleaned = await self._clean_document(ref)
+                if cleaned is None:
+                    left_out += 1
+                else:
+                    out.append(Message("", document=cleaned.content, document_name=cleaned.name))
+            text = msg.text
+            if left_out:
+                note = _(
+                    "{count} document(s) could not be cleaned of their metadata and are not shown."
+                ).format(count=left_out)
+                text = f"{text}\n{note}" if text else note
+            out.append(dataclasses.replace(msg, files=(), text=text))
+        return out
+
+    async def _clean_document(self, ref: MediaRef) -> Cleaned | None:
+        if ref.size is not None and ref.size > DOWNLOAD_LIMIT:
+            return None
+        try:
+            file = await self.bot.get_file(ref.file_id)
+            if file.file_size is not None and file.file_size > DOWNLOAD_LIMIT:
+                return None
+            content = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("a document could not be downloaded for cleaning: %s", exc)
+            return None
+        label = ref.name or _("Document")
+        return await asyncio.to_thread(
+            clean_file, content, label=label, original_name=file.file_path
+        )
 
     async def _perform(self, chat_id: str, call: Call) -> None:
         method = getattr(self.bot, call.method)

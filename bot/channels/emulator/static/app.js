@@ -87,8 +87,13 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-async function api(path, options) {
-  const response = await fetch(path, options);
+// The run's token, which only this page knows: the server refuses API calls without it.
+const TOKEN = document.querySelector('meta[name="emulator-token"]').content;
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}), "X-Emulator-Token": TOKEN };
+  if (options.method === "POST") headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { ...options, headers });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
@@ -280,9 +285,7 @@ async function send(body) {
   state.pending[id] = (state.pending[id] || 0) + 1;
   renderTyping();
   try {
-    const options = body instanceof FormData
-      ? { method: "POST", body }
-      : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+    const options = { method: "POST", body: JSON.stringify(body) };
     const result = await api(`/api/personas/${encodeURIComponent(id)}/send`, options);
     addEntry(result.sent);
     for (const e of result.replies) addEntry(e);
@@ -353,7 +356,7 @@ async function nextDay() {
   const button = $("#next-day");
   button.disabled = true;
   try {
-    const clock = await api("/api/clock/next-day", { method: "POST" });
+    const clock = await api("/api/clock/next-day", { method: "POST", body: "{}" });
     showClock(clock);
     toast(t("movedTo", { date: clock.date }));
   } catch (err) {
@@ -365,11 +368,7 @@ async function nextDay() {
 
 async function setLanguage(lang) {
   try {
-    await api("/api/language", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ lang }),
-    });
+    await api("/api/language", { method: "POST", body: JSON.stringify({ lang }) });
     state.lang = lang;
     applyLabels();
     selectPersona(state.current);
@@ -419,13 +418,18 @@ async function main() {
   $("#file-input").addEventListener("change", (event) => {
     const file = event.target.files[0];
     if (!file) return;
-    const form = new FormData();
-    form.append("file", file, file.name);
     const caption = $("#composer-text").value.trim();
-    if (caption) form.append("caption", caption);
     $("#composer-text").value = "";
     event.target.value = "";
-    send(form);
+    const reader = new FileReader();
+    reader.onload = () => {
+      const data = String(reader.result).split(",", 2)[1] || "";  // after "data:...;base64,"
+      const body = { file: { name: file.name, mime: file.type || "application/octet-stream", data } };
+      if (caption) body.caption = caption;
+      send(body);
+    };
+    reader.onerror = () => toast(t("failed", { error: String(reader.error) }));
+    reader.readAsDataURL(file);
   });
   $("#location-button").addEventListener("click", openPicker);
   $("#picker-filter").addEventListener("input", (event) => renderUnits(event.target.value));
