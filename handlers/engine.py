@@ -39,6 +39,7 @@ FLOW_MODULES = (
     "checkin",
     "progress",
     "tip",
+    "subscribe",
     "tip_status",
     "triage",
     "digest",

@@ -3,7 +3,8 @@
 Any number of senders (tasks or processes) may run over one database:
 
 1. **Claim**, in one short transaction: ``SELECT … FOR UPDATE SKIP LOCKED LIMIT n``
-   of pending rows whose ``not_before`` has come, urgent ones first; each claimed
+   of pending rows whose ``not_before`` has come, personal rows before announcements,
+   urgent ones first; each claimed
    row gets ``attempts + 1`` and ``not_before = now + lease``. Two senders never
    claim the same row, and the rows of a sender that dies come back after the lease.
 2. **Send** outside any transaction, one message at a time under the token buckets
@@ -15,7 +16,8 @@ Any number of senders (tasks or processes) may run over one database:
    outcome                       row becomes
    ============================  ===================================================
    delivered                     ``sent`` (``sent_at``)
-   ``RecipientBlocked``          ``blocked``; the identity gets ``blocked_at``
+   ``RecipientBlocked``          ``blocked``; the identity gets ``blocked_at`` and
+                                 loses its announcement subscriptions
    ``RateLimited`` (429)         pending after ``retry_after``, the bot paused, the
                                  attempt not counted
    ``TransientError`` (5xx, …)   pending after an exponential backoff; ``failed``
@@ -53,6 +55,7 @@ from bot.channels.base import (
 from bot.config import Settings
 from db.models import Identity, Outbox, OutboxStatus, utcnow
 from db.session import Database
+from db.subscriptions import unsubscribe
 from handlers.i18n import set_language
 from handlers.types import message_from_json
 from scheduler.limits import Limiter, Rates
@@ -216,7 +219,10 @@ class OutboxSender:
                 Outbox.not_before <= now,
                 Identity.channel.in_(sorted(self.channels)),
             )
-            .order_by(Outbox.urgent.desc(), Outbox.not_before, Outbox.id)
+            # Personal rows before announcements (which may be 100,000 rows), then urgent first.
+            .order_by(
+                Outbox.broadcast_id.isnot(None), Outbox.urgent.desc(), Outbox.not_before, Outbox.id
+            )
             .limit(self.settings.outbox_batch_size)
             .with_for_update(of=Outbox, skip_locked=True)
         )
@@ -382,6 +388,8 @@ class OutboxSender:
                 .where(Identity.id == row.identity_id, Identity.blocked_at.is_(None))
                 .values(blocked_at=now)
             )
+            # A chat that blocked the bot no longer wants announcements.
+            await unsubscribe(session, row.identity_id)
 
     async def _postpone(
         self,
