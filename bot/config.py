@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # unconfirmed update for at most 24 hours).
     processed_update_days: int = 2
 
+    # Announcements (issue 14)
+    broadcast_approval_threshold: int = 1000  # more recipients need a second admin's approval
+    broadcast_max_file_mb: int = 20  # a photo or leaflet attached to an announcement
+    broadcast_fanout_batch: int = 5000  # outbox rows written per transaction
+    broadcast_progress_seconds: float = 3.0  # the author's status message is edited this often
+
     # Daily digest and exports (issue 6)
     digest_hour: int = 7  # local hour of the supervisors' daily digest
     export_chat_max_rows: int = 50_000  # larger exports are refused in chat: use antt export

@@ -113,7 +113,7 @@ class OutboxStatus(enum.StrEnum):
 
 class BroadcastStatus(enum.StrEnum):
     DRAFT = "draft"
-    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_APPROVAL = "approval"  # waits for a second admin
     SCHEDULED = "scheduled"  # approved (or needing no approval); fanned out at send_at
     FANOUT = "fanout"  # outbox rows being written in batches
     SENDING = "sending"  # every row queued; the sender drains them

@@ -79,6 +79,10 @@ class Message:
     # Files people sent earlier, shown again before the text by the channel's own
     # reference (sent anew by the bot, never forwarded: the sender stays hidden).
     files: tuple[MediaRef, ...] = ()
+    # With exactly one file: the text goes as its caption (announcements), when it fits.
+    text_as_caption: bool = False
+    # A button that opens a web address: (label, https URL); shown before the choices.
+    link: tuple[str, str] | None = None
 
 
 Reply = list[Message]
@@ -103,6 +107,10 @@ def message_to_json(msg: Message) -> dict[str, Any]:
         data["document_name"] = msg.document_name
     if msg.files:
         data["files"] = [[f.kind, f.file_id, f.name] for f in msg.files]
+    if msg.text_as_caption:
+        data["text_as_caption"] = True
+    if msg.link is not None:
+        data["link"] = list(msg.link)
     return data
 
 
@@ -121,4 +129,6 @@ def message_from_json(data: dict[str, Any]) -> Message:
         files=tuple(
             MediaRef(kind, file_id, name=name) for kind, file_id, name in data.get("files", [])
         ),
+        text_as_caption=data.get("text_as_caption", False),
+        link=(data["link"][0], data["link"][1]) if data.get("link") else None,
     )

@@ -53,7 +53,7 @@ from bot.channels.base import (
     TransientError,
 )
 from bot.config import Settings
-from db.models import Identity, Outbox, OutboxStatus, utcnow
+from db.models import Broadcast, Identity, Outbox, OutboxStatus, utcnow
 from db.session import Database
 from db.subscriptions import unsubscribe
 from handlers.i18n import set_language
@@ -144,6 +144,7 @@ class OutboxSender:
         self.settings = settings
         self.channels = dict(channels)
         self.clock = clock
+        self._announcements: dict[int, dict[str, Any]] = {}
         self.limiter = limiter or Limiter(
             Rates(
                 bot_per_second=settings.bot_rate_per_second,
@@ -298,7 +299,9 @@ class OutboxSender:
             stats.blocked += 1
             return _Outcome("blocked")
         channel = self.channels[row.channel]
-        messages = row.payload.get("messages", [])
+        messages = row.payload.get("messages")
+        if messages is None:  # an announcement's row: its messages live on the broadcast
+            messages = await self._announcement(row)
         start = int(row.payload.get("delivered", 0))
         for index in range(start, len(messages)):
             wait = self.limiter.chat_wait(row.channel, row.chat_id)
@@ -331,6 +334,22 @@ class OutboxSender:
         await self._finish(row, OutboxStatus.SENT, None, delivered=len(messages))
         stats.sent += 1
         return _Outcome("next")
+
+    async def _announcement(self, row: Claimed) -> list[dict[str, Any]]:
+        """The messages of an announcement for this recipient: member or citizen, language."""
+        broadcast_id = int(row.payload["broadcast"])
+        rendered = self._announcements.get(broadcast_id)
+        if rendered is None:
+            async with self.db.sessions() as session:
+                rendered = await session.scalar(
+                    select(Broadcast.messages).where(Broadcast.id == broadcast_id)
+                )
+            if len(self._announcements) > 16:
+                self._announcements.clear()
+            rendered = self._announcements[broadcast_id] = rendered or {}
+        variants = rendered.get(row.payload.get("as", "citizen"), {})
+        found: list[dict[str, Any]] = variants.get(row.language or "vi") or variants.get("vi", [])
+        return found
 
     # -- recording ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     Forbidden,
@@ -84,6 +84,27 @@ class TelegramChannel:
         """Deliver in order; the first failure raises a ``DeliveryError``."""
         for call in render_reply(messages):
             await self._perform(chat_id, call)
+
+    async def show(self, chat_id: str, message: Message, replace: str | None = None) -> str:
+        """Send one text message, or edit ``replace`` in place (``editMessageText``)."""
+        call = render_reply([message])[-1]
+        if replace is None:
+            try:
+                sent = await self.bot.send_message(chat_id=chat_id, **call.kwargs)
+            except TelegramError as exc:
+                raise map_error(exc) from exc
+            return str(sent.message_id)
+        kwargs = {k: v for k, v in call.kwargs.items() if k != "reply_markup"}
+        if isinstance(call.markup, InlineKeyboardMarkup):
+            kwargs["reply_markup"] = call.markup
+        try:
+            await self.bot.edit_message_text(chat_id=chat_id, message_id=int(replace), **kwargs)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise map_error(exc) from exc
+        except TelegramError as exc:
+            raise map_error(exc) from exc
+        return replace
 
     async def send_reply(
         self, chat_id: str, messages: list[Message], *, remove_keyboard: bool = False

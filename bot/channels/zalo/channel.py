@@ -69,6 +69,11 @@ class ZaloChannel:
             await self._perform(chat_id, call)
         await self._remember(chat_id, shown)
 
+    async def show(self, chat_id: str, message: Message, replace: str | None = None) -> str:
+        """Zalo cannot edit a message: the new state goes out as a new message."""
+        await self.send(chat_id, [message])
+        return replace or "zalo"
+
     async def send_reply(self, chat_id: str, messages: list[Message]) -> None:
         """Deliver an answer, retrying each call on 429, 5xx and network errors."""
         calls, shown = render_reply(messages)
