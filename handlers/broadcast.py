@@ -36,12 +36,17 @@ flowchart TD
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
 from db import audit
 from db import broadcasts as repo
 from db.models import Broadcast, BroadcastStatus, Identity, Role, RoleGrant, Unit
@@ -103,18 +108,23 @@ def announcement(content: dict[str, Any], *, citizen: bool) -> list[Message]:
         header = "🚨 " + bold(_("URGENT announcement from {unit}").format(unit=unit))
     else:
         header = "📢 " + bold(_("Announcement from {unit}").format(unit=unit))
-    media = content.get("media")
-    files = (MediaRef(media["kind"], media["file_id"], name=media.get("name")),) if media else ()
+    media = content.get("media") or {}
     link = content.get("link")
-    return [
-        Message(
-            f"{header}\n\n{esc(content.get('text', ''))}",
-            files=files,
-            text_as_caption=True,
-            link=(link["label"], link["url"]) if link else None,
-            choices=[stop_choice()] if citizen else [],
-        )
-    ]
+    msg = Message(
+        f"{header}\n\n{esc(content.get('text', ''))}",
+        text_as_caption=True,
+        link=(link["label"], link["url"]) if link else None,
+        choices=[stop_choice()] if citizen else [],
+    )
+    if media.get("file_id"):  # sent in chat: goes out again by the channel's file id
+        msg.files = (MediaRef(media["kind"], media["file_id"], name=media.get("name")),)
+    elif media.get("data"):  # from the command line: the file itself
+        data = base64.b64decode(media["data"])
+        if media["kind"] == "photo":
+            msg.image, msg.image_name = data, media.get("name") or "photo.jpg"
+        else:
+            msg.document, msg.document_name = data, media.get("name") or "document.pdf"
+    return [msg]
 
 
 def render_all(content: dict[str, Any]) -> dict[str, Any]:
@@ -524,39 +534,22 @@ async def on_confirm(ctx: Context, inp: Incoming) -> Reply:
             *await ask_audience(ctx),
         ]
     content = {**_content(ctx), "urgent": bool(ctx.data.get("urgent"))}
-    needs_approval = count.total > ctx.settings.broadcast_approval_threshold
-    b = await repo.create(
+    b, asked = await save(
         ctx.session,
+        ctx.settings,
         author_member_id=ctx.member.id if ctx.member else None,
         unit=unit,
         roles=list(ctx.data.get("roles", [])),
         citizens=bool(ctx.data.get("citizens")),
         content=content,
-        messages=render_all(content),
-        send_at=send_at or ctx.now,
-        urgent=bool(content["urgent"]),
+        send_at=send_at,
+        now=ctx.now,
         recipients=count.total,
-        status=BroadcastStatus.AWAITING_APPROVAL if needs_approval else BroadcastStatus.SCHEDULED,
         status_identity_id=ctx.identity.id,
     )
-    audit.record(
-        ctx.session,
-        "broadcast.create",
-        actor_member_id=ctx.member.id if ctx.member else None,
-        object_kind="broadcast",
-        object_id=b.id,
-        data={
-            "unit": unit.code,
-            "audience": b.audience,
-            "recipients": count.total,
-            "send_at": send_at.isoformat() if send_at else None,
-            "urgent": b.urgent,
-            "approval": needs_approval,
-        },
-    )
+    needs_approval = asked is not None
     ctx.finish()
     if needs_approval:
-        asked = await request_approval(ctx, b, unit)
         text = _(
             "Announcement #{id} is saved and waits for a second administrator's approval "
             "({count} asked)."
@@ -570,15 +563,64 @@ async def on_confirm(ctx: Context, inp: Incoming) -> Reply:
     return [Message(text, choices=menu_choices(ctx))]
 
 
+async def save(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    author_member_id: int | None,
+    unit: Unit,
+    roles: list[str],
+    citizens: bool,
+    content: dict[str, Any],
+    send_at: dt.datetime | None,
+    now: dt.datetime,
+    recipients: int,
+    status_identity_id: int | None,
+) -> tuple[Broadcast, int | None]:
+    """Save a confirmed announcement (chat or command line), audited; above the threshold
+    it waits for approval and the admins asked are counted (else None)."""
+    needs_approval = recipients > settings.broadcast_approval_threshold
+    b = await repo.create(
+        session,
+        author_member_id=author_member_id,
+        unit=unit,
+        roles=roles,
+        citizens=citizens,
+        content=content,
+        messages=render_all(content),
+        send_at=send_at or now,
+        urgent=bool(content.get("urgent")),
+        recipients=recipients,
+        status=BroadcastStatus.AWAITING_APPROVAL if needs_approval else BroadcastStatus.SCHEDULED,
+        status_identity_id=status_identity_id,
+    )
+    audit.record(
+        session,
+        "broadcast.create",
+        actor_member_id=author_member_id,
+        object_kind="broadcast",
+        object_id=b.id,
+        data={
+            "unit": unit.code,
+            "audience": b.audience,
+            "recipients": recipients,
+            "send_at": send_at.isoformat() if send_at else None,
+            "urgent": b.urgent,
+            "approval": needs_approval,
+        },
+    )
+    if not needs_approval:
+        return b, None
+    return b, await request_approval(session, b, unit, author_member_id)
+
+
 # --- approval ---------------------------------------------------------------------------------
 
 
-async def approvers(ctx: Context, b: Broadcast, unit: Unit) -> list[Identity]:
+async def approvers(session: AsyncSession, b: Broadcast, unit: Unit) -> list[Identity]:
     """Reachable identities of admins whose scope covers ``unit``, the author excluded."""
-    from sqlalchemy import select
-
     stmt = (
-        select(Identity)
+        select(Identity, Unit.path)
         .join(RoleGrant, RoleGrant.member_id == Identity.member_id)
         .join(Unit, Unit.id == RoleGrant.unit_id)
         .where(
@@ -587,10 +629,10 @@ async def approvers(ctx: Context, b: Broadcast, unit: Unit) -> list[Identity]:
             Identity.blocked_at.is_(None),
             Identity.member_id != (b.author_member_id or -1),
         )
-        .distinct()
     )
-    found = (await ctx.session.execute(stmt.add_columns(Unit.path))).all()
-    return [row[0] for row in found if unit.path.startswith(row[1])]
+    found = (await session.execute(stmt)).all()
+    people = {row[0].id: row[0] for row in found if unit.path.startswith(row[1])}
+    return list(people.values())
 
 
 def _approval_request(b: Broadcast) -> list[Message]:
@@ -608,20 +650,23 @@ def _approval_request(b: Broadcast) -> list[Message]:
     ]
 
 
-async def request_approval(ctx: Context, b: Broadcast, unit: Unit) -> int:
-    people = await approvers(ctx, b, unit)
+async def request_approval(
+    session: AsyncSession, b: Broadcast, unit: Unit, actor_member_id: int | None
+) -> int:
+    """Ask every admin above ``unit`` (but the author) to approve; how many were asked."""
+    people = await approvers(session, b, unit)
     for person in people:
         await enqueue(
-            ctx.session,
+            session,
             person,
             lambda: _approval_request(b),
             dedup_key=f"bc-approve:{b.id}:{person.id}",
             urgent=True,
         )
     audit.record(
-        ctx.session,
+        session,
         "broadcast.approval_requested",
-        actor_member_id=ctx.member.id if ctx.member else None,
+        actor_member_id=actor_member_id,
         object_kind="broadcast",
         object_id=b.id,
         data={"asked": len(people)},
