@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Updates handled at once (one person's updates still run in order), and
     # connections to the Bot API for sending (16 cover Telegram's round trip at its
     # 30 messages/s limit). Measured in bench/telegram_engine.py.
+    # Announcements go out with allow_paid_broadcast (up to 1,000 a second, paid in Stars);
+    # raise bot_rate_per_second with it.
+    telegram_paid_broadcast: bool = False
     telegram_concurrency: int = 256
     telegram_pool_size: int = 16
 

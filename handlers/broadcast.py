@@ -115,6 +115,7 @@ def announcement(content: dict[str, Any], *, citizen: bool) -> list[Message]:
         text_as_caption=True,
         link=(link["label"], link["url"]) if link else None,
         choices=[stop_choice()] if citizen else [],
+        bulk=True,
     )
     if media.get("file_id"):  # sent in chat: goes out again by the channel's file id
         msg.files = (MediaRef(media["kind"], media["file_id"], name=media.get("name")),)

@@ -83,6 +83,8 @@ class Message:
     text_as_caption: bool = False
     # A button that opens a web address: (label, https URL); shown before the choices.
     link: tuple[str, str] | None = None
+    # Part of a mass announcement (Telegram's allow_paid_broadcast, when configured).
+    bulk: bool = False
 
 
 Reply = list[Message]
@@ -111,6 +113,8 @@ def message_to_json(msg: Message) -> dict[str, Any]:
         data["text_as_caption"] = True
     if msg.link is not None:
         data["link"] = list(msg.link)
+    if msg.bulk:
+        data["bulk"] = True
     return data
 
 
@@ -131,4 +135,5 @@ def message_from_json(data: dict[str, Any]) -> Message:
         ),
         text_as_caption=data.get("text_as_caption", False),
         link=(data["link"][0], data["link"][1]) if data.get("link") else None,
+        bulk=data.get("bulk", False),
     )

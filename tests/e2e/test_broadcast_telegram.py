@@ -126,3 +126,22 @@ async def test_an_announcement_with_a_photo_to_officers_and_subscribers(
     assert sorted(p[0] for p in people) == ["Trần Thị Hoa", "Đặng Văn Bình"]
     assert {p[3] for p in people} == {"received"}
     assert "Nguyễn" not in str(people)  # citizens are never listed
+
+
+async def test_paid_broadcast_only_for_announcements_and_only_when_configured(
+    api: FakeTelegramAPI,
+) -> None:
+    from bot.channels.telegram.channel import TelegramChannel
+    from handlers.types import Message
+
+    tg = api.make_bot()
+    await tg.initialize()
+    try:
+        for paid, bulk, expected in ((True, True, True), (True, False, None), (False, True, None)):
+            since = api.mark()
+            channel = TelegramChannel(tg, paid_broadcast=paid)
+            await channel.send(str(CITIZEN), [Message("Thông báo", bulk=bulk)])
+            [call] = [c for c in api.sent_messages(CITIZEN) if c.seq >= since]
+            assert call.params.get("allow_paid_broadcast") == expected, (paid, bulk)
+    finally:
+        await tg.shutdown()

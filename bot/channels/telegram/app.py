@@ -198,7 +198,8 @@ def build_application(
     if not polling:
         builder = builder.updater(None)
     application = builder.build()
-    bridge = UpdateBridge(engine, TelegramChannel(application.bot))
+    channel = TelegramChannel(application.bot, paid_broadcast=settings.telegram_paid_broadcast)
+    bridge = UpdateBridge(engine, channel)
     if settings.store_media:
         bridge.media = MediaFetcher(engine.db, application.bot, settings.data_dir)
     application.add_handler(TypeHandler(Update, bridge.on_update))
