@@ -24,6 +24,7 @@ flowchart TD
     text --> link[LINK: 'label https://…' or Skip]
     link --> audience[AUDIENCE: roles and/or citizens, toggled; Next]
     audience -- "zero recipients: hint" --> audience
+    audience -- "bc:area: a unit below" --> unit
     audience --> preview[PREVIEW: count by channel and language + the message as sent]
     preview -- "bc:now" --> confirm
     preview -- "bc:at" --> when[WHEN: DD/MM/YYYY HH:MM, not in the past] --> confirm
@@ -212,6 +213,9 @@ async def on_unit(ctx: Context, inp: Incoming) -> Reply:
             raise Invalid(_('No unit of your area is called "{name}".').format(name=esc(text)))
         unit = found[0]
     ctx.update(unit_id=unit.id)
+    if _content(ctx).get("text"):  # the area changed from the audience step
+        ctx.goto(FLOW_NAME, Step.AUDIENCE)
+        return await ask_audience(ctx)
     ctx.goto(FLOW_NAME, Step.TEXT)
     return await ask_text(ctx)
 
@@ -338,12 +342,16 @@ def _audience_choices(ctx: Context) -> list[Choice]:
         Choice(f"{P}a:{key}", ("✅ " if key in chosen else "▫️ ") + AUDIENCE_LABELS[key]())
         for key in AUDIENCES
     ]
+    choices.append(Choice(f"{P}area", _("Change the area")))
     choices.append(Choice(f"{P}next", _("Next ▸")))
     return choices
 
 
 async def ask_audience(ctx: Context) -> Reply:
-    text = _("Who should receive it? Tap to select (several are possible), then press Next.")
+    unit = await _unit(ctx)
+    text = _(
+        "Who in {unit} should receive it? Tap to select (several are possible), then press Next."
+    ).format(unit=bold(esc(unit.name)))
     return [Message(text, choices=_audience_choices(ctx))]
 
 
@@ -358,6 +366,9 @@ async def on_audience(ctx: Context, inp: Incoming) -> Reply:
     picked = choice_or_text(inp, _audience_choices(ctx))
     if picked is None:
         raise Invalid(_("Tap the groups to select them, then press Next."))
+    if picked == f"{P}area":
+        ctx.goto(FLOW_NAME, Step.UNIT)
+        return await ask_unit(ctx)
     if picked.startswith(f"{P}a:"):
         key = picked[len(f"{P}a:") :]
         if key == "citizens":

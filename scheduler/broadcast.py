@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import re
 from collections.abc import Callable, Mapping
 
 from sqlalchemy import select
@@ -142,9 +143,9 @@ def report_workbook(rows: list[repo.ReportRow]) -> bytes:
         book.row([name, count["sent"], count["blocked"], count["failed"], count["cancelled"]])
     used: set[str] = set()
     for (code, name), unit_rows in by_unit.items():
-        title = name[:28]
+        title = re.sub(r"[\[\]:*?/\\]", "-", name)[:28]  # characters Excel refuses
         if title in used:
-            title = code[:28]
+            title = re.sub(r"[\[\]:*?/\\]", "-", code)[:28]
         used.add(title)
         book.sheet(
             title,

@@ -88,13 +88,20 @@ async def test_every_step_with_its_bad_input(db: Database) -> None:
     await sup.say("Xem http://not-secure.example")
     assert "https://" in sup.text and "bc:skip" in sup.choices
     await sup.say("Xem chi tiết https://congan.nghean.gov.vn/canh-bao")
-    assert "Who should receive it?" in sup.text
+    assert "Who in Thành phố Vinh should receive it?" in sup.text
 
     await sup.press("bc:next")
     assert "Select at least one group." in sup.text
     await sup.press("bc:a:citizens")
     await sup.press("bc:next")  # no subscribers in Vinh yet
     assert "Nobody in this audience can receive it yet." in sup.text
+    await sup.press("bc:area")  # narrow the area to a ward, then back to the city
+    await sup.press(f"bc:u:{world.units['hung-01']}")  # forged: outside Vinh
+    assert "outside your area" in sup.text
+    await sup.say("Bến Thủy")
+    assert "Who in Phường Bến Thủy should receive it?" in sup.text
+    await sup.press("bc:area")
+    await sup.press(f"bc:u:{world.units['vinh']}")
     await sup.press("bc:a:officer")
     labels = [c.label for m in sup.last for c in m.choices]
     assert "✅ Commune officers" in labels and "✅ Subscribed citizens" in labels
