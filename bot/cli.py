@@ -29,6 +29,7 @@ COMMANDS = (
     "qr",
     "export",
     "secret",
+    "broadcast",
 )
 
 

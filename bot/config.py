@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Updates handled at once (one person's updates still run in order), and
     # connections to the Bot API for sending (16 cover Telegram's round trip at its
     # 30 messages/s limit). Measured in bench/telegram_engine.py.
+    # Announcements go out with allow_paid_broadcast (up to 1,000 a second, paid in Stars);
+    # raise bot_rate_per_second with it.
+    telegram_paid_broadcast: bool = False
     telegram_concurrency: int = 256
     telegram_pool_size: int = 16
 
@@ -96,6 +99,12 @@ class Settings(BaseSettings):
     # Handled update ids are kept this long to spot redeliveries (Telegram keeps an
     # unconfirmed update for at most 24 hours).
     processed_update_days: int = 2
+
+    # Announcements (issue 14)
+    broadcast_approval_threshold: int = 1000  # more recipients need a second admin's approval
+    broadcast_max_file_mb: int = 20  # a photo or leaflet attached to an announcement
+    broadcast_fanout_batch: int = 5000  # outbox rows written per transaction
+    broadcast_progress_seconds: float = 3.0  # the author's status message is edited this often
 
     # Daily digest and exports (issue 6)
     digest_hour: int = 7  # local hour of the supervisors' daily digest

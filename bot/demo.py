@@ -86,6 +86,7 @@ async def running_demo(
     settings: Settings, db: Database, *, start: dt.datetime | None = None
 ) -> AsyncIterator[Demo]:
     """The demo served on ``settings.web_host:web_port`` until the block ends."""
+    from scheduler.broadcast import ProgressReporter
     from scheduler.jobs import SchedulerService
     from scheduler.outbox import OutboxSender
 
@@ -112,13 +113,27 @@ async def running_demo(
     # The demo's digest comes with "next day", never as the demo starts.
     triggers = SchedulerService(db, settings, {}, clock=clock, send=False, digest_catch_up=False)
     sender = OutboxSender(db, settings, {channel.name: channel})
+    progress = ProgressReporter(db, settings, {channel.name: channel}, clock=clock)
     stop = asyncio.Event()
+
+    async def show_progress() -> None:
+        """The admin's announcement status, edited in place every few seconds."""
+        while not stop.is_set():
+            try:
+                await progress.tick()
+            except Exception:
+                log.exception("demo: announcement progress failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.broadcast_progress_seconds)
+
     async with runtime:
         await triggers.start()
         sending = asyncio.create_task(sender.run(stop), name="demo-outbox")
+        showing = asyncio.create_task(show_progress(), name="demo-progress")
         try:
             yield Demo(runtime, channel, clock)
         finally:
             stop.set()
             await triggers.stop()
             await sending
+            await showing

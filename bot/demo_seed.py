@@ -16,6 +16,9 @@ persona        role                        unit
 ``supervisor`` supervisor                  Huyện Nam Đàn (both communes below it)
 ``admin``      admin                       Tỉnh Nghệ An
 =============  ==========================  ========================================
+
+The neighbour (not a persona) is subscribed to Nam Giang's announcements, so an
+announcement to its subscribers reaches someone before the citizen subscribes.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.emulator import CHANNEL, Persona
 from bot.config import Settings
-from db import audit
+from db import audit, subscriptions
 from db import tips as tip_repo
 from db.checkins import CheckinStatus, append_checkin
 from db.members import ensure_member, grant_role, identity_for
@@ -135,6 +138,11 @@ async def seed(session: AsyncSession, settings: Settings) -> SeedReport:
         member = await _person(session, settings, person)
         if member is not None:
             members[person.persona.id] = member
+    # The neighbour already receives Nam Giang's announcements (the citizen persona may join).
+    neighbour = await _identity(session, settings, REPORTER)
+    nam_giang = await by_code(session, "nam-giang")
+    if nam_giang is not None:
+        await subscriptions.subscribe(session, neighbour.id, nam_giang.id, DEMO_START)
     if await session.scalar(select(Audit.id).where(Audit.action == SEED_ACTION).limit(1)) is None:
         await _history(session, settings, members)
         audit.record(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import audit
 from db.models import Identity, Member, Role, RoleGrant, Unit, utcnow
 from db.sealed import coarse
+from db.subscriptions import unsubscribe
 from db.units import in_subtree
 
 
@@ -199,6 +200,7 @@ async def mark_blocked(
 ) -> bool:
     """Mark an identity unreachable (it blocked the bot); its next message clears the mark.
 
+    Its announcement subscriptions end (subscribing again takes a new choice).
     False when there is no such identity or it was already marked.
     """
     stmt = (
@@ -211,4 +213,7 @@ async def mark_blocked(
         .values(blocked_at=coarse(now or utcnow()))
         .returning(Identity.id)
     )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+    blocked = (await session.execute(stmt)).scalar_one_or_none()
+    if blocked is not None:
+        await unsubscribe(session, blocked)
+    return blocked is not None

@@ -108,6 +108,21 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     BLOCKED = "blocked"
+    CANCELLED = "cancelled"  # an announcement cancelled before this row went out
+
+
+class BroadcastStatus(enum.StrEnum):
+    DRAFT = "draft"
+    AWAITING_APPROVAL = "approval"  # waits for a second admin
+    SCHEDULED = "scheduled"  # approved (or needing no approval); fanned out at send_at
+    FANOUT = "fanout"  # outbox rows being written in batches
+    SENDING = "sending"  # every row queued; the sender drains them
+    DONE = "done"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+ACTIVE_BROADCAST = (BroadcastStatus.SCHEDULED, BroadcastStatus.FANOUT, BroadcastStatus.SENDING)
 
 
 class Unit(Base):
@@ -442,15 +457,60 @@ class RateCount(Base):
 
 
 class Broadcast(Base):
+    """An announcement: who wrote it, to whom under which unit, what, when, and its state.
+
+    ``messages`` holds what recipients get, rendered once per language
+    (``{"vi": [message json, ...], "en": [...]}``); outbox rows of the
+    announcement carry only ``{"broadcast": id}`` and the sender looks it up.
+    """
+
     __tablename__ = "broadcast"
+    __table_args__ = (
+        Index(
+            "ix_broadcast_active",
+            "id",
+            postgresql_where=text("status IN ('scheduled', 'fanout', 'sending')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     author_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
     text: Mapped[str] = mapped_column(Text)
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    messages: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    send_at: Mapped[dt.datetime | None]
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipients: Mapped[int | None] = mapped_column(Integer)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    # Identity ids below this one have their outbox rows written (fan-out resumes here).
+    fanout_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The author's progress message, edited in place while the announcement goes out.
+    status_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id"))
+    status_message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    finished_at: Mapped[dt.datetime | None]
+
+
+class Subscription(Base):
+    """A chat that receives the announcements of one commune (no registration needed).
+
+    Only what delivery needs: the identity (its channel and chat), the unit, and
+    the day it began (``created_at`` is cut to midnight UTC so it cannot be joined
+    by time with anything else the person did).
+    """
+
+    __tablename__ = "subscription"
+    __table_args__ = (Index("ix_subscription_unit_id", "unit_id"),)
+
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identity.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    created_at: Mapped[dt.datetime]
 
 
 class Outbox(Base):
@@ -522,8 +582,10 @@ class ReminderSnooze(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
+# Personal rows (no broadcast) first, then urgent first: announcements yield (i14_broadcast).
 Index(
     "ix_outbox_claim",
+    Outbox.broadcast_id.isnot(None),
     Outbox.urgent.desc(),
     Outbox.not_before,
     Outbox.id,

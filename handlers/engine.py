@@ -51,6 +51,7 @@ FLOW_MODULES = (
     "checkin",
     "progress",
     "tip",
+    "subscribe",
     "tip_status",
     "triage",
     "digest",

@@ -85,6 +85,12 @@ class Message:
     # Files people sent earlier, shown again before the text by the channel's own
     # reference (sent anew by the bot, never forwarded: the sender stays hidden).
     files: tuple[MediaRef, ...] = ()
+    # With exactly one file: the text goes as its caption (announcements), when it fits.
+    text_as_caption: bool = False
+    # A button that opens a web address: (label, https URL); shown before the choices.
+    link: tuple[str, str] | None = None
+    # Part of a mass announcement (Telegram's allow_paid_broadcast, when configured).
+    bulk: bool = False
 
 
 Reply = list[Message]
@@ -109,6 +115,12 @@ def message_to_json(msg: Message) -> dict[str, Any]:
         data["document_name"] = msg.document_name
     if msg.files:
         data["files"] = [[f.kind, f.file_id, f.name, f.stored] for f in msg.files]
+    if msg.text_as_caption:
+        data["text_as_caption"] = True
+    if msg.link is not None:
+        data["link"] = list(msg.link)
+    if msg.bulk:
+        data["bulk"] = True
     return data
 
 
@@ -128,4 +140,7 @@ def message_from_json(data: dict[str, Any]) -> Message:
             MediaRef(f[0], f[1], name=f[2], stored=f[3] if len(f) > 3 else None)
             for f in data.get("files", [])
         ),
+        text_as_caption=data.get("text_as_caption", False),
+        link=(data["link"][0], data["link"][1]) if data.get("link") else None,
+        bulk=data.get("bulk", False),
     )

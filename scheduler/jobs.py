@@ -18,6 +18,10 @@ tip escalation       every 10 minutes, if ``scheduler.tips``      yes
 daily digest         daily at ``digest_hour`` (07:00)             within 4 hours after it
 housekeeping         daily at ``housekeeping_hour`` (03:00):      yes
                      old update ids, expired reporter links
+announcement fan-out every 2 seconds: outbox rows of announcements  yes
+                     whose time has come (``scheduler.broadcast``)
+announcement status  every ``broadcast_progress_seconds``: the     —
+                     authors' status messages, edited in place
 outbox sender        a long-running task, polling every second    —
 ===================  ===========================================  ===================
 
@@ -49,6 +53,7 @@ from bot.health import Backoff, Health, describe, wait_or_stop
 from db.models import utcnow
 from db.outage import is_outage
 from db.session import Database
+from scheduler.broadcast import ProgressReporter, fan_out_due
 from scheduler.digest import send_digests
 from scheduler.housekeeping import tidy_up
 from scheduler.leader import AdvisoryLock
@@ -60,6 +65,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 Job = Callable[[Database, Settings, dt.datetime], Awaitable[Any]]
 TIP_ESCALATION_MINUTES = 10
+FANOUT_SECONDS = 2
 DIGEST_CATCH_UP_HOURS = 4
 JOB_RETRY_MAX_SECONDS = 60.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
@@ -100,6 +106,7 @@ class SchedulerService:
         self.sender = (
             OutboxSender(db, settings, channels, clock=clock, health=self.health) if send else None
         )
+        self.progress = ProgressReporter(db, settings, channels, clock=clock) if send else None
         self.scheduler = AsyncIOScheduler(timezone=self.tz, job_defaults=JOB_DEFAULTS)
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
@@ -186,6 +193,25 @@ class SchedulerService:
             replace_existing=True,
             next_run_time=soon,
         )
+        self.scheduler.add_job(
+            self._wrap("broadcast-fanout", fan_out_due),
+            IntervalTrigger(seconds=FANOUT_SECONDS, timezone=self.tz),
+            id="broadcast-fanout",
+            replace_existing=True,
+            next_run_time=soon,
+        )
+        if self.progress is not None:
+            progress = self.progress
+
+            async def show_progress(db: Database, settings: Settings, now: dt.datetime) -> int:
+                return await progress.tick()
+
+            self.scheduler.add_job(
+                self._wrap("broadcast-progress", show_progress),
+                IntervalTrigger(seconds=self.settings.broadcast_progress_seconds, timezone=self.tz),
+                id="broadcast-progress",
+                replace_existing=True,
+            )
         escalate = tip_escalation()
         if escalate is not None:
             self.scheduler.add_job(

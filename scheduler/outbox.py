@@ -12,10 +12,10 @@ group and chat spacing hold across the handover), and waits one second (for the
 per-second limits) before it sends. Then:
 
 1. **Claim**, in one short transaction: ``SELECT … FOR UPDATE SKIP LOCKED LIMIT n``
-   of pending rows whose ``not_before`` has come, urgent ones first; each claimed
-   row gets ``attempts + 1``, ``not_before = now + lease`` and ``leased_by``. Two
-   senders never claim the same row; the rows of a sender that dies come back
-   when another takes over, or after the lease.
+   of pending rows whose ``not_before`` has come, personal rows before announcements,
+   urgent ones first; each claimed row gets ``attempts + 1``, ``not_before = now +
+   lease`` and ``leased_by``. Two senders never claim the same row; the rows of a
+   sender that dies come back when another takes over, or after the lease.
 2. **Send** outside any transaction, one message at a time under the token buckets
    of :mod:`scheduler.limits`; rows to one chat go in order.
 3. **Record**, guarded by the claimed ``attempts`` (a fencing token: a sender whose
@@ -25,7 +25,8 @@ per-second limits) before it sends. Then:
    outcome                       row becomes
    ============================  ===================================================
    delivered                     ``sent`` (``sent_at``)
-   ``RecipientBlocked``          ``blocked``; the identity gets ``blocked_at``
+   ``RecipientBlocked``          ``blocked``; the identity gets ``blocked_at`` and
+                                 loses its announcement subscriptions
    ``RateLimited`` (429)         pending after ``retry_after``, the bot paused, the
                                  attempt not counted
    ``TransientError`` (5xx, …)   pending after an exponential backoff; ``failed``
@@ -65,10 +66,11 @@ from bot.channels.base import (
 )
 from bot.config import Settings
 from bot.health import Backoff, Health, describe, wait_or_stop
-from db.models import Identity, Outbox, OutboxStatus, utcnow
+from db.models import Broadcast, Identity, Outbox, OutboxStatus, utcnow
 from db.outage import is_outage
 from db.sealed import coarse, payload_messages
 from db.session import Database
+from db.subscriptions import unsubscribe
 from handlers.i18n import set_language
 from handlers.types import message_from_json
 from scheduler.leader import AdvisoryLock
@@ -165,6 +167,7 @@ class OutboxSender:
         self.settings = settings
         self.channels = dict(channels)
         self.clock = clock
+        self._announcements: dict[int, dict[str, Any]] = {}
         self.limiter = limiter or Limiter(
             Rates(
                 bot_per_second=settings.bot_rate_per_second * RATE_MARGIN,
@@ -327,7 +330,10 @@ class OutboxSender:
                 Outbox.not_before <= now,
                 Identity.channel.in_(channels),
             )
-            .order_by(Outbox.urgent.desc(), Outbox.not_before, Outbox.id)
+            # Personal rows before announcements (which may be 100,000 rows), then urgent first.
+            .order_by(
+                Outbox.broadcast_id.isnot(None), Outbox.urgent.desc(), Outbox.not_before, Outbox.id
+            )
             .limit(self.settings.outbox_batch_size)
             .with_for_update(of=Outbox, skip_locked=True)
         )
@@ -403,7 +409,11 @@ class OutboxSender:
             stats.blocked += 1
             return _Outcome("blocked")
         channel = self.channels[row.channel]
-        messages = payload_messages(self.settings, row.payload)
+        if "broadcast" in row.payload and "messages" not in row.payload:
+            # an announcement's row: its messages live on the broadcast
+            messages = await self._announcement(row)
+        else:
+            messages = payload_messages(self.settings, row.payload)
         start = int(row.payload.get("delivered", 0))
         for index in range(start, len(messages)):
             wait = self.limiter.chat_wait(row.channel, row.chat_id)
@@ -438,6 +448,22 @@ class OutboxSender:
         await self._finish(row, OutboxStatus.SENT, None, delivered=len(messages))
         stats.sent += 1
         return _Outcome("next")
+
+    async def _announcement(self, row: Claimed) -> list[dict[str, Any]]:
+        """The messages of an announcement for this recipient: member or citizen, language."""
+        broadcast_id = int(row.payload["broadcast"])
+        rendered = self._announcements.get(broadcast_id)
+        if rendered is None:
+            async with self.db.sessions() as session:
+                rendered = await session.scalar(
+                    select(Broadcast.messages).where(Broadcast.id == broadcast_id)
+                )
+            if len(self._announcements) > 16:
+                self._announcements.clear()
+            rendered = self._announcements[broadcast_id] = rendered or {}
+        variants = rendered.get(row.payload.get("as", "citizen"), {})
+        found: list[dict[str, Any]] = variants.get(row.language or "vi") or variants.get("vi", [])
+        return found
 
     # -- recording ------------------------------------------------------------------
 
@@ -526,6 +552,8 @@ class OutboxSender:
                 .where(Identity.id == row.identity_id, Identity.blocked_at.is_(None))
                 .values(blocked_at=day)
             )
+            # A chat that blocked the bot no longer wants announcements.
+            await unsubscribe(session, row.identity_id)
 
     async def _postpone(
         self,

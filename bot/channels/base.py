@@ -41,3 +41,11 @@ class Channel(Protocol):
     async def send(self, chat_id: str, messages: list[Message]) -> None:
         """Deliver messages to one chat, in order; raise a ``DeliveryError`` on failure."""
         ...
+
+    async def show(self, chat_id: str, message: Message, replace: str | None = None) -> str:
+        """Show one text message (with choices) and return its id, for a later ``replace``.
+
+        With ``replace``, that message is edited in place (a status that changes);
+        a channel that cannot edit sends the message anew and returns the new id.
+        """
+        ...

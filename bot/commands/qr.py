@@ -1,10 +1,11 @@
 """``antt qr --unit CODE [--out DIR] [--bot USERNAME] [--font TTF]``: a tip poster.
 
-Writes ``tip-<code>.png`` (the QR code) and ``tip-<code>.pdf`` (a printable A4
-poster for the notice board of a commune hall). The QR code holds the deep link
-``https://t.me/<bot>?start=tip_<code>``, which opens the bot's tip flow with that
-commune already chosen. ``qrcode`` (Pillow backend) and ``reportlab`` are imported
-only when the command runs.
+Writes ``tip-<code>.png`` (the QR code), ``sub-<code>.png`` and ``tip-<code>.pdf``
+(a printable A4 poster for the notice board of a commune hall). The big QR code
+holds the deep link ``https://t.me/<bot>?start=tip_<code>``, which opens the
+bot's tip flow with that commune already chosen; the small one
+``…?start=sub_<code>``, which subscribes the reader to the commune's announcements.
+``qrcode`` (Pillow backend) and ``reportlab`` are imported only when the command runs.
 
 Vietnamese needs a TrueType font with its letters: ``--font``, else DejaVu Sans,
 Noto Sans, Liberation Sans or Arial where the system has one; without any, the
@@ -44,7 +45,11 @@ VIETNAMESE_PROBE = "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽ�
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
-        "qr", help=_("write a QR-code poster (PNG and A4 PDF) for sending tips to a commune")
+        "qr",
+        help=_(
+            "write a QR-code poster (PNG and A4 PDF) for sending tips to a commune "
+            "and subscribing to its announcements"
+        ),
     )
     parser.add_argument("--unit", required=True, metavar="CODE", help=_("the commune's code"))
     parser.add_argument(
@@ -61,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.set_defaults(handler=qr_command)
 
 
-def tip_link(bot_username: str, unit_code: str) -> str:
-    """The deep link that opens the tip flow with ``unit_code`` chosen."""
+def tip_link(bot_username: str, unit_code: str, prefix: str = "tip_") -> str:
+    """The deep link that opens the tip flow with ``unit_code`` chosen (``sub_``: subscribes)."""
     bot = bot_username.strip().lstrip("@")
     if not re.fullmatch(r"[A-Za-z0-9_]{3,64}", bot):
         raise UserError(_("{bot} is not a Telegram bot username").format(bot=bot_username))
@@ -73,7 +78,12 @@ def tip_link(bot_username: str, unit_code: str) -> str:
                 "(only letters, digits, - and _, at most 60)"
             ).format(code=unit_code)
         )
-    return f"https://t.me/{bot}?start=tip_{unit_code}"
+    return f"https://t.me/{bot}?start={prefix}{unit_code}"
+
+
+def subscribe_link(bot_username: str, unit_code: str) -> str:
+    """The deep link that subscribes a chat to the announcements of ``unit_code``."""
+    return tip_link(bot_username, unit_code, prefix="sub_")
 
 
 def qr_png(data: str, *, box_size: int = 20, border: int = 4) -> bytes:
@@ -113,8 +123,15 @@ def find_font(
     return None
 
 
-def poster_pdf(link: str, unit_name: str, png: bytes, font: Path | None) -> bytes:
-    """An A4 page: title, the commune, the QR code, how to use it, the emergency numbers."""
+def poster_pdf(
+    link: str,
+    unit_name: str,
+    png: bytes,
+    font: Path | None,
+    subscribe: tuple[str, bytes] | None = None,
+) -> bytes:
+    """An A4 page: title, the commune, the QR code, how to use it, the emergency numbers;
+    with ``subscribe`` (link, PNG), a small second code for the commune's announcements."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import cm
     from reportlab.lib.utils import ImageReader, simpleSplit
@@ -154,7 +171,7 @@ def poster_pdf(link: str, unit_name: str, png: bytes, font: Path | None) -> byte
     y = height - 3 * cm
     y = centred(_("Report security and order problems to the police"), y, 26)
     y = centred(unit_name, y - 0.4 * cm, 22)
-    side = 12 * cm
+    side = 12 * cm if subscribe is None else 10 * cm
     y -= 0.6 * cm
     page.drawImage(ImageReader(io.BytesIO(png)), (width - side) / 2, y - side, side, side)
     y -= side + 1.0 * cm
@@ -167,7 +184,23 @@ def poster_pdf(link: str, unit_name: str, png: bytes, font: Path | None) -> byte
         14,
     )
     y = centred(link, y - 0.2 * cm, 11)
-    centred(_("In an emergency call 113 (police), 114 (fire), 115 (ambulance)."), y - 0.6 * cm, 16)
+    y = centred(
+        _("In an emergency call 113 (police), 114 (fire), 115 (ambulance)."), y - 0.6 * cm, 16
+    )
+    if subscribe is not None:
+        sub_link, sub_png = subscribe
+        small = 4 * cm
+        y -= 0.4 * cm
+        page.drawImage(
+            ImageReader(io.BytesIO(sub_png)), (width - small) / 2, y - small, small, small
+        )
+        y -= small + 0.5 * cm
+        y = centred(
+            _("Scan this code to receive the announcements of {unit}.").format(unit=unit_name),
+            y,
+            12,
+        )
+        centred(sub_link, y, 9)
     page.showPage()
     page.save()
     return buf.getvalue()
@@ -195,10 +228,13 @@ def write_poster(
     """Write both files for the unit; (png path, pdf path, link)."""
     link = tip_link(bot, code)
     png = qr_png(link)
-    pdf = poster_pdf(link, name, png, find_font(font))
+    sub_link = subscribe_link(bot, code)
+    sub_png = qr_png(sub_link)
+    pdf = poster_pdf(link, name, png, find_font(font), subscribe=(sub_link, sub_png))
     out.mkdir(parents=True, exist_ok=True)
     png_path, pdf_path = out / f"tip-{code}.png", out / f"tip-{code}.pdf"
     png_path.write_bytes(png)
+    (out / f"sub-{code}.png").write_bytes(sub_png)
     pdf_path.write_bytes(pdf)
     return png_path, pdf_path, link
 
@@ -222,5 +258,6 @@ async def qr_command(args: argparse.Namespace) -> int:
         code, name = await poster_unit(db, args.unit)
     png, pdf, link = write_poster(code, name, bot=bot, out=args.out, font=args.font)
     print(_("Link: {link}").format(link=link))
+    print(_("Announcements: {link}").format(link=subscribe_link(bot, code)))
     print(_("Wrote {png} and {pdf}").format(png=png, pdf=pdf))
     return 0

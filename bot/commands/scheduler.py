@@ -49,7 +49,9 @@ async def sending_channels(settings: Settings, db: Database) -> AsyncIterator[di
             root = (settings.telegram_api_url or "https://api.telegram.org").rstrip("/")
             bot = Bot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
             await stack.enter_async_context(bot)
-            channels["telegram"] = TelegramChannel(bot)
+            channels["telegram"] = TelegramChannel(
+                bot, paid_broadcast=settings.telegram_paid_broadcast
+            )
         if settings.zalo_token is not None and settings.zalo_token.get_secret_value():
             from bot.channels.zalo.channel import ZaloChannel
             from bot.channels.zalo.client import DEFAULT_API_URL, ZaloClient

@@ -52,6 +52,10 @@ class ScriptedChannel:
             raise queue.pop(0)
         self.delivered.extend((chat_id, m.text) for m in messages)
 
+    async def show(self, chat_id: str, message: Message, replace: str | None = None) -> str:
+        await self.send(chat_id, [message])
+        return replace or str(self.calls)
+
     def texts(self, chat_id: str) -> list[str]:
         return [text for chat, text in self.delivered if chat == chat_id]
 

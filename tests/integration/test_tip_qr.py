@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.commands.qr import find_font, poster_pdf, poster_unit, qr_png, tip_link, write_poster
+from bot.commands.qr import (
+    find_font,
+    poster_pdf,
+    poster_unit,
+    qr_png,
+    subscribe_link,
+    tip_link,
+    write_poster,
+)
 from bot.errors import UserError
 from db.models import Unit
 from db.session import Database
@@ -63,6 +71,22 @@ def test_pdf_is_one_a4_page_with_the_link(tmp_path: Path) -> None:
     assert b"/Subtype /Image" in pdf
 
 
+def test_the_poster_carries_the_subscription_code_too(tmp_path: Path) -> None:
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    link = subscribe_link("AnttBot", "nam-giang")
+    assert link == "https://t.me/AnttBot?start=sub_nam-giang"
+    expected = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    expected.add_data(link)
+    expected.make(fit=True)
+    assert matrix_of_png(qr_png(link)) == expected.get_matrix()
+    tip = tip_link("AnttBot", "nam-giang")
+    pdf = poster_pdf(tip, "Xã Nam Giang", qr_png(tip), None, subscribe=(link, qr_png(link)))
+    assert tip.encode() in pdf  # the subject; the page text itself is compressed
+    assert pdf.count(b"/Subtype /Image") == 2
+
+
 def test_pdf_without_a_vietnamese_font_still_prints() -> None:
     assert find_font(candidates=()) is None
     link = tip_link("AnttBot", "nghi-huong")
@@ -85,6 +109,7 @@ async def test_poster_files_for_a_unit_and_its_successor(db: Database, tmp_path:
     assert (png.name, pdf.name) == ("tip-ben-thuy.png", "tip-ben-thuy.pdf")
     assert png.read_bytes().startswith(b"\x89PNG") and pdf.read_bytes().startswith(b"%PDF")
     assert link.endswith("start=tip_ben-thuy")
+    assert (tmp_path / "sub-ben-thuy.png").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(UserError):
         await poster_unit(db, "no-such-unit")
     async with db.sessions() as s:

@@ -96,6 +96,8 @@ class Entry:
     proactive: bool = False
     document: str | None = None  # a download URL on this server
     document_name: str | None = None
+    link: dict[str, str] | None = None  # a button that opens a web address
+    edited: bool = False  # replaces the entry with the same id (a status edited in place)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -306,6 +308,7 @@ class EmulatorChannel:
                 else None
             ),
             document_name=msg.document_name if msg.document is not None else None,
+            link={"label": msg.link[0], "url": msg.link[1]} if msg.link else None,
         )
 
     def _choice_label(self, persona_id: str, choice: str) -> str:
@@ -342,6 +345,22 @@ class EmulatorChannel:
         for msg in messages:
             for entry in self._bot_entries(chat_id, msg, proactive=True):
                 self._append(entry)
+
+    async def show(self, chat_id: str, message: Message, replace: str | None = None) -> str:
+        """A status message; with ``replace`` the entry of that id is edited in place."""
+        entry = self._bot_entry(chat_id, message, proactive=True)
+        history = self._history.get(chat_id, deque())
+        if replace is not None and replace.isdigit():
+            for index, old in enumerate(history):
+                if old.id == int(replace):
+                    entry.id, entry.edited = old.id, True
+                    history[index] = entry
+                    for key in (chat_id, None):
+                        for queue in self._subscribers.get(key, ()):
+                            queue.put_nowait(entry)
+                    return replace
+        self._append(entry)
+        return str(entry.id)
 
     # --- what a persona sends -------------------------------------------------------
 

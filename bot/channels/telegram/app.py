@@ -223,7 +223,8 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     patience = None if polling else settings.webhook_hold_seconds
-    bridge = UpdateBridge(engine, TelegramChannel(application.bot), patience=patience)
+    channel = TelegramChannel(application.bot, paid_broadcast=settings.telegram_paid_broadcast)
+    bridge = UpdateBridge(engine, channel, patience=patience)
     if settings.store_media:
         bridge.media = telegram_fetcher(engine.db, application.bot, settings.data_dir)
     application.add_handler(TypeHandler(Update, bridge.on_update))

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     Forbidden,
@@ -82,17 +82,47 @@ class TelegramChannel:
         backoff: float = 0.5,
         max_retry_after: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        paid_broadcast: bool = False,
     ) -> None:
         self.bot = bot
+        self.paid_broadcast = paid_broadcast
         self.tries = tries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
         self._sleep = sleep
 
     async def send(self, chat_id: str, messages: list[Message]) -> None:
-        """Deliver in order; the first failure raises a ``DeliveryError``."""
+        """Deliver in order; the first failure raises a ``DeliveryError``.
+
+        With ``paid_broadcast``, announcements (``Message.bulk``) go with
+        ``allow_paid_broadcast``: Telegram then allows up to 1,000 a second, for a fee.
+        """
+        paid = self.paid_broadcast and any(m.bulk for m in messages)
         for call in render_reply(await self._cleaned(messages)):
+            if paid:
+                call.kwargs["allow_paid_broadcast"] = True
             await self._perform(chat_id, call)
+
+    async def show(self, chat_id: str, message: Message, replace: str | None = None) -> str:
+        """Send one text message, or edit ``replace`` in place (``editMessageText``)."""
+        call = render_reply([message])[-1]
+        if replace is None:
+            try:
+                sent = await self.bot.send_message(chat_id=chat_id, **call.kwargs)
+            except TelegramError as exc:
+                raise map_error(exc) from exc
+            return str(sent.message_id)
+        kwargs = {k: v for k, v in call.kwargs.items() if k != "reply_markup"}
+        if isinstance(call.markup, InlineKeyboardMarkup):
+            kwargs["reply_markup"] = call.markup
+        try:
+            await self.bot.edit_message_text(chat_id=chat_id, message_id=int(replace), **kwargs)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise map_error(exc) from exc
+        except TelegramError as exc:
+            raise map_error(exc) from exc
+        return replace
 
     async def send_reply(
         self, chat_id: str, messages: list[Message], *, remove_keyboard: bool = False

@@ -12,6 +12,9 @@
   characters, else the photo alone and then the text.
 - A document (an export) -> ``sendDocument`` with its file name, captioned the
   same way.
+- ``text_as_caption`` with one file sent earlier (an announcement's photo or
+  leaflet): one call, the text as its caption and the keyboard under it.
+- ``link`` -> a URL button in the first row of the inline keyboard.
 - ``remove_keyboard`` (on a message, or for the whole reply) puts
   ``ReplyKeyboardRemove`` on the first call that has no keyboard of its own.
 """
@@ -112,7 +115,9 @@ def split_for_telegram(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return split_text(text, limit // 2)
 
 
-def inline_keyboard(choices: list[Choice], columns: int = 1) -> InlineKeyboardMarkup:
+def inline_keyboard(
+    choices: list[Choice], columns: int = 1, link: tuple[str, str] | None = None
+) -> InlineKeyboardMarkup:
     per_row = max(1, columns)
     buttons = []
     for choice in choices:
@@ -120,6 +125,8 @@ def inline_keyboard(choices: list[Choice], columns: int = 1) -> InlineKeyboardMa
             raise ValueError(f"choice id over {CALLBACK_DATA_LIMIT} bytes: {choice.id!r}")
         buttons.append(InlineKeyboardButton(choice.label, callback_data=choice.id))
     rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    if link is not None:
+        rows.insert(0, [InlineKeyboardButton(link[0], url=link[1])])
     return InlineKeyboardMarkup(rows)
 
 
@@ -146,11 +153,19 @@ def _text_call(text: str, markup: Markup | None) -> Call:
 
 def render_message(msg: Message) -> list[Call]:
     """The calls that show one message, in order (without ``ReplyKeyboardRemove``)."""
-    inline = inline_keyboard(msg.choices, msg.columns) if msg.choices else None
+    inline = (
+        inline_keyboard(msg.choices, msg.columns, msg.link) if msg.choices or msg.link else None
+    )
     reply_kb = request_keyboard(msg) if msg.request else None
     markup: Markup | None = inline or reply_kb
     calls = [call for ref in msg.files if (call := file_call(ref)) is not None]
     text = msg.text or ""
+    if msg.text_as_caption and len(calls) == 1 and visible_units(text) <= CAPTION_LIMIT:
+        if text.strip():
+            calls[0].kwargs.update(caption=text, parse_mode=ParseMode.HTML)
+        if markup is not None:
+            calls[0].kwargs["reply_markup"] = markup
+        return calls
     if msg.image is not None:
         photo: dict[str, Any] = {"photo": InputFile(msg.image, filename=msg.image_name)}
         if text.strip() and visible_units(text) <= CAPTION_LIMIT:

@@ -95,6 +95,11 @@ class ZaloChannel:
         """Deliver in order, once each; the first failed text raises a ``DeliveryError``."""
         await self._deliver(chat_id, messages, tries=1)
 
+    async def show(self, chat_id: str, message: Message, replace: str | None = None) -> str:
+        """Zalo cannot edit a message: the new state goes out as a new message."""
+        await self.send(chat_id, [message])
+        return replace or "zalo"
+
     async def send_reply(self, chat_id: str, messages: list[Message]) -> None:
         """Deliver an answer, retrying each call on 403, 429, 5xx and network errors."""
         await self._deliver(chat_id, messages, tries=self.tries)

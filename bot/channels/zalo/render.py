@@ -89,6 +89,8 @@ def render_message(msg: Message, link: Link | None = None) -> list[ZaloCall]:
         blocks = [_("Type your phone number.")]
     else:
         blocks = [to_plain(msg.text or "").strip()]
+    if msg.link is not None:
+        blocks.append(f"{msg.link[0]}: {msg.link[1]}")
     if msg.choices:
         blocks.append(_("Reply with a number:") + "\n" + numbered(msg.choices))
     text = "\n\n".join(b for b in blocks if b)

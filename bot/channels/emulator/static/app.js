@@ -201,6 +201,10 @@ function renderEntry(e) {
     node.append(el("a", { className: "document", href: e.document, download: e.document_name || "" },
       "📎 " + (e.document_name || "")));
   }
+  if (e.link) {
+    node.append(el("a", { className: "document", href: e.link.url, target: "_blank", rel: "noopener" },
+      "🔗 " + e.link.label));
+  }
   if (e.choices && e.choices.length) {
     const grid = el("div", { className: "choices", style: `grid-template-columns: repeat(${Math.max(1, e.columns || 1)}, 1fr)` });
     for (const c of e.choices) {
@@ -260,6 +264,15 @@ function renderTyping() {
 }
 
 function addEntry(e) {
+  if (e.edited && state.seen.has(e.id)) {
+    // A status message edited in place: swap the entry and its node.
+    const list = state.entries[e.persona] || [];
+    const at = list.findIndex((x) => x.id === e.id);
+    if (at >= 0) list[at] = e;
+    const node = document.querySelector(`[data-entry="${e.id}"]`);
+    if (node && e.persona === state.current) node.replaceWith(renderEntry(e));
+    return;
+  }
   if (state.seen.has(e.id)) return;
   state.seen.add(e.id);
   const list = (state.entries[e.persona] = state.entries[e.persona] || []);

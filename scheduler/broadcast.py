@@ -1,0 +1,272 @@
+"""Announcements going out: fan-out into the outbox, the author's live status, the final report.
+
+- ``fan_out_due`` (a job every few seconds): for each scheduled announcement whose
+  time has come, write its outbox rows batch by batch (``db.broadcasts.fan_out_batch``,
+  one transaction each, resumable after a crash, never doubled).
+- ``ProgressReporter.tick`` (every ``broadcast_progress_seconds``): the author's one
+  status message (sent, pending, blocked, failed, time left, a Cancel button),
+  edited in place through ``Channel.show``; when nothing is pending the announcement
+  is done: the final counts, and for member audiences an Excel workbook (one sheet
+  a unit: who received it, who blocked the bot). Citizens are only counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import re
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import select
+
+from bot.channels.base import Channel, DeliveryError
+from bot.config import Settings
+from db import audit
+from db import broadcasts as repo
+from db.models import Broadcast, BroadcastStatus, Identity, utcnow
+from db.session import Database, UnitOfWork
+from handlers.i18n import _, format_datetime, format_number, set_language
+from handlers.notify import enqueue
+from handlers.render import bold
+from handlers.types import Choice, Message
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+
+
+async def fan_out(db: Database, settings: Settings, broadcast_id: int) -> int:
+    """Queue every recipient of one announcement; how many batches ran."""
+    batches = 0
+    while True:
+        async with UnitOfWork(db) as uow:
+            covered = await repo.fan_out_batch(
+                uow.session, broadcast_id, settings.broadcast_fanout_batch
+            )
+            if covered == 0:
+                b = await repo.get(uow.session, broadcast_id)
+                audit.record(
+                    uow.session,
+                    "broadcast.queued",
+                    actor_member_id=None,
+                    object_kind="broadcast",
+                    object_id=broadcast_id,
+                    data={"recipients": b.recipients if b else None},
+                )
+            await uow.commit()
+        if not covered:
+            return batches
+        batches += 1
+
+
+async def fan_out_due(db: Database, settings: Settings, now: dt.datetime) -> int:
+    """The job: fan out every announcement whose time has come."""
+    async with db.sessions() as session:
+        due = await repo.due_for_fanout(session, now)
+    for broadcast_id in due:
+        await fan_out(db, settings, broadcast_id)
+    return len(due)
+
+
+def _status_text(b: Broadcast, p: repo.Progress, now: dt.datetime, rate: float) -> str:
+    lines = [bold(_("Announcement #{id}").format(id=b.id))]
+    if b.status == BroadcastStatus.FANOUT:
+        lines.append(_("Preparing the recipients…"))
+    if b.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED):
+        title = _("Finished.") if b.status == BroadcastStatus.DONE else _("Cancelled.")
+        lines.append(title)
+        lines.append(
+            _(
+                "Delivered {sent}, blocked {blocked}, failed {failed}, cancelled {cancelled}."
+            ).format(
+                sent=format_number(p.sent),
+                blocked=format_number(p.blocked),
+                failed=format_number(p.failed),
+                cancelled=format_number(p.cancelled),
+            )
+        )
+        return "\n".join(lines)
+    lines.append(
+        _("Sent {sent}, pending {pending}, blocked {blocked}, failed {failed}.").format(
+            sent=format_number(p.sent),
+            pending=format_number(p.pending),
+            blocked=format_number(p.blocked),
+            failed=format_number(p.failed),
+        )
+    )
+    if p.pending:
+        seconds = int(p.pending / max(rate, 0.1))
+        lines.append(
+            _("About {minutes} min {seconds} s left.").format(
+                minutes=seconds // 60, seconds=seconds % 60
+            )
+        )
+    lines.append(_("Updated {time}").format(time=format_datetime(now)))
+    return "\n".join(lines)
+
+
+def _rate(p: repo.Progress, fallback: float) -> float:
+    """Messages a second so far (for the time left), or the configured rate."""
+    if p.first_sent and p.last_sent and p.sent > 10:
+        span = (p.last_sent - p.first_sent).total_seconds()
+        if span > 0:
+            return p.sent / span
+    return fallback
+
+
+def report_workbook(rows: list[repo.ReportRow]) -> bytes:
+    """One summary sheet, then one sheet a unit: who received it, who blocked the bot."""
+    from db.models import Role
+    from handlers.export import XlsxWriter
+    from handlers.start import role_label
+
+    status_names = {
+        "sent": _("received"),
+        "blocked": _("blocked the bot"),
+        "failed": _("failed"),
+        "cancelled": _("cancelled"),
+        "pending": _("pending"),
+    }
+    by_unit: dict[tuple[str, str], list[repo.ReportRow]] = {}
+    for row in rows:
+        by_unit.setdefault((row.unit_code, row.unit_name), []).append(row)
+    out = io.BytesIO()
+    book = XlsxWriter(out)
+    book.sheet(
+        _("Summary"),
+        "summary.csv",
+        [_("Unit"), _("Received"), _("Blocked"), _("Failed"), _("Cancelled")],
+        [40, 12, 12, 12, 12],
+    )
+    for (_code, name), unit_rows in by_unit.items():
+        count = {s: sum(1 for r in unit_rows if r.status == s) for s in status_names}
+        book.row([name, count["sent"], count["blocked"], count["failed"], count["cancelled"]])
+    used: set[str] = set()
+    for (code, name), unit_rows in by_unit.items():
+        title = re.sub(r"[\[\]:*?/\\]", "-", name)[:28]  # characters Excel refuses
+        if title in used:
+            title = re.sub(r"[\[\]:*?/\\]", "-", code)[:28]
+        used.add(title)
+        book.sheet(
+            title,
+            f"{code}.csv",
+            [_("Name"), _("Role"), _("Channel"), _("Status")],
+            [32, 24, 12, 18],
+        )
+        for r in unit_rows:
+            book.row(
+                [
+                    r.member_name,
+                    role_label(Role(r.role)),
+                    r.channel,
+                    status_names.get(r.status, r.status),
+                ]
+            )
+    book.finish()
+    return out.getvalue()
+
+
+class ProgressReporter:
+    """Keeps each author's status message up to date, and closes finished announcements."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        channels: Mapping[str, Channel],
+        *,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.channels = dict(channels)
+        self.clock = clock
+
+    async def tick(self) -> int:
+        """One round over the announcements going out; how many status messages were shown."""
+        async with self.db.sessions() as session:
+            ids = [
+                b.id for b in await repo.active(session) if b.status != BroadcastStatus.SCHEDULED
+            ]
+            ids += await self._unreported_finished(session)
+        shown = 0
+        for broadcast_id in ids:
+            try:
+                shown += await self._update(broadcast_id)
+            except DeliveryError as exc:
+                log.warning("broadcast %s: status message not shown: %s", broadcast_id, exc)
+        return shown
+
+    async def _unreported_finished(self, session: object) -> list[int]:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        assert isinstance(session, AsyncSession)
+        stmt = select(Broadcast.id).where(
+            Broadcast.status == BroadcastStatus.CANCELLED.value,
+            Broadcast.counts["final"].astext.is_(None),
+        )
+        return list((await session.execute(stmt)).scalars().all())
+
+    async def _update(self, broadcast_id: int) -> int:
+        now = self.clock()
+        async with UnitOfWork(self.db) as uow:
+            b = await repo.get(uow.session, broadcast_id, lock=True)
+            if b is None:
+                return 0
+            p = await repo.progress(uow.session, b.id)
+            finishing = b.status == BroadcastStatus.SENDING and p.pending == 0
+            if finishing:
+                b.status = BroadcastStatus.DONE.value
+                b.finished_at = now
+                audit.record(
+                    uow.session,
+                    "broadcast.done",
+                    actor_member_id=None,
+                    object_kind="broadcast",
+                    object_id=b.id,
+                    data={"sent": p.sent, "blocked": p.blocked, "failed": p.failed},
+                )
+            final = b.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED)
+            b.counts = {
+                "sent": p.sent,
+                "pending": p.pending,
+                "blocked": p.blocked,
+                "failed": p.failed,
+                "cancelled": p.cancelled,
+                **({"final": True} if final else {}),
+            }
+            author = (
+                await uow.session.get(Identity, b.status_identity_id)
+                if b.status_identity_id
+                else None
+            )
+            channel = self.channels.get(author.channel) if author is not None else None
+            if author is not None and channel is not None:
+                set_language(author.language)
+                choices = [] if final else [Choice(f"bcx:x:{b.id}", _("Cancel the rest"))]
+                rate = _rate(p, self.settings.bot_rate_per_second)
+                message = Message(_status_text(b, p, now, rate), choices=choices)
+                b.status_message_id = await channel.show(
+                    author.chat_id, message, replace=b.status_message_id
+                )
+                if final and b.audience.get("roles"):
+                    await self._send_report(uow, b, author)
+            await uow.commit()
+        return 1 if channel is not None else 0
+
+    async def _send_report(self, uow: UnitOfWork, b: Broadcast, author: Identity) -> None:
+        rows = list(await repo.member_report(uow.session, b))
+        if not rows:
+            return
+        data = report_workbook(rows)
+
+        def render() -> list[Message]:
+            return [
+                Message(
+                    _("Delivery report of announcement #{id} (members, by unit).").format(id=b.id),
+                    document=data,
+                    document_name=f"thong-bao-{b.id}.xlsx",
+                )
+            ]
+
+        await enqueue(uow.session, author, render, dedup_key=f"bc-report:{b.id}")
