@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 Job = Callable[[Database, Settings, dt.datetime], Awaitable[Any]]
 # The jobs of a day, in order; a module that does not exist (yet) is skipped.
 DAY_JOBS = (
+    ("scheduler.reorganize", "apply_due_reorganizations"),
     ("scheduler.tips", "escalate_unacknowledged"),
     ("scheduler.reminders", "send_deadline_reminders"),
     ("scheduler.reminders", "send_checkin_nudges"),

@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, true
+from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -227,7 +227,9 @@ class Scope:
         if self.unit_ids:
             parts.append(Assignment.unit_id.in_(self.unit_ids))
         parts.extend(in_subtree(path) for path in self.subtree_paths)
-        return or_(*parts) if parts else Assignment.id.is_(None)
+        # Closed assignments (their unit closed) are history, no longer owed.
+        owed = Assignment.closed_on.is_(None)
+        return and_(owed, or_(*parts)) if parts else Assignment.id.is_(None)
 
 
 def _progress_select() -> Select[*tuple[Any, ...]]:
@@ -337,12 +339,17 @@ async def assignment_progress(
     return _row(row) if row is not None else None
 
 
-async def progress_in_subtree(session: AsyncSession, root: Unit) -> list[AssignmentProgress]:
+async def progress_in_subtree(
+    session: AsyncSession, root: Unit, *, include_closed: bool = False
+) -> list[AssignmentProgress]:
     """Every assignment of ``root`` and the units below it with its latest check-in: ONE query.
 
-    The daily digest and /progress both start here.
+    The daily digest and /progress both start here. Assignments closed with their unit
+    (``closed_on``) are history and left out unless ``include_closed``.
     """
     stmt = _progress_select().where(in_subtree(root.path)).order_by(*ORDER)
+    if not include_closed:
+        stmt = stmt.where(Assignment.closed_on.is_(None))
     return [_row(r) for r in (await session.execute(stmt)).all()]
 
 

@@ -31,6 +31,7 @@ async def reminder_candidates(
     current period, not the assignment's deadline); and the ``also_ids`` (snoozes ending).
     """
     stmt = _progress_select().where(
+        Assignment.closed_on.is_(None),
         or_(
             Assignment.deadline.between(
                 today - dt.timedelta(days=overdue_max_days),
@@ -38,14 +39,18 @@ async def reminder_candidates(
             ),
             and_(Task.kind == TaskKind.RECURRING.value, Assignment.deadline >= today),
             Assignment.id.in_(sorted(set(also_ids))),
-        )
+        ),
     )
     return [_row(r) for r in (await session.execute(stmt.order_by(Assignment.id))).all()]
 
 
 async def active_assignments(session: AsyncSession, today: dt.date) -> list[AssignmentProgress]:
     """Every assignment whose deadline has not passed, with its latest check-in."""
-    stmt = _progress_select().where(Assignment.deadline >= today).order_by(Assignment.deadline)
+    stmt = (
+        _progress_select()
+        .where(Assignment.deadline >= today, Assignment.closed_on.is_(None))
+        .order_by(Assignment.deadline)
+    )
     return [_row(r) for r in (await session.execute(stmt)).all()]
 
 

@@ -14,6 +14,8 @@ tip escalation       every 10 minutes, if ``scheduler.tips``      yes
 daily digest         daily at ``digest_hour`` (07:00)             within 4 hours after it
 housekeeping         daily at ``housekeeping_hour`` (03:00):      yes
                      old update ids, expired reporter links
+reorganisations      daily at 00:05: stored unit mappings due     yes
+                     that day (``scheduler.reorganize``)
 outbox sender        a long-running task, polling every second    —
 ===================  ===========================================  ===================
 
@@ -47,6 +49,7 @@ from scheduler.digest import send_digests
 from scheduler.housekeeping import tidy_up
 from scheduler.outbox import OutboxSender
 from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
+from scheduler.reorganize import apply_due_reorganizations
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +145,13 @@ class SchedulerService:
             self._wrap("housekeeping", tidy_up),
             CronTrigger(hour=self.settings.housekeeping_hour, minute=0, timezone=self.tz),
             id="housekeeping",
+            replace_existing=True,
+            next_run_time=soon,
+        )
+        self.scheduler.add_job(
+            self._wrap("reorganizations", apply_due_reorganizations),
+            CronTrigger(hour=0, minute=5, timezone=self.tz),
+            id="reorganizations",
             replace_existing=True,
             next_run_time=soon,
         )
