@@ -140,10 +140,17 @@ class AssignmentProgress:
     unit_name: str
     unit_kind: str
     unit_path: str
+    closed_on: dt.date | None  # the day its unit closed (then history, no longer owed)
     latest: Latest | None
 
     def title(self, lang: str) -> str:
         return self.title_en if lang == "en" and self.title_en else self.title_vi
+
+    def as_of(self, today: dt.date) -> dt.date:
+        """The day its state is judged on: today, or the last day before it closed."""
+        if self.closed_on is not None and self.closed_on <= today:
+            return self.closed_on - dt.timedelta(days=1)
+        return today
 
     def is_done(self, today: dt.date) -> bool:
         latest = self.latest
@@ -273,6 +280,7 @@ def _progress_select() -> Select[*tuple[Any, ...]]:
             Unit.name,
             Unit.kind,
             Unit.path,
+            Assignment.closed_on,
             latest.c.checkin_id,
             latest.c.member_id,
             latest.c.status,

@@ -518,6 +518,12 @@ Index("ix_tip_new_created", Tip.created_at, postgresql_where=text("status = 'new
 
 
 # --- Reorganisations of the unit tree (migration i18_reorganize) ----------------------
+# A successor's predecessors (db.history): few rows, only those that merged.
+Index(
+    "ix_unit_replaced_by_id",
+    Unit.replaced_by_id,
+    postgresql_where=text("replaced_by_id IS NOT NULL"),
+)
 Index(
     "ix_assignment_moved_to_id",
     Assignment.moved_to_id,

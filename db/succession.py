@@ -48,8 +48,7 @@ from db.models import (
     TipStatus,
     Unit,
 )
-
-MOVED_EVENT = "moved"
+from db.tips import EventKind
 
 
 @dataclass(frozen=True)
@@ -268,7 +267,7 @@ async def move_tips(session: AsyncSession, c: Closure, changes: Changes, now: dt
             TipEvent(
                 tip_id=tip_id,
                 actor_member_id=None,
-                kind=MOVED_EVENT,
+                kind=EventKind.MOVED,
                 public=False,
                 data={
                     "from_unit_id": c.unit.id,

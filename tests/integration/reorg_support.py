@@ -70,7 +70,12 @@ async def run_due(db: Database, now: dt.datetime) -> list[Report]:
     return reports
 
 
-async def add_tip(db: Database, unit: Unit, status: TipStatus = TipStatus.NEW) -> int:
+async def add_tip(
+    db: Database,
+    unit: Unit,
+    status: TipStatus = TipStatus.NEW,
+    at: dt.datetime = dt.datetime(2025, 6, 20, 2, 0, tzinfo=dt.UTC),
+) -> int:
     async with db.sessions() as s:
         if await s.get(TipCategory, "other") is None:
             s.add(TipCategory(code="other", title_vi="Khác", title_en="Other"))
@@ -82,6 +87,7 @@ async def add_tip(db: Database, unit: Unit, status: TipStatus = TipStatus.NEW) -
             description=f"tin báo {n}",
             unit_id=unit.id,
             status=status.value,
+            created_at=at,
         )
         s.add(tip)
         await s.commit()

@@ -30,7 +30,7 @@ from tests.integration.reorg_support import (
     run_mapping,
     write,
 )
-from tests.support import Clock
+from tests.support import Clock, Person
 
 D = dt.date
 BEFORE = dt.datetime(2025, 6, 1, 1, 0, tzinfo=dt.UTC)  # 01/06/2025 08:00 local
@@ -475,3 +475,25 @@ async def test_a_unit_already_closed_otherwise_is_refused(db: Database, tmp_path
         "mapping.csv:2: old_code: xa-c is already closed (on 15/06/2025)"
     ]
     assert await dump(db) == before
+
+
+async def test_old_posters_and_moved_tips_after_a_merge(db: Database, tmp_path: Path) -> None:
+    world = await make_world(db)
+    engine = make_engine(db, Clock(AFTER))
+    officer = await enrol(db, engine, "officer", world.a, Role.OFFICER, name="Trần Văn Hùng")
+    tip = await add_tip(db, world.a)
+    await run_mapping(db, write(tmp_path, MERGE_ALL))
+    # The officer, now of Xã Nam Mới, finds the tip in the inbox with the move noted.
+    await officer.press(f"tr:open:{tip}")
+    assert "Xã Nam Mới" in officer.text
+    assert (
+        "moved from Xã Nam Anh to Xã Nam Mới: the units were reorganised on 01/07/2025"
+        in officer.text
+    )
+    # A poster of the old commune still works: its tips go to the successor.
+    citizen = Person(engine, "citizen", language_code="en")
+    await citizen.say("/start tip_xa-a")
+    await citizen.press("tip:cat:other")
+    await citizen.say("Có người lạ theo dõi trường học.")
+    await citizen.press("tip:done")
+    assert "Xã Nam Mới" in citizen.text

@@ -39,6 +39,12 @@ def upgrade() -> None:
         ["moved_to_id"],
         postgresql_where=sa.text("moved_to_id IS NOT NULL"),
     )
+    op.create_index(
+        "ix_unit_replaced_by_id",
+        "unit",
+        ["replaced_by_id"],
+        postgresql_where=sa.text("replaced_by_id IS NOT NULL"),
+    )
     op.create_table(
         "reorganization",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -69,6 +75,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_reorganization_pending", table_name="reorganization")
     op.drop_table("reorganization")
+    op.drop_index("ix_unit_replaced_by_id", table_name="unit")
     op.drop_index("ix_assignment_moved_to_id", table_name="assignment")
     op.drop_constraint(
         op.f("fk_assignment_moved_to_id_assignment"), "assignment", type_="foreignkey"
