@@ -44,6 +44,7 @@ from db.models import (
     TaskKind,
     Unit,
 )
+from db.plan_years import in_year
 from db.units import in_subtree
 
 # Owner kind of an attachment that belongs to a check-in.
@@ -224,6 +225,7 @@ class Scope:
 
     unit_ids: tuple[int, ...] = ()
     subtree_paths: tuple[str, ...] = ()
+    year: int | None = None  # only the plan of that year (``db.plan_years``)
 
     @property
     def empty(self) -> bool:
@@ -236,7 +238,11 @@ class Scope:
         parts.extend(in_subtree(path) for path in self.subtree_paths)
         # Closed assignments (their unit closed) are history, no longer owed.
         owed = Assignment.closed_on.is_(None)
-        return and_(owed, or_(*parts)) if parts else Assignment.id.is_(None)
+        if not parts:
+            return Assignment.id.is_(None)
+        if self.year is not None:
+            return and_(owed, in_year(self.year), or_(*parts))
+        return and_(owed, or_(*parts))
 
 
 def _progress_select() -> Select[*tuple[Any, ...]]:
@@ -348,16 +354,19 @@ async def assignment_progress(
 
 
 async def progress_in_subtree(
-    session: AsyncSession, root: Unit, *, include_closed: bool = False
+    session: AsyncSession, root: Unit, *, include_closed: bool = False, year: int | None = None
 ) -> list[AssignmentProgress]:
     """Every assignment of ``root`` and the units below it with its latest check-in: ONE query.
 
     The daily digest and /progress both start here. Assignments closed with their unit
-    (``closed_on``) are history and left out unless ``include_closed``.
+    (``closed_on``) are history and left out unless ``include_closed``; ``year`` keeps
+    only that year's plan.
     """
     stmt = _progress_select().where(in_subtree(root.path)).order_by(*ORDER)
     if not include_closed:
         stmt = stmt.where(Assignment.closed_on.is_(None))
+    if year is not None:
+        stmt = stmt.where(in_year(year))
     return [_row(r) for r in (await session.execute(stmt)).all()]
 
 

@@ -52,6 +52,7 @@ from db.models import (
     TipStatus,
     Unit,
 )
+from db.plan_years import current_year
 
 WINDOW = dt.timedelta(hours=24)
 LIST_LIMIT = 8  # stale tips and recent check-ins listed by name; the rest counted
@@ -258,7 +259,7 @@ async def build_digest(
     checkins_total, checkin_units, checkins = await recent_checkins(
         session, root, since, now, former=former
     )
-    rows = await progress_in_subtree(session, root)
+    rows = await progress_in_subtree(session, root, year=await current_year(session, today))
     children = await active_children(session, root, today)
     return DigestData(
         root=root,

@@ -8,12 +8,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.checkins import AssignmentProgress, _progress_select, _row
 from db.models import Assignment, Identity, ReminderSnooze, Role, RoleGrant, Task, TaskKind
+from db.plan_years import current_year, reminder_years
+
+
+async def _years(session: AsyncSession, today: dt.date) -> ColumnElement[bool]:
+    """This year's plan, and last year's reports still open (see ``db.plan_years``)."""
+    current = await current_year(session, today)
+    return reminder_years(current) if current is not None else true()
 
 
 async def reminder_candidates(
@@ -32,6 +39,7 @@ async def reminder_candidates(
     """
     stmt = _progress_select().where(
         Assignment.closed_on.is_(None),
+        await _years(session, today),
         or_(
             Assignment.deadline.between(
                 today - dt.timedelta(days=overdue_max_days),
@@ -48,7 +56,11 @@ async def active_assignments(session: AsyncSession, today: dt.date) -> list[Assi
     """Every assignment whose deadline has not passed, with its latest check-in."""
     stmt = (
         _progress_select()
-        .where(Assignment.deadline >= today, Assignment.closed_on.is_(None))
+        .where(
+            Assignment.deadline >= today,
+            Assignment.closed_on.is_(None),
+            await _years(session, today),
+        )
         .order_by(Assignment.deadline)
     )
     return [_row(r) for r in (await session.execute(stmt)).all()]
