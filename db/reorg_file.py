@@ -2,7 +2,7 @@
 
 Columns (header row, any order; UTF-8 with or without a byte-order mark)::
 
-    old_code,new_code,effective_date,new_name,new_kind,new_parent
+    old_code,new_code,effective_date,new_name,new_kind,new_parent[,new_lat,new_lon]
 
 ============================  =====================================================
 row                           means
@@ -13,7 +13,9 @@ row                           means
 ============================  =====================================================
 
 A successor that does not exist yet is created from ``new_name``, ``new_kind`` and
-``new_parent``, given on any row that names it (several rows must agree). Dates are
+``new_parent`` (and optionally the coordinates of its centre, ``new_lat``/``new_lon``,
+so a shared location finds it), given on any row that names it (several rows must
+agree). Dates are
 ``DD/MM/YYYY`` or ``YYYY-MM-DD``; ``effective_date`` is the first day of the new map.
 This module checks only what needs no database; ``db.reorganize`` checks the rest.
 """
@@ -33,7 +35,16 @@ from db.models import UnitKind
 from db.yaml_reader import CODE_RE
 from handlers.i18n import _
 
-COLUMNS = ("old_code", "new_code", "effective_date", "new_name", "new_kind", "new_parent")
+COLUMNS = (
+    "old_code",
+    "new_code",
+    "effective_date",
+    "new_name",
+    "new_kind",
+    "new_parent",
+    "new_lat",
+    "new_lon",
+)
 REQUIRED_COLUMNS = ("old_code", "new_code", "effective_date")
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _YMD = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -54,6 +65,8 @@ class MappingRow:
     name: str | None = None
     kind: str | None = None
     parent: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +77,8 @@ class MappingRow:
             "name": self.name,
             "kind": self.kind,
             "parent": self.parent,
+            "lat": self.lat,
+            "lon": self.lon,
         }
 
     @classmethod
@@ -76,12 +91,14 @@ class MappingRow:
             data.get("name"),
             data.get("kind"),
             data.get("parent"),
+            data.get("lat"),
+            data.get("lon"),
         )
 
     @property
     def defines(self) -> bool:
         """True when the row describes its new unit (name, kind or parent given)."""
-        return bool(self.name or self.kind or self.parent)
+        return bool(self.name or self.kind or self.parent or self.lat is not None)
 
 
 @dataclass
@@ -214,6 +231,24 @@ def _row(header: list[str], cells: list[str], line: int, log: IssueLog) -> Mappi
                 kind=kind, kinds=", ".join(allowed)
             ),
         )
+    place: dict[str, float | None] = {}
+    for key, low, high in (("new_lat", -90, 90), ("new_lon", -180, 180)):
+        value = values.get(key, "")
+        place[key] = None
+        if value:
+            try:
+                place[key] = float(value.replace(",", "."))
+            except ValueError:
+                place[key] = None
+            if place[key] is None or not low <= place[key] <= high:  # type: ignore[operator]
+                log.add(
+                    where[key],
+                    _("expected a number between {low} and {high}, got {value}").format(
+                        low=low, high=high, value=value
+                    ),
+                )
+    if bool(values.get("new_lat")) != bool(values.get("new_lon")):
+        log.add(Where(line), _("give both new_lat and new_lon, or neither"))
     if codes["old_code"] is None and codes["new_code"] is None:
         log.add(Where(line), _("give old_code, new_code or both"))
     elif codes["new_code"] is None and (name or kind or codes["new_parent"]):
@@ -221,5 +256,13 @@ def _row(header: list[str], cells: list[str], line: int, log: IssueLog) -> Mappi
     if len(log.issues) > before or date is None:
         return None
     return MappingRow(
-        line, codes["old_code"], codes["new_code"], date, name, kind, codes["new_parent"]
+        line,
+        codes["old_code"],
+        codes["new_code"],
+        date,
+        name,
+        kind,
+        codes["new_parent"],
+        place["new_lat"],
+        place["new_lon"],
     )

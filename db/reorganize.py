@@ -48,6 +48,8 @@ class NewUnit:
     parent: str
     opens: dt.date
     line: int
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,12 @@ def check_mapping(mapping: Mapping, existing: dict[str, ExistingUnit]) -> Plan:
         if not row.defines:
             continue
         first = definitions.setdefault(row.new, row)
-        if first is not row and (first.name, first.kind, first.parent) != (
+        if first is not row and (first.name, first.kind, first.parent, first.lat, first.lon) != (
             row.name,
             row.kind,
             row.parent,
+            row.lat,
+            row.lon,
         ):
             log.add(
                 at(row, "new_code"),
@@ -176,7 +180,7 @@ def check_mapping(mapping: Mapping, existing: dict[str, ExistingUnit]) -> Plan:
                 )
         if not missing:
             assert d.name and d.kind and d.parent
-            new_units[code] = NewUnit(code, d.name, d.kind, d.parent, when, d.line)
+            new_units[code] = NewUnit(code, d.name, d.kind, d.parent, when, d.line, d.lat, d.lon)
 
     # Closings: each unit once, known, not before it existed, not already closed otherwise.
     closes: dict[str, MappingRow] = {}
@@ -318,7 +322,7 @@ async def _open_units(
         UnitSpec(
             u.code,
             Where(u.line),
-            {"name": u.name, "kind": u.kind, "valid_from": u.opens},
+            {"name": u.name, "kind": u.kind, "valid_from": u.opens, "lat": u.lat, "lon": u.lon},
             Ref(u.parent, Where(u.line)),
         )
         for u in units
