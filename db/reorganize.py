@@ -3,10 +3,10 @@
 ``reorganize`` checks the whole mapping (``db.reorg_file``) against the stored tree,
 then, in the caller's transaction: rows dated today or earlier are applied at once
 (new units opened with ``valid_from``, old ones closed with ``valid_to`` and
-``replaced_by``, then ``db.succession.settle`` for each closed unit, children
-before parents); rows dated later are stored in ``reorganization`` and applied on
-their date by ``apply_due`` (the scheduler's daily job, idempotent: a row is
-applied once, under a lock). A dry run is the same call rolled back by the
+``replaced_by``, then ``db.succession.settle`` for the units closed on each
+day); rows dated later are stored in ``reorganization`` and applied on their date
+by ``apply_due`` (the scheduler's daily job, idempotent: a row is applied once,
+under a lock). A dry run is the same call rolled back by the
 caller, with future rows applied as of their dates so that it shows what they
 will do. The caller tells the admins above a unit that ended who lost a role
 (``handlers.unit_changes``), in the same transaction.
@@ -334,24 +334,39 @@ async def _open_units(
 async def _close_units(
     session: AsyncSession, closing: list[Closing], changes: Changes, now: dt.datetime
 ) -> None:
-    """Close units by date, children before parents, and settle what each leaves behind."""
+    """Close units day by day, then settle what those of each day leave behind."""
     codes = {c.code for c in closing} | {c.successor for c in closing if c.successor}
     units = {
         u.code: u
         for u in (await session.execute(select(Unit).where(Unit.code.in_(codes)))).scalars()
     }
-    for c in sorted(closing, key=lambda c: (c.on, -units[c.code].depth, c.line)):
-        unit = units[c.code]
-        successor = units[c.successor] if c.successor else None
-        await session.execute(
-            update(Unit)
-            .where(Unit.id == unit.id)
-            .values(valid_to=c.on, replaced_by_id=successor.id if successor else None)
-            .execution_options(synchronize_session=False)
+    days = sorted({c.on for c in closing})
+    for day in days:
+        today = sorted(
+            (c for c in closing if c.on == day),
+            key=lambda c: (-units[c.code].depth, c.line),
         )
-        await session.refresh(unit)
-        changes.closed.append((c.code, c.successor, c.on))
-        await settle(session, Closure(unit, successor, c.on), changes, now)
+        await session.execute(  # an ORM bulk UPDATE by primary key
+            update(Unit),
+            [
+                {
+                    "id": units[c.code].id,
+                    "valid_to": c.on,
+                    "replaced_by_id": units[c.successor].id if c.successor else None,
+                }
+                for c in today
+            ],
+        )
+        await session.execute(
+            select(Unit)
+            .where(Unit.id.in_([units[c.code].id for c in today]))
+            .execution_options(populate_existing=True)
+        )
+        changes.closed.extend((c.code, c.successor, c.on) for c in today)
+        closures = [
+            Closure(units[c.code], units[c.successor] if c.successor else None, c.on) for c in today
+        ]
+        await settle(session, closures, changes, now)
 
 
 async def apply_plan(

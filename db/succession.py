@@ -1,8 +1,10 @@
 """What happens to a unit's open business on the day it closes: the one place that says so.
 
 A closing unit either merges into a successor or ends without one. ``settle``
-runs ``STEPS`` in order for one closure, inside the caller's transaction; each
-step only touches what is still open, so running it again changes nothing.
+runs ``STEPS`` in order over the units that close on one day (each step works on
+all of them at once, a few statements whatever their number), inside the caller's
+transaction; each step only touches what is still open, so running it again
+changes nothing.
 
 ==============  ========================================  ===============================
 what            merged (has a successor)                  ended (no successor)
@@ -27,20 +29,20 @@ belongs to a unit (citizens' subscriptions, say) is one more step in ``STEPS``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import audit
 from db.checkins import _progress_select, _row
-from db.members import grant_role, revoke_role
 from db.models import (
     Assignment,
     Invite,
     Member,
-    Role,
     RoleGrant,
     TaskKind,
     Tip,
@@ -138,7 +140,7 @@ class Changes:
         }
 
 
-Step = Callable[[AsyncSession, Closure, Changes, dt.datetime], Awaitable[None]]
+Step = Callable[[AsyncSession, Sequence[Closure], Changes, dt.datetime], Awaitable[None]]
 
 
 # --- assignments -------------------------------------------------------------------
@@ -157,51 +159,57 @@ def _combined_note(a: str | None, b: str | None) -> str | None:
 
 
 async def move_assignments(
-    session: AsyncSession, c: Closure, changes: Changes, now: dt.datetime
+    session: AsyncSession, closures: Sequence[Closure], changes: Changes, now: dt.datetime
 ) -> None:
     """Open assignments pass to the successor (or close); done ones close as they stand."""
-    last_day = c.on - dt.timedelta(days=1)
-    stmt = _progress_select().where(Assignment.unit_id == c.unit.id, Assignment.closed_on.is_(None))
-    for row in [_row(r) for r in (await session.execute(stmt.order_by(Assignment.id))).all()]:
+    by_unit = {c.unit.id: c for c in closures}
+    owed = (Assignment.unit_id.in_(list(by_unit)), Assignment.closed_on.is_(None))
+    found = [_row(r) for r in (await session.execute(_progress_select().where(*owed))).all()]
+    if not found:
+        return
+    mine = {a.id: a for a in (await session.execute(select(Assignment).where(*owed))).scalars()}
+    successors = sorted({c.successor.id for c in closures if c.successor is not None})
+    theirs: dict[tuple[int, int], Assignment] = {}
+    if successors:
+        stmt = select(Assignment).where(Assignment.unit_id.in_(successors))
+        theirs = {(a.unit_id, a.task_id): a for a in (await session.execute(stmt)).scalars()}
+    order = {uid: i for i, uid in enumerate(by_unit)}
+    passed: list[tuple[Assignment, Assignment, str, Closure]] = []
+    for row in sorted(found, key=lambda r: (order[r.unit_id], r.assignment_id)):
+        c = by_unit[row.unit_id]
+        last_day = c.on - dt.timedelta(days=1)
+        old = mine[row.assignment_id]
+        old.closed_on = c.on
         recurring = row.kind == TaskKind.RECURRING and row.deadline >= c.on
         still_owed = recurring or not row.is_done(last_day)
         if c.successor is None or not still_owed:
-            await session.execute(
-                update(Assignment).where(Assignment.id == row.assignment_id).values(closed_on=c.on)
-            )
             status = row.progress(last_day).value
             changes.assignments_closed.append(ClosedAssignment(row.task_code, c.unit.code, status))
             continue
-        mine = await session.get(Assignment, row.assignment_id)
-        assert mine is not None
-        theirs = (
-            await session.execute(
-                select(Assignment).where(
-                    Assignment.task_id == row.task_id, Assignment.unit_id == c.successor.id
-                )
-            )
-        ).scalar_one_or_none()
-        if theirs is None:
-            theirs = Assignment(
+        new = theirs.get((c.successor.id, row.task_id))
+        if new is None:
+            new = theirs[(c.successor.id, row.task_id)] = Assignment(
                 task_id=row.task_id,
                 unit_id=c.successor.id,
-                target=mine.target,
-                deadline=mine.deadline,
-                note=mine.note,
-                inferred=mine.inferred,
+                target=old.target,
+                deadline=old.deadline,
+                note=old.note,
+                inferred=old.inferred,
             )
-            session.add(theirs)
+            session.add(new)
         else:
-            theirs.target = _combined_target(row.kind, theirs.target, mine.target)
-            theirs.deadline = min(theirs.deadline, mine.deadline)
-            theirs.note = _combined_note(theirs.note, mine.note)
-            theirs.inferred = theirs.inferred and mine.inferred
-            theirs.closed_on = None
-        await session.flush()
-        mine.closed_on = c.on
-        mine.moved_to_id = theirs.id
+            new.target = _combined_target(row.kind, new.target, old.target)
+            new.deadline = min(new.deadline, old.deadline)
+            new.note = _combined_note(new.note, old.note)
+            new.inferred = new.inferred and old.inferred
+            new.closed_on = None
+        passed.append((old, new, row.task_code, c))
+    await session.flush()  # the new assignments get their ids
+    for old, new, task_code, c in passed:
+        assert c.successor is not None
+        old.moved_to_id = new.id
         changes.assignments_moved.append(
-            MovedAssignment(row.task_code, c.unit.code, c.successor.code, theirs.target)
+            MovedAssignment(task_code, c.unit.code, c.successor.code, new.target)
         )
     await session.flush()
 
@@ -210,24 +218,67 @@ async def move_assignments(
 
 
 async def move_grants(
-    session: AsyncSession, c: Closure, changes: Changes, now: dt.datetime
+    session: AsyncSession, closures: Sequence[Closure], changes: Changes, now: dt.datetime
 ) -> None:
-    """Grants move to the successor; with none, they end (and are listed for the admins)."""
+    """Grants move to the successor; with none, they end (and are listed for the admins).
+
+    Audited like ``db.members.revoke_role``/``grant_role``, one row per grant.
+    """
+    by_unit = {c.unit.id: c for c in closures}
     stmt = (
-        select(RoleGrant.member_id, RoleGrant.role, Member.full_name)
+        select(
+            RoleGrant.id, RoleGrant.member_id, RoleGrant.unit_id, RoleGrant.role, Member.full_name
+        )
         .join(Member, Member.id == RoleGrant.member_id)
-        .where(RoleGrant.unit_id == c.unit.id, RoleGrant.revoked_at.is_(None))
-        .order_by(RoleGrant.id)
+        .where(RoleGrant.unit_id.in_(list(by_unit)), RoleGrant.revoked_at.is_(None))
     )
-    for member_id, role, name in (await session.execute(stmt)).all():
-        await revoke_role(session, member_id, c.unit.id, Role(role), revoked_by=None, now=now)
+    order = {uid: i for i, uid in enumerate(by_unit)}
+    found = sorted((await session.execute(stmt)).all(), key=lambda r: (order[r[2]], r[0]))
+    if not found:
+        return
+    await session.execute(
+        update(RoleGrant)
+        .where(RoleGrant.id.in_([r[0] for r in found]))
+        .values(revoked_at=now, revoked_by=None)
+    )
+    wanted: dict[tuple[int, int, str], None] = {}
+    for grant_id, member_id, unit_id, role, name in found:
+        c = by_unit[unit_id]
         to = c.successor
+        audit.record(
+            session,
+            "role.revoke",
+            actor_member_id=None,
+            object_kind="member",
+            object_id=member_id,
+            data={"unit_id": unit_id, "role": role, "grant_ids": [grant_id], "reorganized": True},
+        )
         if to is not None:
-            await grant_role(session, member_id, to.id, Role(role), granted_by=None)
+            wanted[(member_id, to.id, role)] = None
         grant = MovedGrant(member_id, name, role, c.unit.code, to.code if to else None)
         changes.grants.append(grant)
         if to is None:
-            changes.ended_grants.append((grant, c.unit.id))
+            changes.ended_grants.append((grant, unit_id))
+    if wanted:
+        rows = [{"member_id": m, "unit_id": u, "role": r} for m, u, r in wanted]
+        created = await session.execute(
+            insert(RoleGrant)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=["member_id", "unit_id", "role"],
+                index_where=RoleGrant.revoked_at.is_(None),
+            )
+            .returning(RoleGrant.id, RoleGrant.member_id, RoleGrant.unit_id, RoleGrant.role)
+        )
+        for grant_id, member_id, unit_id, role in created.all():
+            audit.record(
+                session,
+                "role.grant",
+                actor_member_id=None,
+                object_kind="member",
+                object_id=member_id,
+                data={"unit_id": unit_id, "role": role, "grant_id": grant_id, "reorganized": True},
+            )
 
 
 # --- tips ------------------------------------------------------------------------------
@@ -250,19 +301,37 @@ async def nearest_open_above(session: AsyncSession, unit: Unit) -> Unit | None:
     return None
 
 
-async def move_tips(session: AsyncSession, c: Closure, changes: Changes, now: dt.datetime) -> None:
+async def move_tips(
+    session: AsyncSession, closures: Sequence[Closure], changes: Changes, now: dt.datetime
+) -> None:
     """Open tips go to the successor's inbox (or the nearest open unit above), noted."""
-    to = c.successor or await nearest_open_above(session, c.unit)
-    if to is None:
-        return
+    by_unit = {c.unit.id: c for c in closures}
     stmt = (
-        update(Tip)
-        .where(Tip.unit_id == c.unit.id, Tip.status != TipStatus.CLOSED.value)
-        .values(unit_id=to.id)
-        .returning(Tip.id)
+        select(Tip.id, Tip.unit_id)
+        .where(Tip.unit_id.in_(list(by_unit)), Tip.status != TipStatus.CLOSED.value)
+        .order_by(Tip.id)
     )
-    moved = sorted((await session.execute(stmt)).scalars().all())
-    for tip_id in moved:
+    found = (await session.execute(stmt)).all()
+    if not found:
+        return
+    targets: dict[int, Unit] = {}
+    for unit_id in sorted({unit_id for _tip, unit_id in found}):
+        c = by_unit[unit_id]
+        to = c.successor or await nearest_open_above(session, c.unit)
+        if to is not None:
+            targets[unit_id] = to
+    moving = [(tip_id, unit_id) for tip_id, unit_id in found if unit_id in targets]
+    if not moving:
+        return
+    await session.execute(
+        update(Tip)
+        .where(Tip.id.in_([t for t, _u in moving]))
+        .values(unit_id=case({u: to.id for u, to in targets.items()}, value=Tip.unit_id))
+        .execution_options(synchronize_session=False)
+    )
+    order = {uid: i for i, uid in enumerate(by_unit)}
+    for tip_id, unit_id in sorted(moving, key=lambda m: (order[m[1]], m[0])):
+        c, to = by_unit[unit_id], targets[unit_id]
         session.add(
             TipEvent(
                 tip_id=tip_id,
@@ -286,22 +355,43 @@ async def move_tips(session: AsyncSession, c: Closure, changes: Changes, now: dt
 
 
 async def move_invites(
-    session: AsyncSession, c: Closure, changes: Changes, now: dt.datetime
+    session: AsyncSession, closures: Sequence[Closure], changes: Changes, now: dt.datetime
 ) -> None:
     """Unused invites follow the successor; with none, they are revoked."""
-    open_invites = (
-        Invite.unit_id == c.unit.id,
-        Invite.revoked_at.is_(None),
-        Invite.uses < Invite.max_uses,
-        Invite.expires_at > now,
+    by_unit = {c.unit.id: c for c in closures}
+    stmt = (
+        select(Invite.id, Invite.unit_id)
+        .where(
+            Invite.unit_id.in_(list(by_unit)),
+            Invite.revoked_at.is_(None),
+            Invite.uses < Invite.max_uses,
+            Invite.expires_at > now,
+        )
+        .order_by(Invite.id)
     )
-    if c.successor is not None:
-        stmt = update(Invite).where(*open_invites).values(unit_id=c.successor.id)
-    else:
-        stmt = update(Invite).where(*open_invites).values(revoked_at=now)
-    ids = sorted((await session.execute(stmt.returning(Invite.id))).scalars().all())
-    to = c.successor.code if c.successor is not None else None
-    changes.invites.extend(MovedInvite(i, c.unit.code, to) for i in ids)
+    found = (await session.execute(stmt)).all()
+    moving = [i for i, u in found if by_unit[u].successor is not None]
+    ending = [i for i, u in found if by_unit[u].successor is None]
+    if moving:
+        successor = {u: c.successor.id for u, c in by_unit.items() if c.successor is not None}
+        await session.execute(
+            update(Invite)
+            .where(Invite.id.in_(moving))
+            .values(unit_id=case(successor, value=Invite.unit_id))
+            .execution_options(synchronize_session=False)
+        )
+    if ending:
+        await session.execute(
+            update(Invite)
+            .where(Invite.id.in_(ending))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    order = {uid: i for i, uid in enumerate(by_unit)}
+    for invite_id, unit_id in sorted(found, key=lambda r: (order[r[1]], r[0])):
+        c = by_unit[unit_id]
+        to = c.successor.code if c.successor is not None else None
+        changes.invites.append(MovedInvite(invite_id, c.unit.code, to))
 
 
 # Issue 14 (citizens' subscriptions): add ``move_subscriptions`` here.
@@ -309,8 +399,9 @@ STEPS: tuple[Step, ...] = (move_assignments, move_grants, move_tips, move_invite
 
 
 async def settle(
-    session: AsyncSession, closure: Closure, changes: Changes, now: dt.datetime
+    session: AsyncSession, closures: Sequence[Closure], changes: Changes, now: dt.datetime
 ) -> None:
-    """Run every step for one closed unit (idempotent)."""
-    for step in STEPS:
-        await step(session, closure, changes, now)
+    """Run every step for the units closing on one day (idempotent)."""
+    if closures:
+        for step in STEPS:
+            await step(session, closures, changes, now)
