@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
@@ -61,8 +62,8 @@ class Closing:
 
 
 @dataclass
-class Plan:
-    """A checked mapping: units to open and to close (already done ones left out)."""
+class Changeset:
+    """A checked mapping: units to open and to close (those already so left out)."""
 
     opening: list[NewUnit] = field(default_factory=list)
     closing: list[Closing] = field(default_factory=list)
@@ -92,7 +93,7 @@ def _closed_on(u: ExistingUnit) -> dt.date | None:
     return value if isinstance(value, dt.date) else None
 
 
-def check_mapping(mapping: Mapping, existing: dict[str, ExistingUnit]) -> Plan:
+def check_mapping(mapping: Mapping, existing: dict[str, ExistingUnit]) -> Changeset:
     """Every problem of the mapping against the stored tree; the plan when there is none."""
     log = IssueLog(mapping.file)
     rows = mapping.rows
@@ -298,7 +299,7 @@ def check_mapping(mapping: Mapping, existing: dict[str, ExistingUnit]) -> Plan:
                 ).format(code=c.code, date=format_date(c.on), units=shown),
             )
     log.raise_if_any(ReorganizeError)
-    return Plan(sorted(new_units.values(), key=lambda u: (u.opens, u.line)), closing)
+    return Changeset(sorted(new_units.values(), key=lambda u: (u.opens, u.line)), closing)
 
 
 # --- applying ---------------------------------------------------------------------------
@@ -370,7 +371,7 @@ async def _close_units(
 
 
 async def apply_plan(
-    session: AsyncSession, plan: Plan, existing: dict[str, ExistingUnit], now: dt.datetime
+    session: AsyncSession, plan: Changeset, existing: dict[str, ExistingUnit], now: dt.datetime
 ) -> Changes:
     """Open and close the plan's units and settle the closed ones (no commit)."""
     changes = Changes()
@@ -379,10 +380,11 @@ async def apply_plan(
     return changes
 
 
-def _only(plan: Plan, keep: object) -> Plan:
-    """The part of ``plan`` whose dates pass ``keep`` (a predicate on a date)."""
-    assert callable(keep)
-    return Plan([u for u in plan.opening if keep(u.opens)], [c for c in plan.closing if keep(c.on)])
+def _only(changes: Changeset, keep: Callable[[dt.date], bool]) -> Changeset:
+    """The part of ``changes`` whose dates pass ``keep``."""
+    return Changeset(
+        [u for u in changes.opening if keep(u.opens)], [c for c in changes.closing if keep(c.on)]
+    )
 
 
 async def reorganize(

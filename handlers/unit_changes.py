@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from enum import StrEnum
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.members import grant_role
@@ -135,8 +135,6 @@ async def _lost_role_in_scope(ctx: Context, member_id: int) -> bool:
     paths = [u.path for u in ctx.units_with(Role.ADMIN)]
     if not paths:
         return False
-    from sqlalchemy import or_
-
     stmt = select(
         exists().where(
             RoleGrant.member_id == member_id,
