@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 Job = Callable[[Database, Settings, dt.datetime], Awaitable[Any]]
 # The jobs of a day, in order; a module that does not exist (yet) is skipped.
 DAY_JOBS = (
+    ("scheduler.reorganize", "apply_due_reorganizations"),
     ("scheduler.tips", "escalate_unacknowledged"),
     ("scheduler.reminders", "send_deadline_reminders"),
     ("scheduler.reminders", "send_checkin_nudges"),
@@ -110,6 +111,9 @@ async def running_demo(
             log.info("demo day %s: %s -> %s", now.date(), name, result)
 
     clock.hooks.append(next_day)
+    if start is not None:  # antt demo --date: the next run goes on from there
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / CLOCK_FILE).write_text(clock.now().isoformat())
     # The demo's digest comes with "next day", never as the demo starts.
     triggers = SchedulerService(db, settings, {}, clock=clock, send=False, digest_catch_up=False)
     sender = OutboxSender(db, settings, {channel.name: channel})

@@ -172,7 +172,9 @@ async def _person(session: AsyncSession, settings: Settings, person: DemoPerson)
     unit = await by_code(session, person.unit)
     if unit is None:
         raise LookupError(f"demo unit {person.unit} is missing")
-    await grant_role(session, member.id, unit.id, person.role, granted_by=None)
+    unit = await tip_repo.current_unit(session, unit)  # after the demo's reorganisation
+    if unit.valid_to is None:
+        await grant_role(session, member.id, unit.id, person.role, granted_by=None)
     return member
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, true
+from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -44,6 +44,7 @@ from db.models import (
     TaskKind,
     Unit,
 )
+from db.plan_years import in_year
 from db.units import in_subtree
 
 # Owner kind of an attachment that belongs to a check-in.
@@ -141,9 +142,16 @@ class AssignmentProgress:
     unit_kind: str
     unit_path: str
     latest: Latest | None
+    closed_on: dt.date | None = None  # the day its unit closed (then history, no longer owed)
 
     def title(self, lang: str) -> str:
         return self.title_en if lang == "en" and self.title_en else self.title_vi
+
+    def as_of(self, today: dt.date) -> dt.date:
+        """The day its state is judged on: today, or the last day before it closed."""
+        if self.closed_on is not None and self.closed_on <= today:
+            return self.closed_on - dt.timedelta(days=1)
+        return today
 
     def is_done(self, today: dt.date) -> bool:
         latest = self.latest
@@ -218,6 +226,7 @@ class Scope:
 
     unit_ids: tuple[int, ...] = ()
     subtree_paths: tuple[str, ...] = ()
+    year: int | None = None  # only the plan of that year (``db.plan_years``)
 
     @property
     def empty(self) -> bool:
@@ -228,7 +237,13 @@ class Scope:
         if self.unit_ids:
             parts.append(Assignment.unit_id.in_(self.unit_ids))
         parts.extend(in_subtree(path) for path in self.subtree_paths)
-        return or_(*parts) if parts else Assignment.id.is_(None)
+        # Closed assignments (their unit closed) are history, no longer owed.
+        owed = Assignment.closed_on.is_(None)
+        if not parts:
+            return Assignment.id.is_(None)
+        if self.year is not None:
+            return and_(owed, in_year(self.year), or_(*parts))
+        return and_(owed, or_(*parts))
 
 
 def _progress_select() -> Select[*tuple[Any, ...]]:
@@ -272,6 +287,7 @@ def _progress_select() -> Select[*tuple[Any, ...]]:
             Unit.name,
             Unit.kind,
             Unit.path,
+            Assignment.closed_on,
             latest.c.checkin_id,
             latest.c.member_id,
             latest.c.status,
@@ -338,12 +354,20 @@ async def assignment_progress(
     return _row(row) if row is not None else None
 
 
-async def progress_in_subtree(session: AsyncSession, root: Unit) -> list[AssignmentProgress]:
+async def progress_in_subtree(
+    session: AsyncSession, root: Unit, *, include_closed: bool = False, year: int | None = None
+) -> list[AssignmentProgress]:
     """Every assignment of ``root`` and the units below it with its latest check-in: ONE query.
 
-    The daily digest and /progress both start here.
+    The daily digest and /progress both start here. Assignments closed with their unit
+    (``closed_on``) are history and left out unless ``include_closed``; ``year`` keeps
+    only that year's plan.
     """
     stmt = _progress_select().where(in_subtree(root.path)).order_by(*ORDER)
+    if not include_closed:
+        stmt = stmt.where(Assignment.closed_on.is_(None))
+    if year is not None:
+        stmt = stmt.where(in_year(year))
     return [_row(r) for r in (await session.execute(stmt)).all()]
 
 

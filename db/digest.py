@@ -17,6 +17,8 @@ check-ins of the last 24 hours             the window's rows, each probing wheth
                                            ``ix_checkin_supersedes_id``)
 every assignment with its latest check-in  ``db.checkins.progress_in_subtree`` (one query)
 the root's active children                 ``db.checkins.active_children``
+closed units merged into the root          ``db.history.predecessors``: their subtrees
+                                           join the tip and check-in windows above
 =========================================  =============================================
 
 Nothing here reads ``tip_reporter``, ``tip_event`` or a tip's text, so a digest
@@ -36,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from db.checkins import AssignmentProgress, active_children, progress_in_subtree
+from db.history import predecessors, under
 from db.models import (
     Assignment,
     Checkin,
@@ -49,7 +52,7 @@ from db.models import (
     TipStatus,
     Unit,
 )
-from db.units import in_subtree
+from db.plan_years import current_year
 
 WINDOW = dt.timedelta(hours=24)
 LIST_LIMIT = 8  # stale tips and recent check-ins listed by name; the rest counted
@@ -122,6 +125,8 @@ class DigestData:
     checkin_units: int
     checkins: list[RecentCheckin]
     rows: list[AssignmentProgress]
+    # closed units merged into the root: their tips and check-ins are counted here
+    former: Sequence[Unit] = ()
 
     @property
     def since(self) -> dt.datetime:
@@ -133,7 +138,12 @@ class DigestData:
 
 
 async def new_tips(
-    session: AsyncSession, root: Unit, since: dt.datetime, until: dt.datetime
+    session: AsyncSession,
+    root: Unit,
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    former: Sequence[str] = (),
 ) -> list[TipCount]:
     """Tips received under ``root`` in [since, until), per category (plan order) and status."""
     stmt = (
@@ -146,7 +156,7 @@ async def new_tips(
         )
         .join(Unit, Unit.id == Tip.unit_id)
         .join(TipCategory, TipCategory.code == Tip.category)
-        .where(in_subtree(root.path), Tip.created_at >= since, Tip.created_at < until)
+        .where(under(root, former), Tip.created_at >= since, Tip.created_at < until)
         .group_by(Tip.category, TipCategory.title_vi, TipCategory.title_en, TipCategory.sort)
         .group_by(Tip.status)
         .order_by(TipCategory.sort, Tip.category, Tip.status)
@@ -155,7 +165,12 @@ async def new_tips(
 
 
 async def stale_tips(
-    session: AsyncSession, root: Unit, before: dt.datetime, *, limit: int = LIST_LIMIT
+    session: AsyncSession,
+    root: Unit,
+    before: dt.datetime,
+    *,
+    limit: int = LIST_LIMIT,
+    former: Sequence[str] = (),
 ) -> tuple[int, list[StaleTip]]:
     """(how many, the oldest ``limit``) tips under ``root`` still new and received before
     ``before``."""
@@ -173,7 +188,7 @@ async def stale_tips(
         .join(Unit, Unit.id == Tip.unit_id)
         .join(TipCategory, TipCategory.code == Tip.category)
         .where(
-            in_subtree(root.path),
+            under(root, former),
             Tip.status == TipStatus.NEW.value,
             Tip.created_at < before,
         )
@@ -192,6 +207,7 @@ async def recent_checkins(
     until: dt.datetime,
     *,
     limit: int = LIST_LIMIT,
+    former: Sequence[str] = (),
 ) -> tuple[int, int, list[RecentCheckin]]:
     """(check-ins, units that checked in, the newest ``limit``) under ``root`` in the window.
 
@@ -219,7 +235,7 @@ async def recent_checkins(
         .join(Assignment, Assignment.id == Checkin.assignment_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Task, Task.id == Assignment.task_id)
-        .where(in_subtree(root.path), Checkin.created_at >= since, Checkin.created_at < until)
+        .where(under(root, former), Checkin.created_at >= since, Checkin.created_at < until)
         .order_by(Checkin.created_at.desc(), Checkin.id.desc())
     )
     live = [row for row in (await session.execute(stmt)).all() if not row.superseded]
@@ -236,10 +252,14 @@ async def build_digest(
 ) -> DigestData:
     """The digest of ``root``'s subtree at ``now`` (``today``: the local date of ``now``)."""
     since = now - WINDOW
-    tips = await new_tips(session, root, since, now)
-    stale_total, stale = await stale_tips(session, root, since)
-    checkins_total, checkin_units, checkins = await recent_checkins(session, root, since, now)
-    rows = await progress_in_subtree(session, root)
+    former_units = await predecessors(session, root)
+    former = [u.path for u in former_units]
+    tips = await new_tips(session, root, since, now, former=former)
+    stale_total, stale = await stale_tips(session, root, since, former=former)
+    checkins_total, checkin_units, checkins = await recent_checkins(
+        session, root, since, now, former=former
+    )
+    rows = await progress_in_subtree(session, root, year=await current_year(session, today))
     children = await active_children(session, root, today)
     return DigestData(
         root=root,
@@ -253,6 +273,7 @@ async def build_digest(
         checkin_units=checkin_units,
         checkins=checkins,
         rows=rows,
+        former=former_units,
     )
 
 

@@ -5,21 +5,22 @@ unit, place details, status, outcome, escalation level, whether the reporter is
 anonymous, and its text. Never coordinates (a shared location may be where the
 reporter stands), never ``tip_reporter``, never the reporter's own events.
 Rows are streamed (a server-side cursor, ``yield_per``) so a province-wide
-export of a year does not sit in memory. Repositories never commit.
+export of a year does not sit in memory. ``former`` widens a query to the subtrees
+of the closed units merged into the root (``db.history``). Repositories never commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.history import under
 from db.models import Assignment, Checkin, Member, Task, Tip, TipCategory, Unit
-from db.units import in_subtree
 
 BATCH = 2000
 
@@ -69,7 +70,10 @@ def _between(column: Any, start: dt.datetime | None, end: dt.datetime | None) ->
 
 
 def _checkins(
-    root: Unit, start: dt.datetime | None, end: dt.datetime | None
+    root: Unit,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    former: Sequence[str] = (),
 ) -> Select[*tuple[Any, ...]]:
     return (
         select(
@@ -92,12 +96,15 @@ def _checkins(
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Task, Task.id == Assignment.task_id)
         .join(Member, Member.id == Checkin.member_id)
-        .where(in_subtree(root.path), *_between(Checkin.created_at, start, end))
+        .where(under(root, former), *_between(Checkin.created_at, start, end))
     )
 
 
 def _tips(
-    root: Unit, start: dt.datetime | None, end: dt.datetime | None
+    root: Unit,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    former: Sequence[str] = (),
 ) -> Select[*tuple[Any, ...]]:
     return (
         select(
@@ -119,7 +126,7 @@ def _tips(
         )
         .join(Unit, Unit.id == Tip.unit_id)
         .join(TipCategory, TipCategory.code == Tip.category)
-        .where(in_subtree(root.path), *_between(Tip.created_at, start, end))
+        .where(under(root, former), *_between(Tip.created_at, start, end))
     )
 
 
@@ -128,32 +135,54 @@ async def _count(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> int:
 
 
 async def count_checkins(
-    session: AsyncSession, root: Unit, start: dt.datetime | None, end: dt.datetime | None
+    session: AsyncSession,
+    root: Unit,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    *,
+    former: Sequence[str] = (),
 ) -> int:
-    return await _count(session, _checkins(root, start, end))
+    return await _count(session, _checkins(root, start, end, former))
 
 
 async def count_tips(
-    session: AsyncSession, root: Unit, start: dt.datetime | None, end: dt.datetime | None
+    session: AsyncSession,
+    root: Unit,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    *,
+    former: Sequence[str] = (),
 ) -> int:
-    return await _count(session, _tips(root, start, end))
+    return await _count(session, _tips(root, start, end, former))
 
 
 async def checkins(
-    session: AsyncSession, root: Unit, start: dt.datetime | None, end: dt.datetime | None
+    session: AsyncSession,
+    root: Unit,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    *,
+    former: Sequence[str] = (),
 ) -> AsyncIterator[CheckinRow]:
-    """Check-ins made under ``root`` in [start, end), oldest first (corrections included)."""
-    stmt = _checkins(root, start, end).order_by(Checkin.created_at, Checkin.id)
+    """Check-ins made under ``root`` (or a predecessor) in [start, end), oldest first
+    (corrections included)."""
+    stmt = _checkins(root, start, end, former).order_by(Checkin.created_at, Checkin.id)
     result = await session.stream(stmt.execution_options(yield_per=BATCH))
     async for row in result:
         yield CheckinRow(*row)
 
 
 async def tips(
-    session: AsyncSession, root: Unit, start: dt.datetime | None, end: dt.datetime | None
+    session: AsyncSession,
+    root: Unit,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    *,
+    former: Sequence[str] = (),
 ) -> AsyncIterator[TipRow]:
-    """Tips routed under ``root`` and received in [start, end), oldest first."""
-    stmt = _tips(root, start, end).order_by(Tip.created_at, Tip.id)
+    """Tips routed under ``root`` (or a predecessor) and received in [start, end), oldest
+    first."""
+    stmt = _tips(root, start, end, former).order_by(Tip.created_at, Tip.id)
     result = await session.stream(stmt.execution_options(yield_per=BATCH))
     async for row in result:
         yield TipRow(*row)

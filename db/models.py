@@ -283,6 +283,10 @@ class Assignment(Base):
     deadline: Mapped[dt.date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     inferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the unit closed (``db.reorganize``): no longer owed from that day; the
+    # check-ins stay here. ``moved_to_id``: the successor's assignment that took it over.
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    moved_to_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"))
 
 
 class Checkin(Base):
@@ -597,3 +601,48 @@ Index(
 # Tips nobody has acknowledged yet: the digest's "not acknowledged for over 24 hours"
 # and the escalation job read only these, oldest first.
 Index("ix_tip_new_created", Tip.created_at, postgresql_where=text("status = 'new'"))
+
+
+# --- Reorganisations of the unit tree (migration i18_reorganize) ----------------------
+# A successor's predecessors (db.history): few rows, only those that merged.
+Index(
+    "ix_unit_replaced_by_id",
+    Unit.replaced_by_id,
+    postgresql_where=text("replaced_by_id IS NOT NULL"),
+)
+Index(
+    "ix_assignment_moved_to_id",
+    Assignment.moved_to_id,
+    postgresql_where=text("moved_to_id IS NOT NULL"),
+)
+
+
+class ReorganizationStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
+class Reorganization(Base):
+    """A mapping (or its rows of one future date) waiting for, or done on, its date."""
+
+    __tablename__ = "reorganization"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'applied', 'failed')", name="status_valid"),
+        Index(
+            "ix_reorganization_pending",
+            "effective_on",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # sha256 of the effective date and the rows: the same mapping is stored once
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    file: Mapped[str] = mapped_column(Text)
+    effective_on: Mapped[dt.date] = mapped_column(Date)
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), default=ReorganizationStatus.PENDING.value)
+    problems: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    applied_at: Mapped[dt.datetime | None]

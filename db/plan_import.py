@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from db import audit
 from db.importing import DataFileError, ImportStats, IssueLog, Where, lock_imports
 from db.models import Assignment, Plan, Task, TaskKind, TipCategory, UnitKind
+from db.plan_years import year_problem
 from db.rows_sync import sync_rows
 from db.unit_sync import Ref, UnitSpec, apply_units, check_units, load_units, unit_field_problems
 from db.yaml_reader import NodeReader, compose_file
@@ -132,6 +133,8 @@ async def import_plan(session: AsyncSession, plan: PlanFile) -> PlanReport:
     for ref in plan.refs:
         if ref.code not in known:
             log.add(ref.where, _("unknown unit {code}").format(code=ref.code))
+    if problem := await year_problem(session, plan.plan.code, plan.plan.year):
+        log.add(Where(None, "plan.year"), problem)  # plans by year: db.plan_years
     log.raise_if_any(PlanError)
 
     stats = ImportStats()

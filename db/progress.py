@@ -122,7 +122,8 @@ async def province_progress(
         .join(Assignment, Assignment.task_id == Task.id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .outerjoin(latest, true())
-        .where(Unit.path.startswith(root_path))
+        # an assignment passed to a successor is counted there, not twice
+        .where(Unit.path.startswith(root_path), Assignment.moved_to_id.is_(None))
         .group_by(Task.id)
         .order_by(Task.plan_id, Task.sort, Task.id)
     )

@@ -8,12 +8,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.checkins import AssignmentProgress, _progress_select, _row
 from db.models import Assignment, Identity, ReminderSnooze, Role, RoleGrant, Task, TaskKind
+from db.plan_years import current_year, reminder_years
+
+
+async def _years(session: AsyncSession, today: dt.date) -> ColumnElement[bool]:
+    """This year's plan, and last year's reports still open (see ``db.plan_years``)."""
+    current = await current_year(session, today)
+    return reminder_years(current) if current is not None else true()
 
 
 async def reminder_candidates(
@@ -31,6 +38,8 @@ async def reminder_candidates(
     current period, not the assignment's deadline); and the ``also_ids`` (snoozes ending).
     """
     stmt = _progress_select().where(
+        Assignment.closed_on.is_(None),
+        await _years(session, today),
         or_(
             Assignment.deadline.between(
                 today - dt.timedelta(days=overdue_max_days),
@@ -38,14 +47,22 @@ async def reminder_candidates(
             ),
             and_(Task.kind == TaskKind.RECURRING.value, Assignment.deadline >= today),
             Assignment.id.in_(sorted(set(also_ids))),
-        )
+        ),
     )
     return [_row(r) for r in (await session.execute(stmt.order_by(Assignment.id))).all()]
 
 
 async def active_assignments(session: AsyncSession, today: dt.date) -> list[AssignmentProgress]:
     """Every assignment whose deadline has not passed, with its latest check-in."""
-    stmt = _progress_select().where(Assignment.deadline >= today).order_by(Assignment.deadline)
+    stmt = (
+        _progress_select()
+        .where(
+            Assignment.deadline >= today,
+            Assignment.closed_on.is_(None),
+            await _years(session, today),
+        )
+        .order_by(Assignment.deadline)
+    )
     return [_row(r) for r in (await session.execute(stmt)).all()]
 
 

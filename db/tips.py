@@ -59,6 +59,7 @@ class EventKind:
     DUPLICATE = "duplicate"
     CLOSED = "closed"
     ESCALATED = "escalated"
+    MOVED = "moved"  # its unit closed: the tip went to the successor's inbox (db.succession)
 
 
 # --- tracking codes ------------------------------------------------------------

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -68,6 +69,7 @@ from db.checkins import (
     period_key,
 )
 from db.models import Role, TaskKind
+from db.plan_years import current_of, plan_years
 from db.units import by_id
 from handlers.flow import (
     Context,
@@ -326,15 +328,24 @@ async def _owed(ctx: Context, assignment_id: int, *, to_check_in: bool) -> Assig
 
 async def _list_message(ctx: Context) -> Message:
     page = int(ctx.data.get("page", 0))
-    rows, total = await owed_page(ctx.session, my_scope(ctx), page=page, per_page=PER_PAGE)
+    today = local_today(ctx.now)
+    years = await plan_years(ctx.session)
+    current = current_of(years, today)
+    year = ctx.data.get("year") if ctx.data.get("year") in years else current
+    scope = replace(my_scope(ctx), year=year)
+    # Last year's plan on request (``ck:y:<year>``), this year's by default.
+    switch = [
+        Choice(f"ck:y:{other}", _("Plan {year}").format(year=other))
+        for other in ((current - 1, current) if current is not None else ())
+        if other != year and other in years
+    ]
+    rows, total = await owed_page(ctx.session, scope, page=page, per_page=PER_PAGE)
     if not rows:
-        return Message(_("No tasks are assigned to your unit yet."))
+        return Message(_("No tasks are assigned to your unit yet."), choices=switch)
     last = (total - 1) // PER_PAGE
     page = min(page, last)
     ctx.update(page=page)
-    today = local_today(ctx.now)
     lang = current_language()
-    scope = my_scope(ctx)
     several_units = len(scope.unit_ids) > 1 or bool(scope.subtree_paths)
     if several_units:
         head = _("Your tasks: {total}").format(total=total)
@@ -342,6 +353,8 @@ async def _list_message(ctx: Context) -> Message:
         head = _("Tasks of {unit}: {total}").format(unit=esc(rows[0].unit_name), total=total)
     if last > 0:
         head += " · " + _("page {page}/{pages}").format(page=page + 1, pages=last + 1)
+    if len(years) > 1 and year is not None:
+        head += " · " + _("plan {year}").format(year=year)
     lines = [bold(head)]
     choices = []
     for i, a in enumerate(rows, start=1):
@@ -355,7 +368,7 @@ async def _list_message(ctx: Context) -> Message:
         choices.append(Choice(f"ck:l:{page - 1}", _("« Previous")))
     if page < last:
         choices.append(Choice(f"ck:l:{page + 1}", _("Next »")))
-    return Message("\n".join(lines), choices=choices)
+    return Message("\n".join(lines), choices=choices + switch)
 
 
 async def prompt_list(ctx: Context) -> Reply:
@@ -371,7 +384,7 @@ async def on_list(ctx: Context, inp: Incoming) -> Reply:
 
 
 async def start_tasks(ctx: Context) -> Reply:
-    ctx.goto(FLOW_NAME, Step.LIST, page=0)
+    ctx.goto(FLOW_NAME, Step.LIST, page=0, year=None)
     return await prompt_list(ctx)
 
 
@@ -464,15 +477,19 @@ async def _show_card(ctx: Context, assignment_id: int, note: str | None = None) 
 
 
 async def navigate(ctx: Context, choice_id: str) -> Reply:
-    """``ck:l:<page>``, ``ck:a:<id>``, ``ck:n:<id>``, ``ck:c:<id>``; ``Invalid`` if refused."""
+    """``ck:l:<page>``, ``ck:y:<year>``, ``ck:a:<id>``, ``ck:n:<id>``, ``ck:c:<id>``;
+    ``Invalid`` if refused."""
     parts = choice_id.split(":")
     if len(parts) != 3 or parts[0] != "ck" or not parts[2].isdigit():
         raise Invalid(_("That button is no longer valid."))
     action, arg = parts[1], int(parts[2])
-    if action == "l":
+    if action in {"l", "y"}:
         if my_scope(ctx).empty:
             raise Invalid(_("Only the officers and force members of a unit have tasks here."))
-        ctx.goto(FLOW_NAME, Step.LIST, page=arg)
+        if action == "y":  # another year's plan (db.plan_years), from its first page
+            ctx.goto(FLOW_NAME, Step.LIST, page=0, year=arg)
+        else:
+            ctx.goto(FLOW_NAME, Step.LIST, page=arg)
         return await prompt_list(ctx)
     if action == "a":
         a = await _owed(ctx, arg, to_check_in=False)

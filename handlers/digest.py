@@ -43,6 +43,7 @@ from db.models import Role, TipStatus
 from db.units import by_code
 from handlers.checkin import PROGRESS_MARKS, deadline_text, value_text
 from handlers.flow import Context, MenuEntry, registry
+from handlers.former import including_former
 from handlers.i18n import _, current_language, format_datetime, format_number, local_today
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP, main_menu
@@ -93,6 +94,7 @@ def heading(d: DigestData) -> str:
     return "\n".join(
         [
             "📋 " + bold(_("Daily digest: {unit}").format(unit=esc(d.root.name))),
+            *([f"({note})"] if (note := including_former(d.former)) else []),
             _("{time}, covering the last 24 hours.").format(time=format_datetime(d.now)),
             _(
                 "New tips: {tips} · not acknowledged for over 24 h: {stale} · check-ins: "

@@ -57,6 +57,7 @@ FLOW_MODULES = (
     "digest",
     "broadcast",
     "reminders",
+    "unit_changes",
 )
 GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3

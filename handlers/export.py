@@ -62,10 +62,12 @@ from db import audit
 from db import export as repo
 from db.checkins import progress_in_subtree
 from db.digest import outermost
+from db.history import predecessors
 from db.models import Role, Unit
 from db.units import by_code, by_id
 from handlers.checkin import PROGRESS_LABELS, STATUS_LABELS
 from handlers.flow import Context, MenuEntry, registry
+from handlers.former import including_former
 from handlers.i18n import TZ, _, current_language, format_date, local_today
 from handlers.render import esc
 from handlers.start import COMMAND_HELP, main_menu
@@ -339,20 +341,21 @@ async def count_rows(
     """How many rows each sheet will have (the progress sheet: assignments)."""
     from sqlalchemy import func, select
 
+    from db.history import under
     from db.models import Assignment
-    from db.units import in_subtree
 
     start, end = day_bounds(first, last)
+    former = [u.path for u in await predecessors(session, root)]
     assignments = await session.scalar(
         select(func.count())
         .select_from(Assignment)
         .join(Unit, Unit.id == Assignment.unit_id)
-        .where(in_subtree(root.path))
+        .where(under(root, former))
     )
     return ExportCounts(
         progress=int(assignments or 0),
-        checkins=await repo.count_checkins(session, root, start, end),
-        tips=await repo.count_tips(session, root, start, end),
+        checkins=await repo.count_checkins(session, root, start, end, former=former),
+        tips=await repo.count_tips(session, root, start, end, former=former),
     )
 
 
@@ -390,12 +393,20 @@ async def write_export(
     writer.sheet(
         _("Progress"), "progress.csv", progress_headers(), [14, 28, 48, 10, 12, 12, 16, 12, 12]
     )
+    # History included: closed assignments (as they stood on their last day) and those
+    # of the closed units merged into the root.
+    former_units = await predecessors(session, root)
+    former = [u.path for u in former_units]
+    found = await progress_in_subtree(session, root, include_closed=True)
+    for unit in former_units:
+        found += await progress_in_subtree(session, unit, include_closed=True)
     rows = sorted(
-        await progress_in_subtree(session, root),
+        {a.assignment_id: a for a in found}.values(),
         key=lambda a: (a.unit_path, a.task_sort, a.deadline, a.assignment_id),
     )
     for a in rows:
         latest = a.latest
+        day = a.as_of(today)
         writer.row(
             [
                 a.unit_code,
@@ -403,8 +414,8 @@ async def write_export(
                 a.title(lang),
                 a.target,
                 latest.value if latest is not None else None,
-                round(a.fraction(today) * 100, 1),
-                PROGRESS_LABELS[a.progress(today)](),
+                round(a.fraction(day) * 100, 1),
+                PROGRESS_LABELS[a.progress(day)](),
                 a.deadline,
                 latest.created_at.astimezone(TZ).date() if latest is not None else None,
             ]
@@ -418,7 +429,7 @@ async def write_export(
         [10, 17, 14, 28, 48, 14, 10, 10, 10, 40, 24, 12],
     )
     checkins = 0
-    async for c in repo.checkins(session, root, start, end):
+    async for c in repo.checkins(session, root, start, end, former=former):
         writer.row(
             [
                 c.checkin_id,
@@ -442,7 +453,7 @@ async def write_export(
         _("Tips"), "tips.csv", tip_headers(), [8, 17, 24, 14, 28, 28, 14, 18, 17, 17, 8, 14, 60]
     )
     tips = 0
-    async for t in repo.tips(session, root, start, end):
+    async for t in repo.tips(session, root, start, end, former=former):
         writer.row(
             [
                 t.tip_id,
@@ -564,6 +575,8 @@ async def send_export(
         checkins=counts.checkins,
         tips=counts.tips,
     )
+    if note := including_former(await predecessors(ctx.session, unit), escape=False):
+        caption += f" ({note})"
     return [
         Message(
             esc(caption), document=out.getvalue(), document_name=file_name(unit, first, last, fmt)

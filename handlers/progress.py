@@ -5,7 +5,9 @@ deadline), then a roll-up over the units directly below it, each counted over
 its whole subtree (for a district: its communes), then a roll-up per task;
 laggards first everywhere (overdue, then blocked, then the lowest share).
 Buttons drill down (``pg:u:<unit id>``), page through the children
-(``pg:u:<unit id>:<page>``) and go back up while still within scope.
+(``pg:u:<unit id>:<page>``) and go back up while still within scope. The current
+year's plan is shown (``db.plan_years``); ``pg:u:<unit id>:<page>:<year>`` shows last
+year's. Units that closed are listed as they stood on their last day, and open.
 
 Scope: a person sees the subtrees of the units where they are supervisor or
 admin; a unit outside them, by name, code or a forged button, is refused.
@@ -23,12 +25,15 @@ flowchart TD
     pick --> view
     view -- "pg:u:child" --> view
     view -- "pg:u:id:page" --> view
+    view -- "pg:u:id:page:year (last year's plan)" --> view
 ```
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 
 from db.checkins import (
     AssignmentProgress,
@@ -39,10 +44,14 @@ from db.checkins import (
     rollup_by_child,
     rollup_by_task,
 )
+from db.history import closed_children, former_rollups, history_scope
 from db.models import Role, Unit
+from db.plan_years import current_of, plan_years
+from db.tips import current_unit
 from db.units import by_code, by_id, fold, search_by_name
 from handlers.checkin import PROGRESS_MARKS, assignment_lines
 from handlers.flow import Context, MenuEntry, registry
+from handlers.former import including_former, until_label
 from handlers.i18n import _, current_language, format_date, format_number, local_today
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP, main_menu
@@ -86,20 +95,40 @@ def _messages(text: str, choices: list[Choice]) -> Reply:
     return messages
 
 
-async def render_unit(ctx: Context, unit: Unit, page: int = 0) -> Reply:
+async def render_unit(ctx: Context, unit: Unit, page: int = 0, year: int | None = None) -> Reply:
     today = local_today(ctx.now)
     lang = current_language()
-    rows: Sequence[AssignmentProgress] = await progress_in_subtree(ctx.session, unit)
+    closed = unit.valid_to is not None and unit.valid_to <= today
+    if closed:
+        # A closed unit's history: its assignments as they stood on its last day.
+        assert unit.valid_to is not None
+        today = unit.valid_to - dt.timedelta(days=1)
+    years = await plan_years(ctx.session)
+    current = current_of(years, today)
+    year = year if year in years else current
+    # Buttons keep a year other than the current one: ":<page>:<year>".
+    keep = f":{year}" if year != current else ""
+    rows: Sequence[AssignmentProgress] = await progress_in_subtree(
+        ctx.session, unit, include_closed=closed, year=year
+    )
     children = await active_children(ctx.session, unit, today)
     own = sorted((r for r in rows if r.unit_id == unit.id), key=lambda r: r.laggard_key(today))
     by_child = rollup_by_child(rows, unit, children, today)
     by_task = rollup_by_task(rows, today, lang, exclude_unit=unit.id)
+    scope = await history_scope(ctx.session, unit)
+    former = await former_rollups(
+        ctx.session, [*scope.former, *await closed_children(ctx.session, unit)]
+    )
 
     states = [r.progress(today) for r in rows]
-    lines = [
-        bold(_("Progress: {unit}").format(unit=esc(unit.name))),
-        _("As of {date}.").format(date=format_date(today)),
-    ]
+    lines = [bold(_("Progress: {unit}").format(unit=esc(unit.name)))]
+    if note := including_former(scope.former):
+        lines.append(f"({note})")
+    if closed:
+        lines.append(await _closed_line(ctx, unit))
+    if len(years) > 1 and year is not None:
+        lines.append(_("Plan {year}.").format(year=year))
+    lines.append(_("As of {date}.").format(date=format_date(today)))
     if not rows:
         lines.append(_("No tasks are assigned to this unit or the units below it."))
     else:
@@ -120,20 +149,58 @@ async def render_unit(ctx: Context, unit: Unit, page: int = 0) -> Reply:
     if by_task:
         lines += ["", bold(_("By task, laggards first"))]
         lines.extend(_rollup_line(r, of_units=True) for r in by_task)
+    shown_former = [(u, r) for u, r, _rows in former if r.total]
+    if shown_former:
+        lines += ["", bold(_("Former units, as they stood on their last day"))]
+        for u, r in shown_former:
+            lines.append(_rollup_line(replace(r, label=until_label(u)), of_units=False))
 
     last = max((len(by_child) - 1) // CHILDREN_PER_PAGE, 0)
     page = min(max(page, 0), last)
     shown = by_child[page * CHILDREN_PER_PAGE : (page + 1) * CHILDREN_PER_PAGE]
-    choices = [Choice(f"pg:u:{r.key}", f"{r.label} ({_pct(r.share)})") for r in shown]
+    child = ":0" + keep if keep else ""
+    choices = [Choice(f"pg:u:{r.key}{child}", f"{r.label} ({_pct(r.share)})") for r in shown]
+    choices += [Choice(f"pg:u:{u.id}", until_label(u)) for u, _r in shown_former]
     if page > 0:
-        choices.append(Choice(f"pg:u:{unit.id}:{page - 1}", _("« Previous")))
+        choices.append(Choice(f"pg:u:{unit.id}:{page - 1}{keep}", _("« Previous")))
     if page < last:
-        choices.append(Choice(f"pg:u:{unit.id}:{page + 1}", _("Next »")))
+        choices.append(Choice(f"pg:u:{unit.id}:{page + 1}{keep}", _("Next »")))
+    if current is not None:
+        for other in (current - 1, current):
+            if other != year and other in years:
+                choices.append(
+                    Choice(f"pg:u:{unit.id}:0:{other}", _("Plan {year}").format(year=other))
+                )
     if unit.parent_id is not None:
         parent = await by_id(ctx.session, unit.parent_id)
         if parent is not None and ctx.can_see(parent, *VIEW_ROLES):
             choices.append(Choice(f"pg:u:{parent.id}", _("⬆ {unit}").format(unit=parent.name)))
+    if unit.replaced_by_id is not None:
+        successor = await by_id(ctx.session, unit.replaced_by_id)
+        if successor is not None and await _may_see(ctx, successor):
+            choices.append(
+                Choice(f"pg:u:{successor.id}", _("➡ {unit}").format(unit=successor.name))
+            )
     return _messages("\n".join(lines), choices)
+
+
+async def _closed_line(ctx: Context, unit: Unit) -> str:
+    assert unit.valid_to is not None
+    successor = await by_id(ctx.session, unit.replaced_by_id) if unit.replaced_by_id else None
+    if successor is not None:
+        return _("Closed on {date}; merged into {unit}.").format(
+            date=format_date(unit.valid_to), unit=esc(successor.name)
+        )
+    return _("Closed on {date}, without a successor.").format(date=format_date(unit.valid_to))
+
+
+async def _may_see(ctx: Context, unit: Unit) -> bool:
+    """In scope, or a closed unit whose successor (at any remove) is in scope."""
+    if ctx.can_see(unit, *VIEW_ROLES):
+        return True
+    return unit.valid_to is not None and ctx.can_see(
+        await current_unit(ctx.session, unit), *VIEW_ROLES
+    )
 
 
 def _pick(units: Sequence[Unit], text: str) -> Reply:
@@ -163,7 +230,7 @@ async def progress_command(ctx: Context, args: str) -> Reply:
         return _pick(roots, _("Which unit?"))
     unit = await by_code(ctx.session, query) or await by_code(ctx.session, query.lower())
     if unit is not None:
-        if not ctx.can_see(unit, *VIEW_ROLES):
+        if not await _may_see(ctx, unit):
             return await _refuse(ctx, _("That unit is outside your area."))
         return await render_unit(ctx, unit)
     folded = fold(query)
@@ -186,13 +253,14 @@ async def on_progress_choice(ctx: Context, choice_id: str) -> Reply:
     if not ctx.has_role(*VIEW_ROLES):
         return await main_menu(ctx, _("Progress of units is for supervisors."))
     parts = choice_id.split(":")
-    if len(parts) not in (3, 4) or parts[1] != "u" or not all(p.isdigit() for p in parts[2:]):
+    if len(parts) not in (3, 4, 5) or parts[1] != "u" or not all(p.isdigit() for p in parts[2:]):
         return await _refuse(ctx, _("That button is no longer valid."))
     unit = await by_id(ctx.session, int(parts[2]))
-    if unit is None or not ctx.can_see(unit, *VIEW_ROLES):
+    if unit is None or not await _may_see(ctx, unit):
         return await _refuse(ctx, _("That unit is outside your area."))
     ctx.finish()  # a refused button leaves whatever the person was doing alone
-    return await render_unit(ctx, unit, int(parts[3]) if len(parts) == 4 else 0)
+    page = int(parts[3]) if len(parts) >= 4 else 0
+    return await render_unit(ctx, unit, page, int(parts[4]) if len(parts) == 5 else None)
 
 
 async def _menu_progress(ctx: Context) -> Reply:

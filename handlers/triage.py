@@ -395,6 +395,13 @@ def _event_line(kind: str, actor: str | None, text: str | None, data: dict[str, 
         return f"{line}: {body}" if body else line
     if kind == repo.EventKind.ESCALATED:
         return _("escalated to the supervisors of {unit}").format(unit=esc(data.get("unit", "?")))
+    if kind == repo.EventKind.MOVED:
+        day = data.get("on")
+        return _("moved from {old} to {new}: the units were reorganised on {date}").format(
+            old=esc(data.get("from", "?")),
+            new=esc(data.get("to", "?")),
+            date=format_date(dt.date.fromisoformat(day)) if isinstance(day, str) else "?",
+        )
     return esc(kind)
 
 

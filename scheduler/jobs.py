@@ -22,6 +22,8 @@ announcement fan-out every 2 seconds: outbox rows of announcements  yes
                      whose time has come (``scheduler.broadcast``)
 announcement status  every ``broadcast_progress_seconds``: the     —
                      authors' status messages, edited in place
+reorganisations      daily at 00:05: stored unit mappings due     yes
+                     that day (``scheduler.reorganize``)
 outbox sender        a long-running task, polling every second    —
 ===================  ===========================================  ===================
 
@@ -59,6 +61,7 @@ from scheduler.housekeeping import tidy_up
 from scheduler.leader import AdvisoryLock
 from scheduler.outbox import OutboxSender
 from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
+from scheduler.reorganize import apply_due_reorganizations
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +215,13 @@ class SchedulerService:
                 id="broadcast-progress",
                 replace_existing=True,
             )
+        self.scheduler.add_job(
+            self._wrap("reorganizations", apply_due_reorganizations),
+            CronTrigger(hour=0, minute=5, timezone=self.tz),
+            id="reorganizations",
+            replace_existing=True,
+            next_run_time=soon,
+        )
         escalate = tip_escalation()
         if escalate is not None:
             self.scheduler.add_job(

@@ -89,3 +89,24 @@ async def fdb(faulty: FaultyPostgres) -> AsyncIterator[Database]:
         await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     yield database
     await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """``cli.main`` configures logging for the process (levels, a root handler): undo it
+    after each test, so no test sees what an earlier one left."""
+    import logging
+
+    manager = logging.Logger.manager
+    levels = {
+        name: logger.level
+        for name, logger in manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    root_level, root_handlers = logging.root.level, list(logging.root.handlers)
+    yield
+    for name, logger in list(manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(levels.get(name, logging.NOTSET))
+    logging.root.setLevel(root_level)
+    logging.root.handlers[:] = root_handlers

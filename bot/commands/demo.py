@@ -10,6 +10,7 @@ run reuses the data. ``--setup-only`` stops after the table.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import errno
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help=_("prepare the data and print the progress table, without starting the emulator"),
     )
+    parser.add_argument(
+        "--date",
+        metavar="DD/MM/YYYY",
+        help=_("start the demo clock on this day (e.g. 01/07/2025, when the units are merged)"),
+    )
     parser.set_defaults(handler=demo_command)
 
 
@@ -44,6 +50,7 @@ async def demo_command(args: argparse.Namespace) -> int:
     from bot.commands.plan import print_plan_report
     from bot.config import get_settings
     from bot.demo import running_demo, saved_start
+    from bot.demo_reorg import hand_over_mapping
     from bot.demo_seed import seed
     from bot.errors import UserError
     from bot.runtime import wait_for_stop_signal
@@ -51,6 +58,7 @@ async def demo_command(args: argparse.Namespace) -> int:
     from db.session import UnitOfWork
 
     settings = demo_only(get_settings())
+    start = _start(args.date, settings.reminder_hour) if args.date else None
     if args.port is not None:
         settings = settings.model_copy(update={"web_port": args.port})
     if settings.database_url is None:
@@ -61,6 +69,7 @@ async def demo_command(args: argparse.Namespace) -> int:
                 raise UserError(not_a_demo_database())
         async with UnitOfWork(db) as uow:
             seeded = await seed(uow.session, settings)
+            await hand_over_mapping(uow.session, start or saved_start(settings.data_dir))
             await uow.commit()
         for file, report in seeded.plans:
             print(_("Plan {code} imported from {file}.").format(code=report.plan_code, file=file))
@@ -69,7 +78,7 @@ async def demo_command(args: argparse.Namespace) -> int:
             rows = await province_progress(
                 session,
                 ROOT_UNIT,
-                today=local_today(saved_start(settings.data_dir)),
+                today=local_today(start or saved_start(settings.data_dir)),
                 plan_code=seeded.plans[0][1].plan_code,
             )
         print()
@@ -77,7 +86,7 @@ async def demo_command(args: argparse.Namespace) -> int:
         if args.setup_only:
             return 0
         try:
-            async with running_demo(settings, db) as demo:
+            async with running_demo(settings, db, start=start) as demo:
                 print()
                 print(_("The emulator is at {url} (Ctrl-C stops the demo).").format(url=demo.url))
                 await wait_for_stop_signal()
@@ -147,6 +156,24 @@ async def holds_real_people(session: AsyncSession) -> bool:
 
     found = await session.scalar(select(Identity.id).where(Identity.channel != CHANNEL).limit(1))
     return found is not None
+
+
+def _start(value: str, hour: int) -> dt.datetime:
+    """``--date DD/MM/YYYY``: that day at the morning hour, not before the demo's first day."""
+    from bot.demo_seed import DEMO_START, TZ
+    from bot.errors import UserError
+    from db.reorg_file import parse_date
+
+    day = parse_date(value)
+    if day is None:
+        raise UserError(_("--date {value}: not a date (dd/mm/yyyy)").format(value=value))
+    if day < DEMO_START.date():
+        raise UserError(
+            _("--date {value}: the demo starts on {first}").format(
+                value=value, first=format_date(DEMO_START)
+            )
+        )
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=TZ)
 
 
 def progress_table(rows: list[TaskProgress]) -> str:

@@ -109,6 +109,7 @@ async def export_command(args: argparse.Namespace) -> int:
     from bot.bootstrap import open_database
     from bot.commands._args import unit_of
     from bot.config import get_settings
+    from db.history import predecessors
     from db.models import utcnow
     from db.session import UnitOfWork
     from handlers.export import (
@@ -118,6 +119,7 @@ async def export_command(args: argparse.Namespace) -> int:
         record_export,
         write_export,
     )
+    from handlers.former import including_former
     from handlers.i18n import local_today, set_language
 
     if args.lang:
@@ -132,6 +134,7 @@ async def export_command(args: argparse.Namespace) -> int:
         unit = await unit_of(uow.session, args.unit)
         path: Path = args.output or Path(file_name(unit, first, last, args.format))
         counts = await count_rows(uow.session, unit, first, last)
+        former = including_former(await predecessors(uow.session, unit), escape=False)
         bar = TextProgress(sys.stderr)
         partial = path.with_name(path.name + ".part")
         started = time.perf_counter()
@@ -181,4 +184,8 @@ async def export_command(args: argparse.Namespace) -> int:
             seconds=f"{time.perf_counter() - started:.1f}",
         )
     )
+    if former:
+        print(
+            _("The history of {unit} is included ({former}).").format(unit=unit.name, former=former)
+        )
     return 0

@@ -1,4 +1,5 @@
-"""``antt unit import FILE.csv`` and ``antt unit list [--under CODE]``: the unit tree."""
+"""``antt unit import FILE.csv``, ``antt unit reorganize FILE.csv [--dry-run]`` and
+``antt unit list [--under CODE]``: the unit tree."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 
 from bot.commands._output import UNIT_KIND_NAMES, counts_line, name_of
 from bot.errors import UserError
-from handlers.i18n import _, format_date
+from handlers.i18n import _, format_date, local_today
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,6 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     imp.add_argument("file", help=_("the CSV file (UTF-8)"))
     imp.set_defaults(handler=import_units_command)
+    reorg = actions.add_parser(
+        "reorganize",
+        help=_("merge and close units from a mapping: old_code,new_code,effective_date,…"),
+    )
+    reorg.add_argument("file", help=_("the mapping CSV file (UTF-8)"))
+    reorg.add_argument(
+        "--dry-run", action="store_true", help=_("print what would change and change nothing")
+    )
+    reorg.set_defaults(handler=reorganize_command)
     lst = actions.add_parser("list", help=_("list units as a tree"))
     lst.add_argument("--under", metavar="CODE", help=_("only this unit and the units below it"))
     lst.set_defaults(handler=list_units_command)
@@ -37,6 +47,50 @@ async def import_units_command(args: argparse.Namespace) -> int:
     print(counts_line("units", counts))
     if not counts.changed:
         print(_("Nothing changed."))
+    return 0
+
+
+async def reorganize_command(args: argparse.Namespace) -> int:
+    import sys
+
+    from bot.bootstrap import open_database
+    from bot.commands._reorg_output import change_lines, summary_line
+    from bot.config import get_settings
+    from db.models import utcnow
+    from db.reorg_file import ReorganizeError, read_mapping
+    from db.reorganize import reorganize
+    from db.session import UnitOfWork
+    from handlers.unit_changes import notify_lost_roles
+
+    now = utcnow()
+    try:
+        mapping = read_mapping(args.file)
+        async with open_database(get_settings()) as db, UnitOfWork(db) as uow:
+            report = await reorganize(
+                uow.session, mapping, today=local_today(now), now=now, dry_run=args.dry_run
+            )
+            if not args.dry_run:
+                await notify_lost_roles(uow.session, report.changes.ended_grants, now)
+                await uow.commit()
+    except ReorganizeError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        print(_("The mapping was refused; nothing was changed."), file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(
+            _("Dry run of {file}: nothing was changed. Applying it would:").format(
+                file=mapping.file
+            )
+        )
+    else:
+        print(_("Reorganisation applied from {file}.").format(file=mapping.file))
+    for line in change_lines(report):
+        print("  " + line)
+    if not report.changed:
+        print(_("Nothing changed."))
+    else:
+        print(summary_line(report))
     return 0
 
 

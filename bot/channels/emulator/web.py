@@ -19,6 +19,8 @@ route                                       does
 ``GET /api/media/<sha256>``                 a file a persona uploaded
 ``GET /api/clock``                          the demo clock
 ``POST /api/clock/next-day``                one day forward, then the clock's hooks
+``POST /api/clock/jump``                    ``{"date": "2025-07-01"}``: forward to that
+                                            morning, then the hooks once
 ``POST /api/language``                      ``{lang}``: the bot's language for every persona
 ==========================================  =============================================
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import datetime as dt
 import hmac
 import json
 import math
@@ -344,6 +347,21 @@ async def next_day(request: web.Request) -> web.Response:
     return web.json_response({**clock_json(clock), "errors": len(errors)})
 
 
+async def jump(request: web.Request) -> web.Response:
+    """Forward to a later day's morning (the demo's "jump to 01/07"), running the hooks once."""
+    clock = request.app[CLOCK_KEY]
+    try:
+        body = await request.json()
+        target = dt.date.fromisoformat(str(body["date"]))
+    except (ValueError, KeyError, TypeError):
+        raise BadInput('expected {"date": "YYYY-MM-DD"}') from None
+    days = (target - clock.now().astimezone(clock.tz).date()).days
+    if days <= 0:
+        raise BadInput("the demo clock is already past that day")
+    errors = await clock.advance(days=days)
+    return web.json_response({**clock_json(clock), "errors": len(errors)})
+
+
 async def language(request: web.Request) -> web.Response:
     try:
         body = await request.json()
@@ -444,5 +462,6 @@ def mount(
     router.add_get("/api/media/{sha}", media)
     router.add_get("/api/clock", get_clock)
     router.add_post("/api/clock/next-day", next_day)
+    router.add_post("/api/clock/jump", jump)
     router.add_post("/api/language", language)
     return app[TOKEN_KEY]

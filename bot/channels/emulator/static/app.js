@@ -8,6 +8,7 @@ const UI = {
     personas: "Nhân vật",
     demoClock: "Đồng hồ demo",
     nextDay: "Sang ngày tiếp theo ▸",
+    jumpJuly: "Đến ngày 01/07 (sáp nhập) ▸▸",
     send: "Gửi",
     sendPhoto: "Gửi ảnh hoặc tệp",
     shareLocation: "Chia sẻ vị trí",
@@ -32,6 +33,7 @@ const UI = {
     personas: "Personas",
     demoClock: "Demo clock",
     nextDay: "Next day ▸",
+    jumpJuly: "Jump to 01/07 (the merger) ▸▸",
     send: "Send",
     sendPhoto: "Send a photo or file",
     shareLocation: "Share a location",
@@ -379,6 +381,25 @@ async function nextDay() {
   }
 }
 
+// The demo's reorganisation takes effect on 01/07/2025 (bot/demo_reorg.py).
+async function jumpToJuly() {
+  const button = $("#jump-july");
+  button.disabled = true;
+  try {
+    const clock = await api("/api/clock/jump", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ date: "2025-07-01" }),
+    });
+    showClock(clock);
+    toast(t("movedTo", { date: clock.date }));
+  } catch (err) {
+    toast(t("failed", { error: err.message }));
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function setLanguage(lang) {
   try {
     await api("/api/language", { method: "POST", body: JSON.stringify({ lang }) });
@@ -447,6 +468,7 @@ async function main() {
   $("#location-button").addEventListener("click", openPicker);
   $("#picker-filter").addEventListener("input", (event) => renderUnits(event.target.value));
   $("#next-day").addEventListener("click", nextDay);
+  $("#jump-july").addEventListener("click", jumpToJuly);
   $("#menu-button").addEventListener("click", () => send({ text: "/menu" }));
   $("#help-button").addEventListener("click", () => send({ text: "/help" }));
   for (const button of document.querySelectorAll(".lang-switch button")) {
