@@ -343,7 +343,7 @@ def test_mutant(workers: Workers, mutant: Mutant, tests: list[str], timeout: flo
     return code != 0
 
 
-def start_databases(jobs: int) -> tuple[object, list[str]]:
+def start_databases(jobs: int) -> tuple[object, Path | None, list[str]]:
     """One embedded PostgreSQL (or ANTT_TEST_DATABASE_URL's server), a database per worker."""
     import asyncio
 
@@ -352,6 +352,7 @@ def start_databases(jobs: int) -> tuple[object, list[str]]:
 
     external = os.environ.get("ANTT_TEST_DATABASE_URL")
     server = None
+    data: Path | None = None
     if external:
         url = external
     else:
@@ -373,7 +374,7 @@ def start_databases(jobs: int) -> tuple[object, list[str]]:
 
     asyncio.run(create())
     root = base.rsplit("/", 1)[0]
-    return server, [f"{root}/{n}" + (f"?{query}" if query else "") for n in names]
+    return server, data, [f"{root}/{n}" + (f"?{query}" if query else "") for n in names]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             print(m.module, m.key)
         return 0
 
-    server, urls = start_databases(args.jobs)
+    server, data_dir, urls = start_databases(args.jobs)
     workers = Workers(args.jobs, urls)
     results: dict[str, dict[str, int]] = {}
     survivors: list[Mutant] = []
@@ -453,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         workers.cleanup()
         if server is not None:
             server.cleanup()  # type: ignore[attr-defined]
+        if data_dir is not None:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
     for m in survivors:
         print(f"\n--- survived: {m.module} {m.key}")
