@@ -65,7 +65,6 @@ from db.checkins import (
     eligible_subunits,
     history,
     owed_page,
-    period_key,
 )
 from db.models import Role, TaskKind
 from db.units import by_id
@@ -206,9 +205,14 @@ def days_text(deadline: dt.date, today: dt.date) -> str:
     return ngettext("{n} day overdue", "{n} days overdue", -days).format(n=-days)
 
 
+def planned(text: str, inferred: bool) -> str:
+    """``text`` marked "(dự kiến)" when the plan file reads the value off the text."""
+    return _("{value} (inferred)").format(value=text) if inferred else text
+
+
 def deadline_text(a: AssignmentProgress, today: dt.date) -> str:
     return _("deadline {date} ({left})").format(
-        date=format_date(a.deadline), left=days_text(a.deadline, today)
+        date=planned(format_date(a.deadline), a.inferred), left=days_text(a.deadline, today)
     )
 
 
@@ -216,10 +220,21 @@ def target_text(a: AssignmentProgress) -> str | None:
     if a.target is None:
         return None
     if a.kind == TaskKind.PERCENT:
-        return f"{num(a.target)}%"
+        return planned(f"{num(a.target)}%", a.inferred)
     if a.kind == TaskKind.COUNT:
-        return num(a.target)
+        return planned(num(a.target), a.inferred)
     return None
+
+
+def register_text(a: AssignmentProgress) -> str:
+    """ "3 of the 10 remaining communes (30%)": the register's count for a percent target."""
+    base = a.base or 0
+    achieved = a.achieved or 0
+    return ngettext(
+        "{achieved} of the {base} remaining commune ({share}%)",
+        "{achieved} of the {base} remaining communes ({share}%)",
+        base,
+    ).format(achieved=achieved, base=base, share=num(round(a.register_share(), 1)))
 
 
 def share_text(value: Decimal, eligible: int | None, target: Decimal | None) -> str:
@@ -255,6 +270,8 @@ def value_text(
 
 
 def latest_text(a: AssignmentProgress) -> str:
+    if a.from_register:
+        return register_text(a)
     latest: Latest | None = a.latest
     if latest is None:
         return _("no check-in yet")
@@ -275,7 +292,10 @@ def assignment_lines(a: AssignmentProgress, today: dt.date, lang: str) -> list[s
     target = target_text(a)
     if target is not None:
         details.append(_("target {target}").format(target=target))
-    details.append(_("reported: {value}").format(value=esc(latest_text(a))))
+    if a.from_register:
+        details.append(_("register: {value}").format(value=esc(latest_text(a))))
+    else:
+        details.append(_("reported: {value}").format(value=esc(latest_text(a))))
     details.append(PROGRESS_LABELS[state]())
     details.append(deadline_text(a, today))
     return [f"{PROGRESS_MARKS[state]} {bold(esc(a.title(lang)))}", "   " + " · ".join(details)]
@@ -411,13 +431,18 @@ async def _card(ctx: Context, a: AssignmentProgress) -> Message:
         lines.append(_("Target: {target}").format(target=target))
     lines.append(
         _("Deadline: {date} ({left})").format(
-            date=format_date(a.deadline), left=days_text(a.deadline, today)
+            date=planned(format_date(a.deadline), a.inferred), left=days_text(a.deadline, today)
         )
     )
     lines.append(f"{PROGRESS_MARKS[state]} {PROGRESS_LABELS[state]()}")
-    lines.append(_("Latest: {value}").format(value=esc(latest_text(a))))
-    if a.kind == TaskKind.RECURRING:
-        lines.append(_("Current period: {period}").format(period=period_key(a.cadence, today)))
+    if a.from_register:
+        lines.append(_("Register: {value}").format(value=esc(latest_text(a))))
+        lines.append(_("Counted from the register of recognised units, not from check-ins."))
+    else:
+        lines.append(_("Latest: {value}").format(value=esc(latest_text(a))))
+    period = a.current_period(today)
+    if a.kind == TaskKind.RECURRING and period is not None:
+        lines.append(_("Current period: {period}").format(period=period))
     if a.note:
         lines.append(f"<i>{esc(a.note)}</i>")
     past = await history(ctx.session, a.assignment_id)
@@ -426,7 +451,7 @@ async def _card(ctx: Context, a: AssignmentProgress) -> Message:
         lines.append(bold(_("Recent check-ins")))
         lines.extend(_history_line(e, a) for e in past)
     choices = []
-    if may_check_in(ctx, a):
+    if may_check_in(ctx, a) and not a.from_register:
         choices.append(Choice(f"ck:n:{a.assignment_id}", _("Check in")))
         assert ctx.member is not None
         if await correctable(ctx.session, a.assignment_id, ctx.member.id, ctx.now):
@@ -489,8 +514,15 @@ async def navigate(ctx: Context, choice_id: str) -> Reply:
 
 async def _begin(ctx: Context, a: AssignmentProgress, *, correcting: bool) -> Reply:
     assert ctx.member is not None
+    if a.from_register:
+        raise Invalid(
+            _(
+                "This target is counted from the register of recognised units; "
+                "supervisors keep the register."
+            )
+        )
     today = local_today(ctx.now)
-    period = period_key(a.cadence, today) if a.kind == TaskKind.RECURRING else None
+    period = a.current_period(today) if a.kind == TaskKind.RECURRING else None
     supersedes: int | None = None
     if correcting:
         last = await correctable(ctx.session, a.assignment_id, ctx.member.id, ctx.now)
@@ -564,7 +596,7 @@ async def prompt_value(ctx: Context) -> Reply:
     kind = a.kind
     if kind in (TaskKind.MILESTONE, TaskKind.RECURRING):
         question = _("Where does it stand?")
-        if kind == TaskKind.RECURRING:
+        if kind == TaskKind.RECURRING and ctx.data.get("period"):
             question = _("Period {period}: where does it stand?").format(period=ctx.data["period"])
         return [Message(f"{head}\n{question}", choices=_status_choices(a), columns=2)]
     if kind == TaskKind.COUNT:

@@ -382,7 +382,7 @@ async def write_export(
         _("Progress"), "progress.csv", progress_headers(), [14, 28, 48, 10, 12, 12, 16, 12, 12]
     )
     rows = sorted(
-        await progress_in_subtree(session, root),
+        await progress_in_subtree(session, root, include_retired=True),
         key=lambda a: (a.unit_path, a.task_sort, a.deadline, a.assignment_id),
     )
     for a in rows:
@@ -395,7 +395,7 @@ async def write_export(
                 a.target,
                 latest.value if latest is not None else None,
                 round(a.fraction(today) * 100, 1),
-                PROGRESS_LABELS[a.progress(today)](),
+                _("retired") if a.retired else PROGRESS_LABELS[a.progress(today)](),
                 a.deadline,
                 latest.created_at.astimezone(TZ).date() if latest is not None else None,
             ]
