@@ -17,7 +17,19 @@ from collections.abc import Mapping, Sequence
 from bot.errors import UserError
 from handlers.i18n import _, pick_language, set_language
 
-COMMANDS = ("db", "plan", "unit", "invite", "member", "demo", "run", "scheduler", "qr", "export")
+COMMANDS = (
+    "db",
+    "plan",
+    "unit",
+    "register",
+    "invite",
+    "member",
+    "demo",
+    "run",
+    "scheduler",
+    "qr",
+    "export",
+)
 
 
 def cli_language(env: Mapping[str, str] = os.environ) -> str:

@@ -47,17 +47,26 @@ def holds(
 ) -> ColumnElement[bool]:
     """SQL: the unit held a recognition of ``kind`` on ``day``."""
     r = aliased(Recognition)
-    return exists().where(
-        r.unit_id == unit_id,
-        r.kind == kind,
-        r.decided_on < day,
-        or_(r.ended_on.is_(None), r.ended_on >= day),
+    # correlate_except: the unit, task and plan come from the enclosing queries, however deep
+    return (
+        exists()
+        .where(
+            r.unit_id == unit_id,
+            r.kind == kind,
+            r.decided_on < day,
+            or_(r.ended_on.is_(None), r.ended_on >= day),
+        )
+        .correlate_except(r)
     )
 
 
 def holds_now(unit_id: Any, kind: Any) -> ColumnElement[bool]:
     r = aliased(Recognition)
-    return exists().where(r.unit_id == unit_id, r.kind == kind, r.ended_on.is_(None))
+    return (
+        exists()
+        .where(r.unit_id == unit_id, r.kind == kind, r.ended_on.is_(None))
+        .correlate_except(r)
+    )
 
 
 def register_share() -> Select[*tuple[Any, ...]]:
@@ -70,7 +79,10 @@ def register_share() -> Select[*tuple[Any, ...]]:
     """
     c = aliased(Unit, name="sub")
     year_start = (
-        select(func.make_date(Plan.year, 1, 1)).where(Plan.id == Task.plan_id).scalar_subquery()
+        select(func.make_date(Plan.year, 1, 1))
+        .where(Plan.id == Task.plan_id)
+        .correlate_except(Plan)
+        .scalar_subquery()
     )
     remaining = ~holds(c.id, Task.recognition, year_start)
     return select(
@@ -79,7 +91,9 @@ def register_share() -> Select[*tuple[Any, ...]]:
         func.count().filter(remaining, holds_now(c.id, Task.recognition)).label("achieved"),
     ).where(
         Task.recognition.is_not(None),
-        c.path.startswith(Unit.path),
+        # c.path LIKE unit.path || '%', written as the range the text_pattern_ops index serves
+        c.path.op("~>=~", is_comparison=True)(Unit.path),
+        c.path.op("~<~", is_comparison=True)(func.concat(Unit.path, "~")),
         c.id != Unit.id,
         c.kind.in_([k.value for k in COMMUNE_LEVEL]),
         or_(c.valid_to.is_(None), c.valid_to > func.current_date()),
