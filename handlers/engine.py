@@ -38,6 +38,7 @@ FLOW_MODULES = (
     "admin",
     "checkin",
     "progress",
+    "recognitions",
     "tip",
     "tip_status",
     "triage",
