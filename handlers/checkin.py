@@ -33,6 +33,8 @@ flowchart TD
     value -- "milestone/recurring: blocked" --> reason[REASON] --> evidence
     value -- "milestone/recurring, count, percent" --> note[NOTE: text or skip]
     value -- "report: document or photo" --> note
+    value -- "report with figures" --> figure["FIGURE: one by one, proposals to confirm"]
+    figure --> note
     note -- report --> confirm
     note --> evidence[EVIDENCE: photo/document or skip]
     evidence --> confirm[CONFIRM: summary]
@@ -68,6 +70,7 @@ from db.checkins import (
 )
 from db.models import Role, TaskKind
 from db.units import by_id
+from handlers import report_figures
 from handlers.flow import (
     Context,
     Flow,
@@ -116,6 +119,7 @@ class Step(StrEnum):
     NOTE = "note"
     EVIDENCE = "evidence"
     CONFIRM = "confirm"
+    FIGURE = "figure"
 
 
 STATUS_LABELS = {
@@ -662,6 +666,9 @@ async def on_value(ctx: Context, inp: Incoming) -> Reply:
             raise Invalid(_("Please send the report as a file or a photo."))
         _add_files(ctx, files)
         ctx.update(status=CheckinStatus.SUBMITTED.value, value=None)
+        if await report_figures.start(ctx, a):
+            ctx.goto(FLOW_NAME, Step.FIGURE)
+            return await report_figures.prompt(ctx)
     elif kind == TaskKind.COUNT:
         value = parse_number(inp.text, whole=True)
         reached = value >= a.target if a.target is not None else value > 0
@@ -683,6 +690,13 @@ async def on_value(ctx: Context, inp: Incoming) -> Reply:
         target = a.target if a.target is not None else Decimal(100)
         status = CheckinStatus.DONE if share >= target else CheckinStatus.IN_PROGRESS
         ctx.update(status=status.value, value=str(value))
+    ctx.goto(FLOW_NAME, Step.NOTE)
+    return await prompt_note(ctx)
+
+
+async def on_figure(ctx: Context, inp: Incoming) -> Reply:
+    if not await report_figures.handle(ctx, inp):
+        return await report_figures.prompt(ctx)
     ctx.goto(FLOW_NAME, Step.NOTE)
     return await prompt_note(ctx)
 
@@ -782,6 +796,7 @@ async def prompt_confirm(ctx: Context) -> Reply:
         lines.append(
             ngettext("{n} file attached", "{n} files attached", len(files)).format(n=len(files))
         )
+    lines.extend(report_figures.summary_lines(ctx))
     if data.get("supersedes_id"):
         lines.append(_("This corrects your last check-in."))
     lines.append(_("Save it?"))
@@ -849,6 +864,7 @@ async def _save(ctx: Context) -> Reply:
             size=f.get("size"),
             at=ctx.now,
         )
+    report_figures.save(ctx, row.id)
     saved = _("Correction saved.") if supersedes else _("Check-in saved.")
     return await _show_card(ctx, assignment_id, saved)
 
@@ -864,6 +880,7 @@ FLOW = registry.add_flow(
             Step.NOTE: StepDef(prompt=prompt_note, handle=on_note),
             Step.EVIDENCE: StepDef(prompt=prompt_evidence, handle=on_evidence, accepts_media=True),
             Step.CONFIRM: StepDef(prompt=prompt_confirm, handle=on_confirm, accepts_media=True),
+            Step.FIGURE: StepDef(prompt=report_figures.prompt, handle=on_figure),
         },
     )
 )

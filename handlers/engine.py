@@ -39,6 +39,7 @@ FLOW_MODULES = (
     "checkin",
     "progress",
     "recognitions",
+    "reports",
     "tip",
     "tip_status",
     "triage",
