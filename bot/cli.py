@@ -22,6 +22,7 @@ COMMANDS = (
     "plan",
     "unit",
     "register",
+    "evaluation",
     "invite",
     "member",
     "demo",

@@ -154,6 +154,11 @@ def grade(sheet: dict[str, Any], total: Decimal) -> str:
     return str(sheet["classes"][-1]["code"])
 
 
+def shown(value: Decimal | None) -> str:
+    """A number of points without trailing zeros ("72.5", "76")."""
+    return "—" if value is None else f"{value.normalize():f}"
+
+
 def label(item: dict[str, Any], lang: str) -> str:
     return str(item.get("en") if lang == "en" and item.get("en") else item.get("vi"))
 
@@ -279,7 +284,7 @@ def _check_points(c: dict[str, Any], points: Decimal) -> None:
     if points < 0 or points > Decimal(str(c["max"])):
         raise EvaluationError(
             _("{points} is more than this criterion's maximum of {max} points.").format(
-                points=points, max=c["max"]
+                points=shown(points), max=c["max"]
             )
             if points > 0
             else _("Points cannot be negative.")
@@ -389,7 +394,7 @@ async def decide(
             _(
                 "The decided total ({total}) differs from the self-assessment ({self}); "
                 "give the reason."
-            ).format(total=total, self=evaluation.self_total)
+            ).format(total=shown(total), self=shown(evaluation.self_total))
         )
     evaluation.final_total = total
     evaluation.grade = grade(round_.sheet, total)

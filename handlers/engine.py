@@ -40,6 +40,7 @@ FLOW_MODULES = (
     "progress",
     "recognitions",
     "reports",
+    "evaluation",
     "tip",
     "tip_status",
     "triage",

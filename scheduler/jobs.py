@@ -44,6 +44,7 @@ from bot.config import Settings
 from db.models import utcnow
 from db.session import Database
 from scheduler.digest import send_digests
+from scheduler.evaluation import send_evaluation_reminders
 from scheduler.housekeeping import tidy_up
 from scheduler.outbox import OutboxSender
 from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
@@ -111,6 +112,13 @@ class SchedulerService:
             self._wrap("deadline-reminders", send_deadline_reminders),
             CronTrigger(hour=hour, minute=0, timezone=self.tz),
             id="deadline-reminders",
+            replace_existing=True,
+            next_run_time=soon,
+        )
+        self.scheduler.add_job(
+            self._wrap("evaluation-reminders", send_evaluation_reminders),
+            CronTrigger(hour=hour, minute=2, timezone=self.tz),
+            id="evaluation-reminders",
             replace_existing=True,
             next_run_time=soon,
         )

@@ -144,3 +144,50 @@ async def test_self_assessment_review_decision_ranking(db: Database, tmp_path: P
         assert [(p.unit_code, p.total, p.grade, p.evidence) for p in proposals] == [
             ("nd-01", Decimal("68.3"), "average", ["models: kế hoạch số 5"])
         ]
+
+
+async def test_reminders_follow_the_calendar(db: Database, tmp_path: Path) -> None:
+    from bot.config import Settings
+    from db.models import Identity, Member, RoleGrant
+    from scheduler.evaluation import send_evaluation_reminders
+
+    await _world(db, tmp_path)
+    hcm = dt.timezone(dt.timedelta(hours=7))
+    officers = {}
+    async with db.sessions() as s:
+        await ev.open_round(s, 2025, ev.load_sheet(), actor_member_id=None)
+        for code, user in (("nd-01", "u1"), ("nd-02", "u2"), ("nam-dan", "u3")):
+            unit = await by_code(s, code)
+            assert unit is not None
+            member = Member(full_name=user)
+            s.add(member)
+            await s.flush()
+            officers[code] = member.id
+            s.add(Identity(member_id=member.id, channel="test", external_id=user, chat_id=user))
+            s.add(RoleGrant(member_id=member.id, unit_id=unit.id, role="officer"))
+        await s.commit()
+
+    async def run(day: dt.date) -> list[str]:
+        now = dt.datetime(day.year, day.month, day.day, 7, tzinfo=hcm)
+        await send_evaluation_reminders(db, Settings(), now)
+        async with db.sessions() as s:
+            keys = (await s.execute(text("SELECT dedup_key FROM outbox ORDER BY id"))).all()
+        return [k[0].split(":")[-1] for k in keys]
+
+    assert await run(dt.date(2025, 11, 22)) == []
+    assert await run(dt.date(2025, 11, 23)) == ["2025-11-23", "2025-11-23"]  # both communes
+    assert await run(dt.date(2025, 11, 23)) == ["2025-11-23", "2025-11-23"]  # once only
+    day = dt.date(2025, 11, 24)
+    async with db.sessions() as s:
+        round_ = await ev.round_of(s, 2025)
+        one = await by_code(s, "nd-01")
+        assert round_ is not None and one is not None
+        e1 = await ev.evaluation_for(s, round_, one, day)
+        for c in ev.criteria(round_.sheet, "commune"):
+            await ev.score(s, round_, e1, c["code"], Decimal(1), None, day)
+        await ev.submit(
+            s, round_, e1, officers["nd-01"], dt.datetime(2025, 11, 24, tzinfo=dt.UTC), day
+        )
+        await s.commit()
+    assert (await run(dt.date(2025, 11, 29)))[2:] == ["2025-11-29"]  # nd-02 only
+    assert (await run(dt.date(2025, 12, 8)))[3:] == ["2025-12-08"]  # the district, by 15/12

@@ -54,3 +54,23 @@ def test_register_import_export_and_refusal(
         "vinh-tan,model,province,UBND tỉnh Nghệ An,12/QĐ-UBND,05/03/2024,recognised,05/03/2024,",
         "vinh-tan,model,province,UBND tỉnh Nghệ An,12/QĐ-UBND,05/03/2024,maintained,05/03/2025,",
     ]
+
+
+def test_evaluation_open_and_proposals(
+    antt_env: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert antt(capsys, "plan", "import")[0] == 0
+    code, out, err = antt(capsys, "evaluation", "open", "--year", "2025")
+    assert code == 0, err
+    assert "Evaluation round 2025 opened." in out and "TEMPLATE" in out
+    code, out, err = antt(capsys, "evaluation", "open", "--year", "2025")
+    assert "already open; nothing changed" in out
+    assert sql(antt_env, "SELECT year, sheet->>'template' FROM evaluation_round") == [
+        (2025, "true")
+    ]
+    path = tmp_path / "p.xlsx"
+    code, out, err = antt(capsys, "evaluation", "proposals", "--year", "2025", "-o", str(path))
+    assert code == 0, err
+    assert f"0 proposals written to {path}." in out and path.stat().st_size > 0
+    code, out, err = antt(capsys, "evaluation", "proposals", "--year", "2024")
+    assert code == 2 and "No evaluation round 2024." in err
