@@ -258,7 +258,7 @@ def test_demo_prints_the_progress_table(antt_env: str, capsys: pytest.CaptureFix
     header = next(line for line in lines if line.startswith(" #  Task"))
     assert "Units" in header and "Next deadline" in header
     assert any("Own implementation plan issued" in line for line in lines)  # English titles
-    assert lines[-1] == "36 tasks, 424 assignments, 0 done."
+    assert lines[-1] == "36 tasks, 424 assignments, 1 done."  # Nam Đàn's six-month report
     # a second run imports nothing new and prints the same table
     code, again, _err = antt(capsys, "demo", "--setup-only")
     assert "Nothing changed." in again
