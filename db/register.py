@@ -100,39 +100,6 @@ def register_share() -> Select[*tuple[Any, ...]]:
     )
 
 
-@dataclass(frozen=True)
-class RemainingShare:
-    """How many of the units remaining at the start of the year hold the kind now."""
-
-    achieved: int
-    base: int
-
-    @property
-    def percent(self) -> float:
-        return self.achieved * 100 / self.base if self.base else 100.0
-
-
-async def remaining_share(
-    session: AsyncSession, unit: Unit, kind: str, year: int
-) -> RemainingShare:
-    """The register's share for ``unit``'s commune-level units and ``kind`` in ``year``."""
-    c = aliased(Unit, name="sub")
-    start = dt.date(year, 1, 1)
-    stmt = select(func.count(), func.count().filter(holds_now(c.id, kind))).where(
-        in_subtree_of(c, unit.path),
-        c.id != unit.id,
-        c.kind.in_([k.value for k in COMMUNE_LEVEL]),
-        or_(c.valid_to.is_(None), c.valid_to > func.current_date()),
-        ~holds(c.id, kind, start),
-    )
-    base, achieved = (await session.execute(stmt)).one()
-    return RemainingShare(int(achieved), int(base))
-
-
-def in_subtree_of(alias: type[Unit], path: str) -> ColumnElement[bool]:
-    return alias.path.startswith(path, autoescape=True)
-
-
 # --- reading and writing the register ------------------------------------------------
 
 

@@ -165,3 +165,39 @@ async def test_inferred_values_are_marked_in_cards_and_reminders(
     assert "(dự kiến)" not in deadline_text(h, today)
     reminder = reminder_messages(f, f.deadline, today)[0].text
     assert "19/08/2025 (dự kiến)" in reminder
+
+
+async def test_the_export_shows_retired_assignments_as_retired(
+    db: Database, tmp_path: Path
+) -> None:
+    import csv
+    import io
+    import zipfile
+
+    from handlers.export import write_export
+
+    await import_plan(db, SHIPPED_PLAN)
+    host = await _assignment_id(db, "festival-host-selection", "do-luong")
+    await _check_in(db, host)
+    path = tmp_path / "plan.yaml"
+    path.write_text(_without_task("festival-host-selection"), encoding="utf-8")
+    await import_plan(db, path)
+    out = io.BytesIO()
+    async with db.sessions() as session:
+        do_luong = await by_code(session, "do-luong")
+        assert do_luong is not None
+        await write_export(
+            session,
+            do_luong,
+            out,
+            first=dt.date(2025, 4, 1),
+            last=dt.date(2025, 5, 5),
+            fmt="csv",
+            now=dt.datetime(2025, 5, 5, 3, tzinfo=dt.UTC),
+        )
+    raw = zipfile.ZipFile(out).read("progress.csv").decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(raw)))
+    status = {r[2]: r[6] for r in rows[1:]}  # messages in Vietnamese (the default)
+    host_title = next(k for k in status if k.startswith("Lựa chọn 01 xã (thị trấn) tổ chức"))
+    assert status[host_title] == "đã bãi bỏ"
+    assert "đã bãi bỏ" not in {v for k, v in status.items() if k != host_title}
