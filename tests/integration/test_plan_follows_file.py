@@ -168,7 +168,7 @@ async def test_inferred_values_are_marked_in_cards_and_reminders(
 
 
 async def test_the_export_shows_retired_assignments_as_retired(
-    db: Database, tmp_path: Path
+    db: Database, tmp_path: Path, vietnamese: None
 ) -> None:
     import csv
     import io
@@ -197,7 +197,7 @@ async def test_the_export_shows_retired_assignments_as_retired(
         )
     raw = zipfile.ZipFile(out).read("progress.csv").decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(raw)))
-    status = {r[2]: r[6] for r in rows[1:]}  # messages in Vietnamese (the default)
+    status = {r[2]: r[6] for r in rows[1:]}
     host_title = next(k for k in status if k.startswith("Lựa chọn 01 xã (thị trấn) tổ chức"))
     assert status[host_title] == "đã bãi bỏ"
     assert "đã bãi bỏ" not in {v for k, v in status.items() if k != host_title}
