@@ -8,8 +8,9 @@ and a forged button a refusal. The CSV side is ``antt register import/export``.
 
 Global buttons (``rg:``): ``rg:v:<unit id>`` the register of a unit,
 ``rg:r:<recognition id>`` one recognition and its history, ``rg:s:<id>:<status>``
-record a status (today), ``rg:add`` add a recognition. Inside the flow: ``rgf:k:<kind>``,
-``rgf:l:<level>``, ``rgf:save``, ``rgf:cancel``.
+record a status (today), ``rg:add`` add a recognition, ``rg:x:<unit id>`` the
+register of the unit's area as CSV (the shape ``antt register import`` reads).
+Inside the flow: ``rgf:k:<kind>``, ``rgf:l:<level>``, ``rgf:save``, ``rgf:cancel``.
 
 ```mermaid
 flowchart TD
@@ -26,6 +27,7 @@ flowchart TD
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -42,7 +44,7 @@ from db.models import (
     Unit,
 )
 from db.register import add_event, count_in_force, recognitions_under
-from db.register_csv import ensure_recognition, parse_date
+from db.register_csv import ensure_recognition, export_rows, parse_date, write_csv
 from db.units import by_id, search_by_name
 from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, choice_or_text, registry
 from handlers.i18n import _, format_date, local_today
@@ -139,6 +141,7 @@ async def show_register(ctx: Context, unit: Unit | None = None) -> Reply:
     else:
         lines.append(_("No recognition recorded yet."))
     choices.append(Choice("rg:add", _("Add a recognition")))
+    choices.append(Choice(f"rg:x:{unit.id}", _("Export (CSV)")))
     ctx.finish()
     return [Message("\n".join(lines), choices=choices)]
 
@@ -222,6 +225,31 @@ async def _record_status(ctx: Context, recognition_id: int, status: str) -> Repl
     return await show_recognition(ctx, recognition.id, note if added else None)
 
 
+async def _export(ctx: Context, unit_id: int) -> Reply:
+    """The register of the unit's subtree as the CSV ``antt register import`` reads."""
+    unit = await by_id(ctx.session, unit_id)
+    if unit is None or not ctx.can_see(unit, *ROLES):
+        raise Invalid(_("That unit is outside your area."))
+    lines = await export_rows(ctx.session, unit)
+    out = io.StringIO()
+    write_csv(lines, out)
+    audit.record(
+        ctx.session,
+        "register.export",
+        actor_member_id=ctx.member.id if ctx.member else None,
+        object_kind="unit",
+        object_id=unit.id,
+        data={"rows": len(lines) - 1},
+    )
+    return [
+        Message(
+            _("Register of recognised units: {unit}").format(unit=esc(unit.name)),
+            document=("\ufeff" + out.getvalue()).encode("utf-8"),
+            document_name=f"register-{unit.code}.csv",
+        )
+    ]
+
+
 async def on_global(ctx: Context, choice: str) -> Reply:
     if not _allowed(ctx):
         return [Message(_("The register is kept by supervisors and admins."))]
@@ -237,6 +265,8 @@ async def on_global(ctx: Context, choice: str) -> Reply:
             if not ctx.can_see(unit, *ROLES):
                 return await show_register(ctx)
             return await show_register(ctx, unit)
+        if parts[0] == "x" and len(parts) == 2 and parts[1].isdigit():
+            return await _export(ctx, int(parts[1]))
         if parts[0] == "r" and len(parts) == 2 and parts[1].isdigit():
             return await show_recognition(ctx, int(parts[1]))
         if parts[0] == "s" and len(parts) == 3 and parts[1].isdigit():

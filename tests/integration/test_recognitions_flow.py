@@ -3,12 +3,16 @@ status; officers and other districts are refused; on real PostgreSQL, real engin
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from db.models import Audit, Recognition, RecognitionEvent, Role
 from db.session import Database
 from tests.integration.tip_helpers import make_engine, make_world, staff
 from tests.support import Clock
+
+HCM = dt.timezone(dt.timedelta(hours=7))
 
 
 async def test_a_supervisor_adds_a_recognition_and_records_a_status(db: Database) -> None:
@@ -49,9 +53,18 @@ async def test_a_supervisor_adds_a_recognition_and_records_a_status(db: Database
         events = (await s.execute(select(RecognitionEvent.status, RecognitionEvent.source))).all()
         actions = (await s.execute(select(Audit.action).order_by(Audit.id))).scalars().all()
     assert sorted(tuple(e) for e in events) == [("maintained", "bot"), ("recognised", "bot")]
-    assert list(actions)[-2:] == ["recognition.add", "recognition.status"]
+    assert list(actions)[-2:] == ["recognition.add", "recognition.status"]  # before the export
     await supervisor.press("m:register")
     assert "model unit: 1" in supervisor.text
+    await supervisor.press(f"rg:x:{world.units['vinh']}")
+    exported = (supervisor.last[0].document or b"").decode("utf-8-sig").splitlines()
+    assert exported == [
+        "unit_code,kind,level,decided_by,decision_no,decided_on,status,status_on,note",
+        "nghi-huong,model,district,UBND thành phố Vinh,45/QĐ-UBND,15/03/2025,recognised,"
+        "15/03/2025,",
+        f"nghi-huong,model,district,UBND thành phố Vinh,45/QĐ-UBND,15/03/2025,maintained,"
+        f"{clock.now.astimezone(HCM):%d/%m/%Y},",
+    ]
 
     # An officer has no entry; a forged button is refused; another district cannot see it.
     officer = staff(engine, "o-nh")
