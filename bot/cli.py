@@ -21,6 +21,8 @@ COMMANDS = (
     "db",
     "plan",
     "unit",
+    "register",
+    "evaluation",
     "invite",
     "member",
     "demo",

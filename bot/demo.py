@@ -38,6 +38,7 @@ DAY_JOBS = (
     ("scheduler.reminders", "send_deadline_reminders"),
     ("scheduler.reminders", "send_checkin_nudges"),
     ("scheduler.digest", "send_digests"),
+    ("scheduler.evaluation", "send_evaluation_reminders"),
 )
 CLOCK_FILE = "demo-clock.txt"
 

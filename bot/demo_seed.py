@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.emulator import CHANNEL, Persona
 from bot.config import Settings
+from bot.demo_cycle import seed_plan_cycle
 from db import audit, subscriptions
 from db import tips as tip_repo
 from db.checkins import CheckinStatus, append_checkin
@@ -118,6 +119,10 @@ PERSONAS = [p.persona for p in PEOPLE]
 KIM_LIEN_OFFICER = DemoPerson(
     Persona("kim-lien-officer", "Hoàng Thị Mai", "Công an xã"), Role.OFFICER, "kim-lien"
 )
+# The district's officer, who submitted its six-month report (bot.demo_cycle).
+DISTRICT_OFFICER = DemoPerson(
+    Persona("nam-dan-officer", "Nguyễn Văn Đức", "Công an huyện"), Role.OFFICER, "nam-dan"
+)
 REPORTER = Persona("neighbour", "Võ Văn Sơn", "Người dân")
 
 
@@ -134,7 +139,7 @@ async def seed(session: AsyncSession, settings: Settings) -> SeedReport:
         plan = read_plan(path)
         report.plans.append((plan.file, await import_plan(session, plan)))
     members: dict[str, Member] = {}
-    for person in [*PEOPLE, KIM_LIEN_OFFICER]:
+    for person in [*PEOPLE, KIM_LIEN_OFFICER, DISTRICT_OFFICER]:
         member = await _person(session, settings, person)
         if member is not None:
             members[person.persona.id] = member
@@ -145,6 +150,9 @@ async def seed(session: AsyncSession, settings: Settings) -> SeedReport:
         await subscriptions.subscribe(session, neighbour.id, nam_giang.id, DEMO_START)
     if await session.scalar(select(Audit.id).where(Audit.action == SEED_ACTION).limit(1)) is None:
         await _history(session, settings, members)
+        await seed_plan_cycle(
+            session, members["nam-dan-officer"], members["kim-lien-officer"], _days_before(1, 16)
+        )
         audit.record(
             session,
             SEED_ACTION,

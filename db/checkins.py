@@ -16,7 +16,15 @@ What counts as *done*, per task kind (see ``AssignmentProgress.is_done``):
 | count     | has a value >= target (any value > 0 when there is no target)      |
 | percent   | has a share (value / eligible, or the value itself) >= target      |
 | report    | has status ``submitted``                                           |
-| recurring | is ``done`` for the current period (``period_key(cadence, today)``) |
+| recurring | is ``done`` for the current period (``period_key(cadence, today)``); |
+|           | with no cadence (none in the text), is ``done`` at all             |
+
+A percent task with a ``recognition`` kind is measured from the register of
+recognised units instead (``db.register``): ``achieved`` of the ``base`` commune-level
+units that did not hold that recognition on 1 January of the plan year.
+
+Retired assignments (no longer in the plan file) are left out of every query unless
+``include_retired`` is asked (exports); their check-ins stay.
 
 Repositories never commit; the caller's unit of work does.
 """
@@ -45,6 +53,7 @@ from db.models import (
     Unit,
 )
 from db.plan_years import in_year
+from db.register import register_share
 from db.units import in_subtree
 
 # Owner kind of an attachment that belongs to a check-in.
@@ -143,6 +152,15 @@ class AssignmentProgress:
     unit_path: str
     latest: Latest | None
     closed_on: dt.date | None = None  # the day its unit closed (then history, no longer owed)
+    # the plan file marks the values as a reading of the text ("(dự kiến)")
+    inferred: bool = False
+    retired: bool = False
+    # register-measured percent tasks: the recognition kind, the commune-level units
+    # below, those remaining at the start of the year (base) and those recognised since
+    recognition: str | None = None
+    communes: int | None = None
+    base: int | None = None
+    achieved: int | None = None
 
     def title(self, lang: str) -> str:
         return self.title_en if lang == "en" and self.title_en else self.title_vi
@@ -153,7 +171,26 @@ class AssignmentProgress:
             return self.closed_on - dt.timedelta(days=1)
         return today
 
+    @property
+    def from_register(self) -> bool:
+        """Measured from the register: a percent task with a recognition kind, over a unit
+        whose communes are known (without them the check-ins say)."""
+        return self.base is not None and self.kind == TaskKind.PERCENT
+
+    def register_share(self) -> Decimal:
+        """The register's share in percent (100 when no unit remained to recognise)."""
+        if not self.base:
+            return Decimal(100)
+        return Decimal(self.achieved or 0) * 100 / self.base
+
+    def current_period(self, today: dt.date) -> str | None:
+        """The period of a recurring duty; None when the text gives it no cadence."""
+        return period_key(self.cadence, today) if self.cadence else None
+
     def is_done(self, today: dt.date) -> bool:
+        if self.from_register:
+            goal = self.target if self.target is not None else Decimal(100)
+            return self.register_share() >= goal
         latest = self.latest
         if latest is None:
             return False
@@ -163,8 +200,9 @@ class AssignmentProgress:
         if kind == TaskKind.REPORT:
             return latest.status == CheckinStatus.SUBMITTED
         if kind == TaskKind.RECURRING:
-            return latest.status == CheckinStatus.DONE and latest.period == period_key(
-                self.cadence, today
+            period = self.current_period(today)
+            return latest.status == CheckinStatus.DONE and (
+                period is None or latest.period == period
             )
         if kind == TaskKind.COUNT:
             if latest.value is None:
@@ -181,6 +219,9 @@ class AssignmentProgress:
         """How much of the target is reached, 0..1 (milestones and reports: 0 or 1)."""
         if self.is_done(today):
             return 1.0
+        if self.from_register:
+            goal = self.target if self.target else Decimal(100)
+            return min(float(self.register_share() / goal), 1.0)
         latest = self.latest
         if latest is None or self.kind not in (TaskKind.COUNT, TaskKind.PERCENT):
             return 0.0
@@ -196,12 +237,15 @@ class AssignmentProgress:
             return Progress.DONE
         if self.deadline < today:
             return Progress.OVERDUE
+        if self.from_register:
+            return Progress.IN_PROGRESS if self.achieved else Progress.NOT_STARTED
         latest = self.latest
         if latest is None:
             return Progress.NOT_STARTED
         if latest.status == CheckinStatus.BLOCKED:
             return Progress.BLOCKED
-        if self.kind == TaskKind.RECURRING and latest.period != period_key(self.cadence, today):
+        period = self.current_period(today) if self.kind == TaskKind.RECURRING else None
+        if period is not None and latest.period != period:
             return Progress.NOT_STARTED  # nothing for this period yet
         if latest.status == CheckinStatus.NOT_STARTED:
             return Progress.NOT_STARTED
@@ -246,8 +290,11 @@ class Scope:
         return and_(owed, or_(*parts))
 
 
-def _progress_select() -> Select[*tuple[Any, ...]]:
-    """Assignments joined to task, unit and their latest non-superseded check-in."""
+def _progress_select(*, include_retired: bool = False) -> Select[*tuple[Any, ...]]:
+    """Assignments joined to task, unit and their latest non-superseded check-in.
+
+    Retired assignments are left out unless ``include_retired``.
+    """
     newer = aliased(Checkin)
     latest = (
         select(
@@ -268,7 +315,8 @@ def _progress_select() -> Select[*tuple[Any, ...]]:
         .limit(1)
         .lateral("latest")
     )
-    return (
+    share = register_share().lateral("register")
+    stmt = (
         select(
             Assignment.id,
             Assignment.target,
@@ -288,6 +336,12 @@ def _progress_select() -> Select[*tuple[Any, ...]]:
             Unit.kind,
             Unit.path,
             Assignment.closed_on,
+            Assignment.inferred,
+            Assignment.retired_at.is_not(None),
+            Task.recognition,
+            share.c.communes,
+            share.c.base,
+            share.c.achieved,
             latest.c.checkin_id,
             latest.c.member_id,
             latest.c.status,
@@ -300,7 +354,9 @@ def _progress_select() -> Select[*tuple[Any, ...]]:
         .join(Task, Task.id == Assignment.task_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .outerjoin(latest, true())
+        .outerjoin(share, true())
     )
+    return stmt if include_retired else stmt.where(Assignment.retired_at.is_(None))
 
 
 _FIELDS = [f.name for f in fields(AssignmentProgress) if f.name != "latest"]
@@ -310,7 +366,10 @@ def _row(row: Sequence[Any]) -> AssignmentProgress:
     """A row of ``_progress_select``: the assignment's columns, then its latest check-in's."""
     n = len(_FIELDS)
     latest = Latest(*row[n:]) if row[n] is not None else None
-    return AssignmentProgress(**dict(zip(_FIELDS, row[:n], strict=True)), latest=latest)
+    values = dict(zip(_FIELDS, row[:n], strict=True))
+    if values["recognition"] is None or not values["communes"]:
+        values["communes"] = values["base"] = values["achieved"] = None
+    return AssignmentProgress(**values, latest=latest)
 
 
 ORDER = (Assignment.deadline, Task.sort, Unit.path, Assignment.id)
@@ -330,7 +389,7 @@ async def owed_page(
             select(func.count())
             .select_from(Assignment)
             .join(Unit, Unit.id == Assignment.unit_id)
-            .where(scope.clause())
+            .where(scope.clause(), Assignment.retired_at.is_(None))
         )
     ).scalar_one()
     last = max((total - 1) // per_page, 0)
@@ -355,15 +414,24 @@ async def assignment_progress(
 
 
 async def progress_in_subtree(
-    session: AsyncSession, root: Unit, *, include_closed: bool = False, year: int | None = None
+    session: AsyncSession,
+    root: Unit,
+    *,
+    include_closed: bool = False,
+    year: int | None = None,
+    include_retired: bool = False,
 ) -> list[AssignmentProgress]:
     """Every assignment of ``root`` and the units below it with its latest check-in: ONE query.
 
     The daily digest and /progress both start here. Assignments closed with their unit
     (``closed_on``) are history and left out unless ``include_closed``; ``year`` keeps
-    only that year's plan.
+    only that year's plan; exports ask for retired ones too (``include_retired``).
     """
-    stmt = _progress_select().where(in_subtree(root.path)).order_by(*ORDER)
+    stmt = (
+        _progress_select(include_retired=include_retired)
+        .where(in_subtree(root.path))
+        .order_by(*ORDER)
+    )
     if not include_closed:
         stmt = stmt.where(Assignment.closed_on.is_(None))
     if year is not None:

@@ -235,7 +235,12 @@ async def recent_checkins(
         .join(Assignment, Assignment.id == Checkin.assignment_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Task, Task.id == Assignment.task_id)
-        .where(under(root, former), Checkin.created_at >= since, Checkin.created_at < until)
+        .where(
+            under(root, former),
+            Checkin.created_at >= since,
+            Checkin.created_at < until,
+            Assignment.retired_at.is_(None),
+        )
         .order_by(Checkin.created_at.desc(), Checkin.id.desc())
     )
     live = [row for row in (await session.execute(stmt)).all() if not row.superseded]

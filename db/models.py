@@ -266,6 +266,12 @@ class Task(Base):
     # True for the plan's reporting calendar (section IV), not a target of its own
     is_reporting: Mapped[bool] = mapped_column(Boolean, default=False)
     sort: Mapped[int] = mapped_column(Integer, default=0)
+    # set when a re-import no longer finds the task in the plan file (history kept)
+    retired_at: Mapped[dt.datetime | None]
+    # percent tasks measured over the communes not yet holding this recognition kind
+    recognition: Mapped[str | None] = mapped_column(String(32))
+    # the figures a report collects: [{"code", "vi", "en", "source"}] (plan file)
+    figures: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
 
 
 class Assignment(Base):
@@ -287,6 +293,8 @@ class Assignment(Base):
     # check-ins stay here. ``moved_to_id``: the successor's assignment that took it over.
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     moved_to_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"))
+    # set when a re-import no longer finds the assignment in the plan file (history kept)
+    retired_at: Mapped[dt.datetime | None]
 
 
 class Checkin(Base):
@@ -646,3 +654,149 @@ class Reorganization(Base):
     problems: Mapped[list[str]] = mapped_column(JSONB, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     applied_at: Mapped[dt.datetime | None]
+
+
+# --- The plan's own cycle (migration i15_plan_cycle) ---------------------------------
+
+
+class RecognitionKind(enum.StrEnum):
+    """What a unit can be recognised as (the register of recognised units)."""
+
+    MODEL = "model"  # điển hình, kiểu mẫu (level: ministry, province, district)
+    DRUG_FREE = "drug_free"  # sạch về ma túy
+    SECURITY_SAFE = "security_safe"  # An toàn về an ninh, trật tự
+    RURAL_SECURITY = "rural_security"  # tiêu chí ANTT nông thôn mới
+
+
+class RecognitionLevel(enum.StrEnum):
+    MINISTRY = "ministry"
+    PROVINCE = "province"
+    DISTRICT = "district"
+
+
+class RecognitionStatus(enum.StrEnum):
+    RECOGNISED = "recognised"
+    MAINTAINED = "maintained"
+    SPREAD = "spread"
+    REAPPRAISAL = "reappraisal"
+    CLOSED = "closed"
+    REVOKED = "revoked"
+
+
+# Statuses after which a recognition no longer holds.
+ENDED_STATUSES = (RecognitionStatus.CLOSED.value, RecognitionStatus.REVOKED.value)
+
+
+class Recognition(Base):
+    """One recognition of a unit by a decision; its status is the latest event's."""
+
+    __tablename__ = "recognition"
+    __table_args__ = (
+        _enum_check("kind", RecognitionKind),
+        UniqueConstraint("unit_id", "kind", "decision_no", name="uq_recognition_decision"),
+        Index("ix_recognition_unit_id", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str] = mapped_column(Text)
+    decision_no: Mapped[str] = mapped_column(String(64))
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default=RecognitionStatus.RECOGNISED.value)
+    status_on: Mapped[dt.date] = mapped_column(Date)
+    # when a recognition ended (closed or revoked), for "recognised on day X"
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class RecognitionEvent(Base):
+    """The status history of a recognition (append-only)."""
+
+    __tablename__ = "recognition_event"
+    __table_args__ = (
+        _enum_check("status", RecognitionStatus),
+        UniqueConstraint("recognition_id", "status", "on", name="uq_recognition_event"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    recognition_id: Mapped[int] = mapped_column(ForeignKey("recognition.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="csv")
+    tip_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
+    actor_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class ReportFigure(Base):
+    """One figure of a report, kept with the check-in that submitted the report."""
+
+    __tablename__ = "report_figure"
+    __table_args__ = (PrimaryKeyConstraint("checkin_id", "code"),)
+
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkin.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    # what the system proposed (None: asked, nothing known)
+    proposed: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+
+
+class EvaluationStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    DECIDED = "decided"
+
+
+class EvaluationRound(Base):
+    """A yearly evaluation and classification round of the movement."""
+
+    __tablename__ = "evaluation_round"
+    __table_args__ = (UniqueConstraint("year", name="uq_evaluation_round_year"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    sheet: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the scoring sheet used
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    opened_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Evaluation(Base):
+    """One unit's evaluation in a round: its self-assessment and its superior's decision."""
+
+    __tablename__ = "evaluation"
+    __table_args__ = (
+        _enum_check("status", EvaluationStatus),
+        UniqueConstraint("round_id", "unit_id", name="uq_evaluation_round_unit"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("evaluation_round.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    sheet_kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=EvaluationStatus.DRAFT.value)
+    self_total: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    final_total: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    grade: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    submitted_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    decided_at: Mapped[dt.datetime | None]
+
+
+class EvaluationScore(Base):
+    """One criterion of an evaluation: proposed, self-assessed and final points."""
+
+    __tablename__ = "evaluation_score"
+    __table_args__ = (PrimaryKeyConstraint("evaluation_id", "criterion"),)
+
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    criterion: Mapped[str] = mapped_column(String(64))
+    proposed: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    self_points: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    final_points: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)

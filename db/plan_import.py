@@ -7,7 +7,13 @@ everything that needs no database and expands ``group``/``except``; importing
 caller's transaction. Any problem refuses the whole file with a ``PlanError`` naming
 ``FILE:LINE: key path: what is wrong``, before anything is written. A second import of
 the same file changes nothing. Assignments and tasks the file no longer mentions are
-left alone and counted, since check-ins may hang on them.
+retired (``retired_at``; ``retire_missing``): no reminders, out of progress and
+digests, their check-ins kept; a later file that names them again brings them back.
+
+Beyond the text's own keys, a percent task may name the ``recognition`` kind its
+share is measured over (the register's units not yet recognised at the start of the
+plan year), and a reporting entry the ``figures`` the report collects, each with a
+``source`` when the system can propose it (``db.report_figures``).
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from db import audit
 from db.importing import DataFileError, ImportStats, IssueLog, Where, lock_imports
-from db.models import Assignment, Plan, Task, TaskKind, TipCategory, UnitKind
+from db.models import Assignment, Plan, RecognitionKind, Task, TaskKind, TipCategory, UnitKind
 from db.plan_years import year_problem
+from db.report_figures import FIGURE_SOURCES
 from db.rows_sync import sync_rows
 from db.unit_sync import Ref, UnitSpec, apply_units, check_units, load_units, unit_field_problems
 from db.yaml_reader import NodeReader, compose_file
@@ -65,6 +74,8 @@ class TaskSpec:
     sort: int
     where: Where
     assignments: list[AssignmentSpec] = field(default_factory=list)
+    recognition: str | None = None
+    figures: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -106,8 +117,9 @@ class PlanReport:
 
     plan_code: str
     stats: ImportStats
-    stale_tasks: int = 0
-    stale_assignments: int = 0
+    # retired by this import (no longer in the file)
+    retired_tasks: int = 0
+    retired_assignments: int = 0
 
 
 def read_plan(path: Path | str, *, display_name: str | None = None) -> PlanFile:
@@ -175,6 +187,9 @@ async def import_plan(session: AsyncSession, plan: PlanFile) -> PlanReport:
                 "note": t.note,
                 "is_reporting": t.is_reporting,
                 "sort": t.sort,
+                "recognition": t.recognition,
+                "figures": t.figures,
+                "retired_at": None,
             }
             for t in plan.tasks
         ],
@@ -195,6 +210,7 @@ async def import_plan(session: AsyncSession, plan: PlanFile) -> PlanReport:
                 "deadline": a.deadline,
                 "note": a.note,
                 "inferred": a.inferred,
+                "retired_at": None,
             }
             for t, task_id in zip(plan.tasks, task_ids, strict=True)
             for a in t.assignments
@@ -221,8 +237,14 @@ async def import_plan(session: AsyncSession, plan: PlanFile) -> PlanReport:
     )
     stats.tables["tip categories"] = categories.counts
 
-    report = PlanReport(spec.code, stats, len(tasks.stale), len(assignments.stale))
-    if stats.changed:
+    retired_tasks, retired_assignments = await retire_missing(
+        session,
+        plan_id,
+        [key[1] for key in tasks.stale],
+        sorted(assignments.stale),
+    )
+    report = PlanReport(spec.code, stats, retired_tasks, retired_assignments)
+    if stats.changed or retired_tasks or retired_assignments:
         audit.record(
             session,
             "plan.import",
@@ -233,9 +255,67 @@ async def import_plan(session: AsyncSession, plan: PlanFile) -> PlanReport:
                 "file": plan.file,
                 "code": spec.code,
                 **{name: c.as_dict() for name, c in stats.tables.items()},
+                "retired": {"tasks": retired_tasks, "assignments": retired_assignments},
             },
         )
     return report
+
+
+async def retire_missing(
+    session: AsyncSession,
+    plan_id: int,
+    task_codes: list[str],
+    assignment_keys: list[tuple[Any, ...]],
+) -> tuple[int, int]:
+    """Retire the plan's tasks (and their assignments) and the assignments the file dropped.
+
+    ``assignment_keys`` are ``(task id, unit id)`` pairs. Rows already retired stay as
+    they are; check-ins are never touched. Returns (tasks, assignments) newly retired.
+    """
+    tasks = 0
+    assignments = 0
+    if task_codes:
+        retired = await session.execute(
+            update(Task)
+            .where(Task.plan_id == plan_id, Task.code.in_(task_codes), Task.retired_at.is_(None))
+            .values(retired_at=func.now())
+            .returning(Task.id)
+        )
+        tasks = len(retired.all())
+        task_ids = [
+            tid
+            for (tid,) in (
+                await session.execute(
+                    select(Task.id).where(Task.plan_id == plan_id, Task.code.in_(task_codes))
+                )
+            ).all()
+        ]
+        if task_ids:
+            done = await session.execute(
+                update(Assignment)
+                .where(Assignment.task_id.in_(task_ids), Assignment.retired_at.is_(None))
+                .values(retired_at=func.now())
+                .returning(Assignment.id)
+            )
+            assignments += len(done.all())
+    # An assignment that took over a merged unit's (``moved_to_id``) belongs to the
+    # reorganisation, not to the file: the file never lists the successor.
+    predecessor = aliased(Assignment)
+    took_over = exists().where(predecessor.moved_to_id == Assignment.id)
+    for task_id, unit_id in assignment_keys:
+        done = await session.execute(
+            update(Assignment)
+            .where(
+                Assignment.task_id == task_id,
+                Assignment.unit_id == unit_id,
+                Assignment.retired_at.is_(None),
+                ~took_over,
+            )
+            .values(retired_at=func.now())
+            .returning(Assignment.id)
+        )
+        assignments += len(done.all())
+    return tasks, assignments
 
 
 async def import_plan_file(
@@ -560,7 +640,12 @@ class _PlanReader:
         for i, item in enumerate(r.sequence(node, "tasks") or []):
             path = self._label("tasks", i, item)
             required = ("code", "kind", "title", "assignments")
-            m = r.mapping(item, path, required=required, optional=("clause", "note", "cadence"))
+            m = r.mapping(
+                item,
+                path,
+                required=required,
+                optional=("clause", "note", "cadence", "recognition"),
+            )
             if m is None or not set(required) <= m.keys():
                 continue
             code = r.code(m["code"], f"{path}.code")
@@ -580,6 +665,10 @@ class _PlanReader:
             if code is None or kind_value is None or title is None:
                 continue
             kind = TaskKind(kind_value)
+            recognition = self._recognition(m, path, kind)
+            if recognition is False:
+                continue
+            assert recognition is None or isinstance(recognition, str)
             task = TaskSpec(
                 code,
                 kind,
@@ -591,6 +680,7 @@ class _PlanReader:
                 False,
                 len(self.tasks),
                 r.where(item, path),
+                recognition=recognition,
             )
             if not self._add_task(task):
                 continue
@@ -626,7 +716,7 @@ class _PlanReader:
                 item,
                 path,
                 required=required,
-                optional=("kind", "group", "units", "except", "note", "clause"),
+                optional=("kind", "group", "units", "except", "note", "clause", "figures"),
             )
             if m is None or not set(required) <= m.keys():
                 continue
@@ -644,7 +734,8 @@ class _PlanReader:
             note = self._optional_text(m, "note", path)
             clause = self._optional_text(m, "clause", path, max_len=120)
             codes = self._units_of(m, item, path)
-            if code is None or title is None or due is None or codes is None:
+            figures = self._figures(m["figures"], f"{path}.figures") if "figures" in m else []
+            if code is None or title is None or due is None or codes is None or figures is None:
                 continue
             where = r.where(item, path)
             task = TaskSpec(
@@ -658,9 +749,72 @@ class _PlanReader:
                 True,
                 len(self.tasks),
                 where,
+                figures=figures,
             )
             if self._add_task(task):
                 self._expand(task, codes, where, {}, None, due, None, False)
+
+    def _recognition(self, m: dict[str, Node], path: str, kind: TaskKind) -> str | bool | None:
+        """The recognition kind a percent task is measured over; ``False`` after a problem."""
+        if "recognition" not in m:
+            return None
+        value = self.r.text(m["recognition"], f"{path}.recognition")
+        if value is None:
+            return False
+        allowed = [k.value for k in RecognitionKind]
+        if value not in allowed:
+            self.r.fail(
+                m["recognition"],
+                f"{path}.recognition",
+                _("unknown recognition kind {kind}; expected one of: {kinds}").format(
+                    kind=value, kinds=", ".join(allowed)
+                ),
+            )
+            return False
+        if kind is not TaskKind.PERCENT:
+            self.r.fail(
+                m["recognition"], f"{path}.recognition", _("recognition is only for percent tasks")
+            )
+            return False
+        return value
+
+    def _figures(self, node: Node, path: str) -> list[dict[str, str]] | None:
+        """The figures a report collects: code, vi, en and an optional known source."""
+        r = self.r
+        figures: list[dict[str, str]] = []
+        ok = True
+        for i, item in enumerate(r.sequence(node, path) or []):
+            f_path = self._label(path, i, item)
+            m = r.mapping(item, f_path, required=("code", "vi", "en"), optional=("source",))
+            if m is None or not {"code", "vi", "en"} <= m.keys():
+                ok = False
+                continue
+            code = r.code(m["code"], f"{f_path}.code")
+            vi = r.text(m["vi"], f"{f_path}.vi")
+            en = r.text(m["en"], f"{f_path}.en")
+            source = self._optional_text(m, "source", f_path)
+            if source is not None and source not in FIGURE_SOURCES:
+                r.fail(
+                    m["source"],
+                    f"{f_path}.source",
+                    _("unknown figure source {source}; expected one of: {sources}").format(
+                        source=source, sources=", ".join(FIGURE_SOURCES)
+                    ),
+                )
+                ok = False
+                continue
+            if code is None or vi is None or en is None:
+                ok = False
+                continue
+            if any(f["code"] == code for f in figures):
+                r.fail(m["code"], f"{f_path}.code", _("{code} is listed twice").format(code=code))
+                ok = False
+                continue
+            figure = {"code": code, "vi": vi, "en": en}
+            if source is not None:
+                figure["source"] = source
+            figures.append(figure)
+        return figures if ok else None
 
     def _tip_categories(self, node: Node) -> list[TipCategorySpec]:
         r = self.r

@@ -10,9 +10,13 @@ when its latest check-in says so for its task's kind:
 | --------- | --------------------------------------------------------------- |
 | milestone | has status ``done``                                             |
 | recurring | has status ``done`` for the current period (as ``db.checkins``) |
+|           | (no cadence in the text: has status ``done``)                   |
 | report    | has status ``submitted`` or ``done``                            |
 | count     | has a value >= target                                           |
 | percent   | has a share >= target: value * 100 / eligible, or the value     |
+
+Percent tasks with a ``recognition`` kind are done from the register instead (as
+``db.checkins``); retired assignments are left out.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, exists, false, func, not_, select, true
+from sqlalchemy import and_, case, exists, false, func, not_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from db.checkins import period_key
 from db.models import Assignment, Checkin, Plan, Task, TaskKind, Unit
+from db.register import register_share
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,20 @@ async def province_progress(
         (latest.c.eligible > 0, latest.c.value * 100 / latest.c.eligible),
         else_=latest.c.value,
     )
+    register = register_share().lateral("register")
+    register_pct = case(
+        (register.c.base > 0, register.c.achieved * 100.0 / register.c.base), else_=100
+    )
     done = func.coalesce(
         case(
+            (
+                and_(
+                    Task.kind == TaskKind.PERCENT.value,
+                    Task.recognition.is_not(None),
+                    register.c.communes > 0,
+                ),
+                register_pct >= func.coalesce(Assignment.target, 100),
+            ),
             (Task.kind == TaskKind.COUNT.value, latest.c.value >= Assignment.target),
             (Task.kind == TaskKind.PERCENT.value, share >= Assignment.target),
             (
@@ -97,7 +114,10 @@ async def province_progress(
             ),
             (
                 Task.kind == TaskKind.RECURRING.value,
-                and_(latest.c.status == "done", latest.c.period == current_period),
+                and_(
+                    latest.c.status == "done",
+                    or_(Task.cadence.is_(None), latest.c.period == current_period),
+                ),
             ),
             else_=latest.c.status == "done",
         ),
@@ -122,8 +142,13 @@ async def province_progress(
         .join(Assignment, Assignment.task_id == Task.id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .outerjoin(latest, true())
+        .outerjoin(register, true())
         # an assignment passed to a successor is counted there, not twice
-        .where(Unit.path.startswith(root_path), Assignment.moved_to_id.is_(None))
+        .where(
+            Unit.path.startswith(root_path),
+            Assignment.moved_to_id.is_(None),
+            Assignment.retired_at.is_(None),
+        )
         .group_by(Task.id)
         .order_by(Task.plan_id, Task.sort, Task.id)
     )

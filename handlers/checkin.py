@@ -33,6 +33,8 @@ flowchart TD
     value -- "milestone/recurring: blocked" --> reason[REASON] --> evidence
     value -- "milestone/recurring, count, percent" --> note[NOTE: text or skip]
     value -- "report: document or photo" --> note
+    value -- "report with figures" --> figure["FIGURE: one by one, proposals to confirm"]
+    figure --> note
     note -- report --> confirm
     note --> evidence[EVIDENCE: photo/document or skip]
     evidence --> confirm[CONFIRM: summary]
@@ -66,11 +68,11 @@ from db.checkins import (
     eligible_subunits,
     history,
     owed_page,
-    period_key,
 )
 from db.models import Role, TaskKind
 from db.plan_years import current_of, plan_years
 from db.units import by_id
+from handlers import report_figures
 from handlers.flow import (
     Context,
     Flow,
@@ -119,6 +121,7 @@ class Step(StrEnum):
     NOTE = "note"
     EVIDENCE = "evidence"
     CONFIRM = "confirm"
+    FIGURE = "figure"
 
 
 STATUS_LABELS = {
@@ -208,9 +211,14 @@ def days_text(deadline: dt.date, today: dt.date) -> str:
     return ngettext("{n} day overdue", "{n} days overdue", -days).format(n=-days)
 
 
+def planned(text: str, inferred: bool) -> str:
+    """``text`` marked "(dự kiến)" when the plan file reads the value off the text."""
+    return _("{value} (inferred)").format(value=text) if inferred else text
+
+
 def deadline_text(a: AssignmentProgress, today: dt.date) -> str:
     return _("deadline {date} ({left})").format(
-        date=format_date(a.deadline), left=days_text(a.deadline, today)
+        date=planned(format_date(a.deadline), a.inferred), left=days_text(a.deadline, today)
     )
 
 
@@ -218,10 +226,21 @@ def target_text(a: AssignmentProgress) -> str | None:
     if a.target is None:
         return None
     if a.kind == TaskKind.PERCENT:
-        return f"{num(a.target)}%"
+        return planned(f"{num(a.target)}%", a.inferred)
     if a.kind == TaskKind.COUNT:
-        return num(a.target)
+        return planned(num(a.target), a.inferred)
     return None
+
+
+def register_text(a: AssignmentProgress) -> str:
+    """ "3 of the 10 remaining communes (30%)": the register's count for a percent target."""
+    base = a.base or 0
+    achieved = a.achieved or 0
+    return ngettext(
+        "{achieved} of the {base} remaining commune ({share}%)",
+        "{achieved} of the {base} remaining communes ({share}%)",
+        base,
+    ).format(achieved=achieved, base=base, share=num(round(a.register_share(), 1)))
 
 
 def share_text(value: Decimal, eligible: int | None, target: Decimal | None) -> str:
@@ -257,6 +276,8 @@ def value_text(
 
 
 def latest_text(a: AssignmentProgress) -> str:
+    if a.from_register:
+        return register_text(a)
     latest: Latest | None = a.latest
     if latest is None:
         return _("no check-in yet")
@@ -277,7 +298,10 @@ def assignment_lines(a: AssignmentProgress, today: dt.date, lang: str) -> list[s
     target = target_text(a)
     if target is not None:
         details.append(_("target {target}").format(target=target))
-    details.append(_("reported: {value}").format(value=esc(latest_text(a))))
+    if a.from_register:
+        details.append(_("register: {value}").format(value=esc(latest_text(a))))
+    else:
+        details.append(_("reported: {value}").format(value=esc(latest_text(a))))
     details.append(PROGRESS_LABELS[state]())
     details.append(deadline_text(a, today))
     return [f"{PROGRESS_MARKS[state]} {bold(esc(a.title(lang)))}", "   " + " · ".join(details)]
@@ -424,13 +448,18 @@ async def _card(ctx: Context, a: AssignmentProgress) -> Message:
         lines.append(_("Target: {target}").format(target=target))
     lines.append(
         _("Deadline: {date} ({left})").format(
-            date=format_date(a.deadline), left=days_text(a.deadline, today)
+            date=planned(format_date(a.deadline), a.inferred), left=days_text(a.deadline, today)
         )
     )
     lines.append(f"{PROGRESS_MARKS[state]} {PROGRESS_LABELS[state]()}")
-    lines.append(_("Latest: {value}").format(value=esc(latest_text(a))))
-    if a.kind == TaskKind.RECURRING:
-        lines.append(_("Current period: {period}").format(period=period_key(a.cadence, today)))
+    if a.from_register:
+        lines.append(_("Register: {value}").format(value=esc(latest_text(a))))
+        lines.append(_("Counted from the register of recognised units, not from check-ins."))
+    else:
+        lines.append(_("Latest: {value}").format(value=esc(latest_text(a))))
+    period = a.current_period(today)
+    if a.kind == TaskKind.RECURRING and period is not None:
+        lines.append(_("Current period: {period}").format(period=period))
     if a.note:
         lines.append(f"<i>{esc(a.note)}</i>")
     past = await history(ctx.session, a.assignment_id)
@@ -439,7 +468,7 @@ async def _card(ctx: Context, a: AssignmentProgress) -> Message:
         lines.append(bold(_("Recent check-ins")))
         lines.extend(_history_line(e, a) for e in past)
     choices = []
-    if may_check_in(ctx, a):
+    if may_check_in(ctx, a) and not a.from_register:
         choices.append(Choice(f"ck:n:{a.assignment_id}", _("Check in")))
         assert ctx.member is not None
         if await correctable(ctx.session, a.assignment_id, ctx.member.id, ctx.now):
@@ -506,8 +535,15 @@ async def navigate(ctx: Context, choice_id: str) -> Reply:
 
 async def _begin(ctx: Context, a: AssignmentProgress, *, correcting: bool) -> Reply:
     assert ctx.member is not None
+    if a.from_register:
+        raise Invalid(
+            _(
+                "This target is counted from the register of recognised units; "
+                "supervisors keep the register."
+            )
+        )
     today = local_today(ctx.now)
-    period = period_key(a.cadence, today) if a.kind == TaskKind.RECURRING else None
+    period = a.current_period(today) if a.kind == TaskKind.RECURRING else None
     supersedes: int | None = None
     if correcting:
         last = await correctable(ctx.session, a.assignment_id, ctx.member.id, ctx.now)
@@ -581,7 +617,7 @@ async def prompt_value(ctx: Context) -> Reply:
     kind = a.kind
     if kind in (TaskKind.MILESTONE, TaskKind.RECURRING):
         question = _("Where does it stand?")
-        if kind == TaskKind.RECURRING:
+        if kind == TaskKind.RECURRING and ctx.data.get("period"):
             question = _("Period {period}: where does it stand?").format(period=ctx.data["period"])
         return [Message(f"{head}\n{question}", choices=_status_choices(a), columns=2)]
     if kind == TaskKind.COUNT:
@@ -647,6 +683,9 @@ async def on_value(ctx: Context, inp: Incoming) -> Reply:
             raise Invalid(_("Please send the report as a file or a photo."))
         _add_files(ctx, files)
         ctx.update(status=CheckinStatus.SUBMITTED.value, value=None)
+        if await report_figures.start(ctx, a):
+            ctx.goto(FLOW_NAME, Step.FIGURE)
+            return await report_figures.prompt(ctx)
     elif kind == TaskKind.COUNT:
         value = parse_number(inp.text, whole=True)
         reached = value >= a.target if a.target is not None else value > 0
@@ -668,6 +707,13 @@ async def on_value(ctx: Context, inp: Incoming) -> Reply:
         target = a.target if a.target is not None else Decimal(100)
         status = CheckinStatus.DONE if share >= target else CheckinStatus.IN_PROGRESS
         ctx.update(status=status.value, value=str(value))
+    ctx.goto(FLOW_NAME, Step.NOTE)
+    return await prompt_note(ctx)
+
+
+async def on_figure(ctx: Context, inp: Incoming) -> Reply:
+    if not await report_figures.handle(ctx, inp):
+        return await report_figures.prompt(ctx)
     ctx.goto(FLOW_NAME, Step.NOTE)
     return await prompt_note(ctx)
 
@@ -767,6 +813,7 @@ async def prompt_confirm(ctx: Context) -> Reply:
         lines.append(
             ngettext("{n} file attached", "{n} files attached", len(files)).format(n=len(files))
         )
+    lines.extend(report_figures.summary_lines(ctx))
     if data.get("supersedes_id"):
         lines.append(_("This corrects your last check-in."))
     lines.append(_("Save it?"))
@@ -834,6 +881,7 @@ async def _save(ctx: Context) -> Reply:
             size=f.get("size"),
             at=ctx.now,
         )
+    report_figures.save(ctx, row.id)
     saved = _("Correction saved.") if supersedes else _("Check-in saved.")
     return await _show_card(ctx, assignment_id, saved)
 
@@ -849,6 +897,7 @@ FLOW = registry.add_flow(
             Step.NOTE: StepDef(prompt=prompt_note, handle=on_note),
             Step.EVIDENCE: StepDef(prompt=prompt_evidence, handle=on_evidence, accepts_media=True),
             Step.CONFIRM: StepDef(prompt=prompt_confirm, handle=on_confirm, accepts_media=True),
+            Step.FIGURE: StepDef(prompt=report_figures.prompt, handle=on_figure),
         },
     )
 )

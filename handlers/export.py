@@ -397,9 +397,9 @@ async def write_export(
     # of the closed units merged into the root.
     former_units = await predecessors(session, root)
     former = [u.path for u in former_units]
-    found = await progress_in_subtree(session, root, include_closed=True)
+    found = await progress_in_subtree(session, root, include_closed=True, include_retired=True)
     for unit in former_units:
-        found += await progress_in_subtree(session, unit, include_closed=True)
+        found += await progress_in_subtree(session, unit, include_closed=True, include_retired=True)
     rows = sorted(
         {a.assignment_id: a for a in found}.values(),
         key=lambda a: (a.unit_path, a.task_sort, a.deadline, a.assignment_id),
@@ -415,7 +415,7 @@ async def write_export(
                 a.target,
                 latest.value if latest is not None else None,
                 round(a.fraction(day) * 100, 1),
-                PROGRESS_LABELS[a.progress(day)](),
+                _("retired") if a.retired else PROGRESS_LABELS[a.progress(day)](),
                 a.deadline,
                 latest.created_at.astimezone(TZ).date() if latest is not None else None,
             ]

@@ -24,9 +24,9 @@ from __future__ import annotations
 import datetime as dt
 
 from db import reminders as repo
-from db.checkins import AssignmentProgress, assignment_progress, period_key
+from db.checkins import AssignmentProgress, assignment_progress
 from db.models import Role, TaskKind
-from handlers.checkin import latest_text, target_text
+from handlers.checkin import latest_text, planned, target_text
 from handlers.flow import Context, registry
 from handlers.i18n import _, current_language, format_date, local_today, ngettext
 from handlers.render import bold, esc
@@ -53,9 +53,9 @@ def _short(text: str, limit: int = BUTTON_TITLE) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _when(due: dt.date, today: dt.date) -> str:
+def _when(due: dt.date, today: dt.date, inferred: bool = False) -> str:
     left = (due - today).days
-    date = format_date(due)
+    date = planned(format_date(due), inferred)
     if left > 1:
         return ngettext(
             "Due on {date}, in {days} day.", "Due on {date}, in {days} days.", left
@@ -76,12 +76,9 @@ def _reported(row: AssignmentProgress, today: dt.date) -> str:
     target = target_text(row)
     if target is not None:
         lines.append(_("Target: {target}.").format(target=target))
-    if row.kind == TaskKind.RECURRING:
-        lines.append(
-            _("Not yet checked in as done for the period {period}.").format(
-                period=period_key(row.cadence, today)
-            )
-        )
+    period = row.current_period(today)
+    if row.kind == TaskKind.RECURRING and period is not None:
+        lines.append(_("Not yet checked in as done for the period {period}.").format(period=period))
     elif row.latest is None:
         lines.append(_("No check-in yet."))
     else:
@@ -102,7 +99,7 @@ def reminder_messages(row: AssignmentProgress, due: dt.date, today: dt.date) -> 
         [
             bold(heading),
             f"{bold(esc(row.title(current_language())))} ({esc(row.unit_name)})",
-            _when(due, today),
+            _when(due, today, row.inferred and due == row.deadline),
             _reported(row, today),
             _("When it is done, check in so your supervisors see it."),
         ]

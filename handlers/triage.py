@@ -20,6 +20,8 @@ flowchart TD
     card -- tr:ask --> ask[type the question] --> relayed[relayed to the reporter] --> card
     card -- tr:dup --> dup[type or pick the original] --> closed
     card -- tr:close --> outcome[choose outcome] -- tr:out --> note[public note or Skip]
+    outcome -- "tr:out handled, drugs tip, unit drug-free" --> drugs[confirmed a case?]
+    drugs -- "tr:dg:y (re-appraisal flagged on closing) / tr:dg:n" --> note
     note --> closed[closed] --> card
 ```
 """
@@ -42,7 +44,7 @@ from db.members import identities_of_unit_role
 from db.models import Identity, Member, Role, Tip, TipCategory, TipStatus, Unit
 from db.sealed import has_link, keyed_tag, reporter_of, seal_ref
 from db.units import by_id
-from handlers import notify
+from handlers import notify, reappraisal
 from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, registry
 from handlers.i18n import _, current_language, format_date, format_datetime
 from handlers.render import bold, esc, split_text
@@ -713,7 +715,7 @@ async def on_global(ctx: Context, choice: str) -> Reply:
             return await _assign_menu(ctx, tip, unit)
         if action == "asm" and len(args) > 1 and args[1].isdigit():
             return await _assign(ctx, tip, unit, int(args[1]))
-        if tip.status == TipStatus.CLOSED and action in {"ask", "dup", "close", "out"}:
+        if tip.status == TipStatus.CLOSED and action in {"ask", "dup", "close", "out", "dg"}:
             return await render_card(ctx, tip, unit, note=_("This tip is closed."))
         if action == "ask":
             if not await has_link(ctx.session, tip.id):
@@ -728,7 +730,19 @@ async def on_global(ctx: Context, choice: str) -> Reply:
         if action == "close":
             return await _outcome_menu(ctx, tip)
         if action == "out" and len(args) > 1 and args[1] in repo.OUTCOMES:
+            recognition = await reappraisal.recognition_at_stake(ctx.session, tip, args[1])
+            if recognition is not None:
+                return [reappraisal.question(tip, unit, recognition)]
             ctx.goto(FLOW_NAME, Step.NOTE, tip_id=tip.id, outcome=args[1])
+            return await ask_note(ctx)
+        if action == "dg" and len(args) > 1 and args[1] in {"y", "n"}:
+            ctx.goto(
+                FLOW_NAME,
+                Step.NOTE,
+                tip_id=tip.id,
+                outcome=reappraisal.HANDLED,
+                drugs_confirmed=args[1] == "y",
+            )
             return await ask_note(ctx)
     except Invalid as bad:
         return [Message(str(bad))]
@@ -977,8 +991,20 @@ async def on_note(ctx: Context, inp: Incoming) -> Reply:
     await ctx.session.flush()
     await _after_close(ctx, tip, outcome, event.id, note)
     _audit(ctx, "tip.close", tip.id, outcome=outcome)
+    closed = _("Closed.")
+    if ctx.data.get("drugs_confirmed"):
+        await reappraisal.flag_reappraisal(
+            ctx.session,
+            tip,
+            unit,
+            actor_member_id=_actor(ctx),
+            actor_name=ctx.member.full_name if ctx.member else "",
+            now=ctx.now,
+        )
+        _audit(ctx, "recognition.reappraisal", tip.id, unit=unit.code)
+        closed += " " + _("The drug-free recognition is flagged for re-appraisal.")
     ctx.finish()
-    return await render_card(ctx, tip, unit, note=_("Closed."))
+    return await render_card(ctx, tip, unit, note=closed)
 
 
 async def _after_close(

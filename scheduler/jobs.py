@@ -57,6 +57,7 @@ from db.outage import is_outage
 from db.session import Database
 from scheduler.broadcast import ProgressReporter, fan_out_due
 from scheduler.digest import send_digests
+from scheduler.evaluation import send_evaluation_reminders
 from scheduler.housekeeping import tidy_up
 from scheduler.leader import AdvisoryLock
 from scheduler.outbox import OutboxSender
@@ -162,6 +163,13 @@ class SchedulerService:
             self._wrap("deadline-reminders", send_deadline_reminders),
             CronTrigger(hour=hour, minute=0, timezone=self.tz),
             id="deadline-reminders",
+            replace_existing=True,
+            next_run_time=soon,
+        )
+        self.scheduler.add_job(
+            self._wrap("evaluation-reminders", send_evaluation_reminders),
+            CronTrigger(hour=hour, minute=2, timezone=self.tz),
+            id="evaluation-reminders",
             replace_existing=True,
             next_run_time=soon,
         )

@@ -17,7 +17,8 @@ snooze end             ``snooze``                 "remind me tomorrow", unless o
 
 A recurring duty is due at the end of its current period (``period_key`` of
 :mod:`db.checkins`, capped by the assignment's deadline) and done once that
-period has its entry. A snoozed person hears nothing about that assignment
+period has its entry; one the text gives no cadence is reminded of its deadline
+only, like a milestone (no cycle is invented). A snoozed person hears nothing about that assignment
 until the snooze ends.
 
 Every row is keyed ``rem:{assignment}:{identity}:{kind}:{day}`` (nudges
@@ -81,7 +82,7 @@ def period_end(cadence: str | None, day: dt.date) -> dt.date:
 
 def due_date(row: AssignmentProgress, today: dt.date) -> dt.date | None:
     """When ``row`` is due as seen on ``today``; None for a recurring duty that has ended."""
-    if row.kind == TaskKind.RECURRING:
+    if row.kind == TaskKind.RECURRING and row.cadence:
         if row.deadline < today:
             return None
         return min(row.deadline, period_end(row.cadence, today))

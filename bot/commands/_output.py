@@ -17,6 +17,8 @@ TABLE_NAMES = {
     "tasks": N_("Tasks"),
     "assignments": N_("Assignments"),
     "tip categories": N_("Tip categories"),
+    "recognitions": N_("Recognitions"),
+    "status events": N_("Status events"),
 }
 
 # The same msgids as the role labels of handlers/start.py, so both say the same thing.

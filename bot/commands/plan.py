@@ -46,16 +46,16 @@ async def import_plan_command(args: argparse.Namespace) -> int:
 def print_plan_report(report: PlanReport) -> None:
     for table, counts in report.stats.tables.items():
         print(counts_line(table, counts))
-    if report.stale_tasks:
+    if report.retired_tasks:
         print(
-            _("{count} tasks of this plan are no longer in the file; left in place.").format(
-                count=report.stale_tasks
+            _("{count} tasks are no longer in the file: retired, their history kept.").format(
+                count=report.retired_tasks
             )
         )
-    if report.stale_assignments:
+    if report.retired_assignments:
         print(
-            _("{count} assignments are no longer in the file; left in place.").format(
-                count=report.stale_assignments
+            _("{count} assignments are no longer in the file: retired, their history kept.").format(
+                count=report.retired_assignments
             )
         )
     if not report.stats.changed:

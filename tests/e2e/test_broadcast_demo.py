@@ -49,8 +49,8 @@ async def test_citizen_subscribes_and_admin_sends_with_a_photo(
         await emu.submit("admin", Input(choice="bc:a:officer"))
         await emu.submit("admin", Input(choice="bc:a:citizens"))
         _mine, replies = await emu.submit("admin", Input(choice="bc:next"))
-        # Officers of Nam Giang and Kim Liên; the neighbour and the citizen in Nam Giang.
-        assert "Người nhận: 4" in texts(replies)
+        # Officers of Nam Đàn, Nam Giang and Kim Liên; the neighbour and the citizen in Nam Giang.
+        assert "Người nhận: 5" in texts(replies)
         await emu.submit("admin", Input(choice="bc:now"))
         await emu.submit("admin", Input(choice="bc:ok"))
 
@@ -64,5 +64,5 @@ async def test_citizen_subscribes_and_admin_sends_with_a_photo(
         await until(lambda: "Đã hoàn tất." in texts(emu.history("admin")))
         status = [e for e in emu.history("admin") if e.proactive and "Thông báo #1" in e.html]
         assert len(status) == 1  # one status message, edited in place
-        assert "Đã nhận 4, đã chặn 0, lỗi 0, đã hủy 0." in status[0].html
+        assert "Đã nhận 5, đã chặn 0, lỗi 0, đã hủy 0." in status[0].html
         await until(lambda: any(e.document for e in emu.history("admin")))

@@ -89,16 +89,16 @@ def test_plan_import_twice(antt_env: str, capsys: pytest.CaptureFixture[str]) ->
     assert code == 0, err
     assert f"from {SHIPPED_PLAN}" in out
     assert "Units: 40 created, 0 updated, 0 unchanged" in out
-    assert "Assignments: 426 created, 0 updated, 0 unchanged" in out
+    assert "Assignments: 424 created, 0 updated, 0 unchanged" in out
     assert "Tip categories: 9 created" in out
 
     code, out, err = antt(capsys, "plan", "import", str(SHIPPED_PLAN))
     assert code == 0, err
     assert "Units: 0 created, 0 updated, 40 unchanged" in out
     assert "Tasks: 0 created, 0 updated, 36 unchanged" in out
-    assert "Assignments: 0 created, 0 updated, 426 unchanged" in out
+    assert "Assignments: 0 created, 0 updated, 424 unchanged" in out
     assert "Nothing changed." in out
-    assert sql(antt_env, "SELECT count(*) FROM assignment") == [(426,)]
+    assert sql(antt_env, "SELECT count(*) FROM assignment") == [(424,)]
 
 
 def test_malformed_plan_exits_2_with_one_line(
@@ -253,12 +253,12 @@ def test_member_grant_list_revoke(antt_env: str, capsys: pytest.CaptureFixture[s
 def test_demo_prints_the_progress_table(antt_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = antt(capsys, "demo", "--setup-only")
     assert code == 0, err
-    assert "Assignments: 426 created" in out
+    assert "Assignments: 424 created" in out
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith(" #  Task"))
     assert "Units" in header and "Next deadline" in header
     assert any("Own implementation plan issued" in line for line in lines)  # English titles
-    assert lines[-1] == "36 tasks, 426 assignments, 0 done."
+    assert lines[-1] == "36 tasks, 424 assignments, 1 done."  # Nam Đàn's six-month report
     # a second run imports nothing new and prints the same table
     code, again, _err = antt(capsys, "demo", "--setup-only")
     assert "Nothing changed." in again

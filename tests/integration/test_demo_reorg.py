@@ -54,9 +54,19 @@ async def test_the_merger_waits_for_july_and_the_day_jobs_apply_it(
         " WHERE u.valid_to = '2025-07-01' ORDER BY 1",
     )
     assert closed == [
+        ("hung-tien", "dai-hue"),
+        ("khanh-son", "thien-nhan"),
         ("kim-lien", "kim-lien-moi"),
+        ("nam-anh", "dai-hue"),
         ("nam-dan", None),
         ("nam-giang", "kim-lien-moi"),
+        ("nam-hung", "thien-nhan"),
+        ("nam-linh", "dai-hue"),
+        ("nam-nghia", "thien-nhan"),
+        ("nam-thai", "thien-nhan"),
+        ("nam-thanh", "thien-nhan"),
+        ("nam-xuan", "dai-hue"),
+        ("xuan-hoa", "dai-hue"),
     ]
     assert ("Trần Văn Hùng", "officer", "kim-lien-moi") in await grants(db)
     assert ("Hoàng Thị Mai", "officer", "kim-lien-moi") in await grants(db)

@@ -31,7 +31,7 @@ async def test_seed_twice(db: Database, tmp_path: Path) -> None:
     assert first.history_added
     assert [r.plan_code for _, r in first.plans][1] == DEMO_PLAN_CODE
     counts = await _counts(db)
-    assert counts["checkin"] == 6 and counts["tip"] == 2
+    assert counts["checkin"] == 7 and counts["tip"] == 2  # 6 + the six-month report
 
     async with UnitOfWork(db) as uow:
         again = await seed(uow.session, settings)
@@ -74,4 +74,4 @@ async def test_seed_twice(db: Database, tmp_path: Path) -> None:
                 .order_by(Unit.code)
             )
         ).scalars()
-        assert list(officer_units) == ["kim-lien", "nam-giang"]
+        assert list(officer_units) == ["kim-lien", "nam-dan", "nam-giang"]

@@ -41,12 +41,12 @@ EXPECTED_ASSIGNMENTS = {
     "typical-enterprises": 20,
     "typical-schools": 20,
     "typical-province-level-units": 1,
-    "industrial-park-pilot": 2,
+    "industrial-park-pilot": 2,  # cong-an-tinh with bql-kkt-dong-nam (III.7)
     "enterprise-pilot": 18,  # 20 - hung-nguyen, nghi-loc
     "former-police-model": 1,
     "school-law-model-review": 2,
     "traffic-tip-model-review": 1,
-    "parish-model": 16,  # hung-nguyen + 15 localities
+    "parish-model": 17,  # the pilot: cong-an-tinh, so-dttg (III.1, III.3) + 15 localities
     "at-risk-youth-model": 22,  # cong-an-tinh, tinh-doan + 20 districts
     "drug-free-district": 5,
     "drug-free-communes": 15,  # 6 at 100% + (20 - 11 excepted) at 30%
@@ -69,9 +69,10 @@ EXPECTED_ASSIGNMENTS = {
     "rural-security-criterion": 2,
     "security-standard-classification": 20,
     # section IV, the reporting calendar: every reporting unit (20 districts + 9 agencies)
-    "implementation-plan": 29,
-    "report-6-months": 29,
-    "report-1-year": 29,
+    # but the provincial police, which compiles the reports
+    "implementation-plan": 28,
+    "report-6-months": 28,
+    "report-1-year": 28,
 }
 UNITS_BY_KIND = {
     "province": 1,
@@ -97,14 +98,14 @@ async def test_shipped_plan_counts(db: Database) -> None:
         )
     )
     assert found == EXPECTED_ASSIGNMENTS
-    assert sum(EXPECTED_ASSIGNMENTS.values()) == 426
+    assert sum(EXPECTED_ASSIGNMENTS.values()) == 424
     assert await scalar(db, "SELECT count(*) FROM tip_category") == 9
     counts = {name: c.as_dict() for name, c in report.stats.tables.items()}
     assert counts == {
         "units": {"created": 40, "updated": 0, "unchanged": 0},
         "plans": {"created": 1, "updated": 0, "unchanged": 0},
         "tasks": {"created": 36, "updated": 0, "unchanged": 0},
-        "assignments": {"created": 426, "updated": 0, "unchanged": 0},
+        "assignments": {"created": 424, "updated": 0, "unchanged": 0},
         "tip categories": {"created": 9, "updated": 0, "unchanged": 0},
     }
 
@@ -144,7 +145,54 @@ async def test_group_and_except_expansion(db: Database) -> None:
         " WHERE t.code = 'enterprise-pilot'",
     )
     parish = await _targets(db, "parish-model")
-    assert len(parish) == 16 and "hung-nguyen" in parish
+    assert len(parish) == 17 and "hung-nguyen" not in parish
+    assert {"cong-an-tinh", "so-dttg"} <= parish.keys()
+
+
+async def test_owners_and_cadences_follow_the_text(db: Database) -> None:
+    await import_plan(db, SHIPPED_PLAN)
+    owners = await rows(
+        db,
+        "SELECT t.code, a.deadline, string_agg(u.code, ',' ORDER BY u.code)"
+        " FROM assignment a JOIN task t ON t.id = a.task_id JOIN unit u ON u.id = a.unit_id"
+        " WHERE t.code IN ('industrial-park-pilot', 'parish-model')"
+        " AND a.deadline < '2025-12-31' OR t.code = 'industrial-park-pilot'"
+        " GROUP BY t.code, a.deadline ORDER BY t.code",
+    )
+    assert owners == [
+        ("industrial-park-pilot", dt.date(2025, 12, 31), "bql-kkt-dong-nam,cong-an-tinh"),
+        ("parish-model", dt.date(2025, 7, 15), "cong-an-tinh,so-dttg"),
+    ]
+    # the provincial police compiles the reports and owes none of them
+    assert not await scalar(
+        db,
+        "SELECT count(*) FROM assignment a JOIN task t ON t.id = a.task_id"
+        " JOIN unit u ON u.id = a.unit_id WHERE t.is_reporting AND u.code = 'cong-an-tinh'",
+    )
+    cadences = dict(await rows(db, "SELECT code, cadence FROM task WHERE kind = 'recurring'"))
+    assert cadences == {
+        "model-units-quarterly-report": "quarterly",  # "định kỳ hàng quý"
+        "grassroots-force-training": None,
+        "drug-free-reappraisal": None,
+        "security-standard-classification": "yearly",  # "hàng năm"
+    }
+    classification = await rows(
+        db,
+        "SELECT DISTINCT a.deadline, a.inferred FROM assignment a JOIN task t"
+        " ON t.id = a.task_id WHERE t.code = 'security-standard-classification'",
+    )
+    assert classification == [(dt.date(2025, 12, 15), True)]
+    bases = dict(await rows(db, "SELECT code, recognition FROM task WHERE recognition IS NOT NULL"))
+    assert bases == {"typical-communes": "model", "drug-free-communes": "drug_free"}
+    figures = await scalar(db, "SELECT figures FROM task WHERE code = 'report-6-months'")
+    assert len(figures) == 17
+    assert figures[0] == {
+        "code": "models-built",
+        "vi": "Mô hình, điển hình xây dựng mới",
+        "en": "Models built",
+    }
+    assert {f["code"]: f.get("source") for f in figures}["tips-received"] == "tips_received"
+    assert await scalar(db, "SELECT figures FROM task WHERE code = 'report-1-year'") == figures
 
 
 async def test_reporting_calendar_becomes_report_tasks(db: Database) -> None:
@@ -156,9 +204,9 @@ async def test_reporting_calendar_becomes_report_tasks(db: Database) -> None:
         " WHERE t.is_reporting GROUP BY t.id ORDER BY t.sort",
     )
     assert found == [
-        ("implementation-plan", "report", True, 29, dt.date(2025, 3, 20), dt.date(2025, 3, 20), 0),
-        ("report-6-months", "report", True, 29, dt.date(2025, 6, 10), dt.date(2025, 6, 10), 0),
-        ("report-1-year", "report", True, 29, dt.date(2025, 12, 10), dt.date(2025, 12, 10), 0),
+        ("implementation-plan", "report", True, 28, dt.date(2025, 3, 20), dt.date(2025, 3, 20), 0),
+        ("report-6-months", "report", True, 28, dt.date(2025, 6, 10), dt.date(2025, 6, 10), 0),
+        ("report-1-year", "report", True, 28, dt.date(2025, 12, 10), dt.date(2025, 12, 10), 0),
     ]
     units = await rows(
         db,
@@ -210,13 +258,13 @@ async def test_second_import_changes_nothing(db: Database) -> None:
     report = await import_plan(db, SHIPPED_PLAN)
     assert await dump(db) == before
     assert not report.stats.changed
-    assert {c.unchanged for c in report.stats.tables.values()} == {40, 1, 36, 426, 9}
-    assert (report.stale_tasks, report.stale_assignments) == (0, 0)
+    assert {c.unchanged for c in report.stats.tables.values()} == {40, 1, 36, 424, 9}
+    assert (report.retired_tasks, report.retired_assignments) == (0, 0)
     # one audit row for the first import, none for the second
     assert [r[2] for r in before["audit"]] == ["plan.import"]
 
 
-async def test_changed_file_updates_in_place_and_keeps_dropped_assignments(
+async def test_changed_file_updates_in_place_and_retires_dropped_assignments(
     db: Database, tmp_path: Path
 ) -> None:
     await import_plan(db, SHIPPED_PLAN)
@@ -232,8 +280,8 @@ async def test_changed_file_updates_in_place_and_keeps_dropped_assignments(
             "      - {units: [do-luong, yen-thanh], deadline: 2025-05-10}\n",
         )
         .replace(
-            "      - {units: [kcn-vsip, kcn-wha], deadline: 2025-12-31, note:",
-            "      - {units: [kcn-vsip], deadline: 2025-12-31, note:",
+            "      - {units: [cong-an-tinh, bql-kkt-dong-nam], deadline: 2025-12-31, note:",
+            "      - {units: [cong-an-tinh], deadline: 2025-12-31, note:",
         )
     )
     path = tmp_path / "plan.yaml"
@@ -243,8 +291,14 @@ async def test_changed_file_updates_in_place_and_keeps_dropped_assignments(
 
     counts = {name: c.as_dict() for name, c in report.stats.tables.items()}
     assert counts["units"] == {"created": 0, "updated": 1, "unchanged": 39}
-    assert counts["assignments"] == {"created": 1, "updated": 1, "unchanged": 424}
-    assert report.stale_assignments == 1  # kcn-wha's pilot: left in place, counted
+    assert counts["assignments"] == {"created": 1, "updated": 1, "unchanged": 422}
+    assert (report.retired_tasks, report.retired_assignments) == (0, 1)
+    retired = await rows(
+        db,
+        "SELECT t.code, u.code FROM assignment a JOIN task t ON t.id = a.task_id"
+        " JOIN unit u ON u.id = a.unit_id WHERE a.retired_at IS NOT NULL",
+    )
+    assert retired == [("industrial-park-pilot", "bql-kkt-dong-nam")]
     assert dict(await rows(db, "SELECT code, id FROM unit")) == ids_before
     target = await rows(
         db,
@@ -252,7 +306,7 @@ async def test_changed_file_updates_in_place_and_keeps_dropped_assignments(
         " WHERE t.code = 'typical-province-level-units'",
     )
     assert target == [(Decimal(8), dt.date(2025, 11, 30))]
-    assert await scalar(db, "SELECT count(*) FROM assignment") == 427
+    assert await scalar(db, "SELECT count(*) FROM assignment") == 425  # the retired one kept
     assert await scalar(db, "SELECT name_search FROM unit WHERE code = 'nghi-huong'") == (
         "phuong nghi huong (moi)"
     )
@@ -335,11 +389,11 @@ MALFORMED = [
     ),
     (
         "bad-date-format",
-        "due: 2025-06-10,",
-        "due: 10/06/2025,",
-        "reporting[report-6-months].due",
-        "invalid date 10/06/2025",
-        "10/06/2025",
+        "due: 2025-03-20,",
+        "due: 20/03/2025,",
+        "reporting[implementation-plan].due",
+        "invalid date 20/03/2025",
+        "20/03/2025",
     ),
     (
         "duplicate-unit-code",
@@ -431,15 +485,15 @@ MALFORMED = [
     ),
     (
         "except-without-group",
-        "{units: [kcn-vsip, kcn-wha], deadline: 2025-12-31,",
-        "{units: [kcn-vsip, kcn-wha], except: [kcn-wha], deadline: 2025-12-31,",
+        "{units: [cong-an-tinh, bql-kkt-dong-nam], deadline: 2025-12-31,",
+        "{units: [cong-an-tinh, bql-kkt-dong-nam], except: [kcn-wha], deadline: 2025-12-31,",
         "tasks[industrial-park-pilot].assignments[0].except",
         "except is only allowed with group",
         "except: [kcn-wha]",
     ),
     (
         "duplicate-after-expansion",
-        "{units: [hung-nguyen], deadline: 2025-07-15,",
+        "{units: [cong-an-tinh, so-dttg], deadline: 2025-07-15,",
         "{units: [vinh], deadline: 2025-07-15,",
         "tasks[parish-model].assignments[1]",
         "vinh already has this task (line",
@@ -463,19 +517,20 @@ MALFORMED = [
     ),
     (
         "unquoted-comma",
-        'note: "the province\'s pilot, led by cong-an-tinh with so-dttg"}',
-        "note: the province's pilot, led by cong-an-tinh with so-dttg}",
-        "tasks[parish-model].assignments[0].led by cong-an-tinh with so-dttg",
+        "note: \"the province's pilot at one parish in Hưng Nguyên, led",
+        "note: the province's pilot at one parish in Hưng Nguyên, led",
+        "tasks[parish-model].assignments[0].led by the provincial police with the Department"
+        " of Ethnic and Religious Affairs (III.1",
         "a key without a value; quote text that contains a comma",
-        "led by cong-an-tinh",
+        "pilot at one parish",
     ),
     (
         "report-wrong-kind",
-        "{code: report-1-year, kind: report,",
-        "{code: report-1-year, kind: milestone,",
-        "reporting[report-1-year].kind",
+        "{code: implementation-plan, kind: report,",
+        "{code: implementation-plan, kind: milestone,",
+        "reporting[implementation-plan].kind",
         "reporting entries must have kind report, got milestone",
-        "{code: report-1-year",
+        "{code: implementation-plan",
     ),
     (
         "duplicate-tip-category",

@@ -52,7 +52,9 @@ async def test_a_snooze_ending_on_a_quiet_day_brings_one_reminder_back(db: Datab
 
 async def test_a_recurring_duty_is_reminded_on_its_last_day_then_stops(db: Database) -> None:
     team = await make_team(db)
-    task = await add_task(db, team.world, TaskKind.RECURRING, "Tuần tra", "Patrols")
+    task = await add_task(
+        db, team.world, TaskKind.RECURRING, "Tuần tra", "Patrols", cadence="monthly"
+    )
     await assign(db, task, team.world.a, D(2025, 5, 20))  # ends before May does
     await run_days(db, D(2025, 5, 10), D(2025, 6, 10))
     assert kinds(await outbox(db, team.officer)) == [

@@ -204,7 +204,9 @@ async def test_reporting_calendar_reaches_every_reporting_unit(db: Database) -> 
 
 async def test_recurring_duty_is_due_at_the_end_of_each_period(db: Database) -> None:
     team = await make_team(db)
-    task = await add_task(db, team.world, TaskKind.RECURRING, "Tuần tra", "Patrols")
+    task = await add_task(
+        db, team.world, TaskKind.RECURRING, "Tuần tra", "Patrols", cadence="monthly"
+    )
     aid = await assign(db, task, team.world.a, D(2025, 12, 31))
 
     await run_days(db, D(2025, 5, 20), D(2025, 6, 10))
@@ -216,7 +218,7 @@ async def test_recurring_duty_is_due_at_the_end_of_each_period(db: Database) -> 
     text = messages((await outbox(db, team.officer))[0])[0].text
     assert "Due on 31/05/2025, in 7 days." in text and "2025-05" in text
 
-    june = period_key(None, D(2025, 6, 15))
+    june = period_key("monthly", D(2025, 6, 15))
     await check_in(db, team.officer, aid, at(D(2025, 6, 15)), status="done", period=june)
     await run_days(db, D(2025, 6, 11), D(2025, 7, 1))
     assert kinds(await outbox(db, team.officer))[3:] == []  # June was done

@@ -211,9 +211,9 @@ def test_milestone_report_and_recurring_are_done_by_status() -> None:
     assert may == "2025-W19"
     assert row("recurring", cadence="weekly", status="done", period=may).is_done(TODAY)
     assert not row("recurring", cadence="weekly", status="done", period="2025-W18").is_done(TODAY)
-    assert not row("recurring", status="done", period="2025-04").is_done(TODAY)
-    assert row("recurring", status="done", period="2025-05").is_done(TODAY)
-    assert not row("recurring", status="in_progress", period="2025-05").is_done(TODAY)
+    assert not row("recurring", cadence="monthly", status="done", period="2025-04").is_done(TODAY)
+    assert row("recurring", cadence="monthly", status="done", period="2025-05").is_done(TODAY)
+    assert not row("recurring", cadence="monthly", status="in_progress", period="2025-05").is_done(TODAY)
     assert row("unknown-kind", status="done").is_done(TODAY) is False
 
 
@@ -232,9 +232,9 @@ def test_the_deadline_day_is_not_overdue_the_next_day_is() -> None:
 def test_progress_of_blocked_not_started_and_a_new_period() -> None:
     assert row("milestone", status="blocked").progress(TODAY) == Progress.BLOCKED
     assert row("milestone", status="not_started").progress(TODAY) == Progress.NOT_STARTED
-    last_month = row("recurring", status="in_progress", period="2025-04")
+    last_month = row("recurring", cadence="monthly", status="in_progress", period="2025-04")
     assert last_month.progress(TODAY) == Progress.NOT_STARTED
-    this_month = row("recurring", status="in_progress", period="2025-05")
+    this_month = row("recurring", cadence="monthly", status="in_progress", period="2025-05")
     assert this_month.progress(TODAY) == Progress.IN_PROGRESS
 
 
@@ -252,9 +252,9 @@ def test_laggards_sort_overdue_then_blocked_then_lowest_share() -> None:
 
 
 def test_a_recurring_duty_is_due_at_its_period_end_capped_by_the_deadline() -> None:
-    monthly = row("recurring", deadline=D(2025, 12, 31))
+    monthly = row("recurring", cadence="monthly", deadline=D(2025, 12, 31))
     assert due_date(monthly, D(2025, 5, 10)) == D(2025, 5, 31)
-    capped = row("recurring", deadline=D(2025, 5, 20))
+    capped = row("recurring", cadence="monthly", deadline=D(2025, 5, 20))
     assert due_date(capped, D(2025, 5, 10)) == D(2025, 5, 20)
     assert due_date(capped, D(2025, 5, 20)) == D(2025, 5, 20)  # the last day still counts
     assert due_date(capped, D(2025, 5, 21)) is None  # ended
@@ -284,7 +284,7 @@ def test_reminder_days_of_a_one_off_task(today: dt.date, kind: Kind | None) -> N
 
 def test_weekly_duties_get_no_seven_day_reminder_and_duties_are_never_overdue() -> None:
     weekly = row("recurring", cadence="weekly", deadline=D(2025, 12, 31))
-    monthly = row("recurring", deadline=D(2025, 6, 30))
+    monthly = row("recurring", cadence="monthly", deadline=D(2025, 6, 30))
     seen_weekly, seen_monthly = set(), set()
     day = D(2025, 5, 1)
     while day <= D(2025, 8, 31):
