@@ -213,7 +213,9 @@ def test_milestone_report_and_recurring_are_done_by_status() -> None:
     assert not row("recurring", cadence="weekly", status="done", period="2025-W18").is_done(TODAY)
     assert not row("recurring", cadence="monthly", status="done", period="2025-04").is_done(TODAY)
     assert row("recurring", cadence="monthly", status="done", period="2025-05").is_done(TODAY)
-    assert not row("recurring", cadence="monthly", status="in_progress", period="2025-05").is_done(TODAY)
+    assert not row("recurring", cadence="monthly", status="in_progress", period="2025-05").is_done(
+        TODAY
+    )
     assert row("unknown-kind", status="done").is_done(TODAY) is False
 
 
