@@ -11,7 +11,8 @@ it meanwhile.
 ===================  ===========================================  ===================
 job                  when (Asia/Ho_Chi_Minh)                      also at start-up
 ===================  ===========================================  ===================
-deadline reminders   daily at ``reminder_hour`` (07:00)           yes
+deadline reminders   daily at ``reminder_hour`` (07:00); days     yes
+                     missed while no process ran first (late)
 check-in nudges      Mondays at ``reminder_hour``:05              if past that hour
 tip escalation       every 10 minutes, if ``scheduler.tips``      yes
                      provides ``escalate_unacknowledged``
@@ -49,11 +50,12 @@ from bot.health import Backoff, Health, describe, wait_or_stop
 from db.models import utcnow
 from db.outage import is_outage
 from db.session import Database
+from scheduler.catch_up import deadline_reminders_caught_up
 from scheduler.digest import send_digests
 from scheduler.housekeeping import tidy_up
 from scheduler.leader import AdvisoryLock
 from scheduler.outbox import OutboxSender
-from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
+from scheduler.reminders import send_checkin_nudges
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +151,7 @@ class SchedulerService:
         now_local = self.clock().astimezone(self.tz)
         soon = dt.datetime.now(self.tz) + dt.timedelta(seconds=1)
         self.scheduler.add_job(
-            self._wrap("deadline-reminders", send_deadline_reminders),
+            self._wrap("deadline-reminders", deadline_reminders_caught_up),
             CronTrigger(hour=hour, minute=0, timezone=self.tz),
             id="deadline-reminders",
             replace_existing=True,
