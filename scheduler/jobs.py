@@ -63,7 +63,7 @@ Clock = Callable[[], dt.datetime]
 Job = Callable[[Database, Settings, dt.datetime], Awaitable[Any]]
 TIP_ESCALATION_MINUTES = 10
 DIGEST_CATCH_UP_HOURS = 4
-JOB_RETRY_MAX_SECONDS = 60.0
+JOB_RETRY_MAX_SECONDS = 10.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 

@@ -81,7 +81,7 @@ Clock = Callable[[], dt.datetime]
 ERROR_LIMIT = 1000  # characters of an error kept in last_error
 # The limits are kept with a little room: the messenger measures arrival times, which
 # jitter by a few milliseconds against our send times.
-RATE_MARGIN = 0.97
+RATE_MARGIN = 0.95
 TAKEOVER_PAUSE = 1.0  # seconds a new sender waits: a dead sender's last sends age out
 RECENT = dt.timedelta(seconds=60)  # sends read back on taking over (the group window)
 
