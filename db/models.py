@@ -554,6 +554,15 @@ class Outbox(Base):
     leased_by: Mapped[str | None] = mapped_column(String(64))
 
 
+class JobDay(Base):
+    """The last local day a daily job ran (migration i12_outbox_lease): missed days catch up."""
+
+    __tablename__ = "job_day"
+
+    name: Mapped[str] = mapped_column(String(48), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+
+
 class Audit(Base):
     __tablename__ = "audit"
     __table_args__ = (Index("ix_audit_at", "at"),)

@@ -11,7 +11,8 @@ it meanwhile.
 ===================  ===========================================  ===================
 job                  when (Asia/Ho_Chi_Minh)                      also at start-up
 ===================  ===========================================  ===================
-deadline reminders   daily at ``reminder_hour`` (07:00)           yes
+deadline reminders   daily at ``reminder_hour`` (07:00); days     yes
+                     missed while no process ran first (late)
 check-in nudges      Mondays at ``reminder_hour``:05              if past that hour
 tip escalation       every 10 minutes, if ``scheduler.tips``      yes
                      provides ``escalate_unacknowledged``
@@ -56,12 +57,13 @@ from db.models import utcnow
 from db.outage import is_outage
 from db.session import Database
 from scheduler.broadcast import ProgressReporter, fan_out_due
+from scheduler.catch_up import deadline_reminders_caught_up
 from scheduler.digest import send_digests
 from scheduler.evaluation import send_evaluation_reminders
 from scheduler.housekeeping import tidy_up
 from scheduler.leader import AdvisoryLock
 from scheduler.outbox import OutboxSender
-from scheduler.reminders import send_checkin_nudges, send_deadline_reminders
+from scheduler.reminders import send_checkin_nudges
 from scheduler.reorganize import apply_due_reorganizations
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ Job = Callable[[Database, Settings, dt.datetime], Awaitable[Any]]
 TIP_ESCALATION_MINUTES = 10
 FANOUT_SECONDS = 2
 DIGEST_CATCH_UP_HOURS = 4
-JOB_RETRY_MAX_SECONDS = 60.0
+JOB_RETRY_MAX_SECONDS = 10.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 
@@ -160,7 +162,7 @@ class SchedulerService:
         now_local = self.clock().astimezone(self.tz)
         soon = dt.datetime.now(self.tz) + dt.timedelta(seconds=1)
         self.scheduler.add_job(
-            self._wrap("deadline-reminders", send_deadline_reminders),
+            self._wrap("deadline-reminders", deadline_reminders_caught_up),
             CronTrigger(hour=hour, minute=0, timezone=self.tz),
             id="deadline-reminders",
             replace_existing=True,

@@ -1,10 +1,10 @@
 """Token buckets that keep the outbox sender under the messengers' limits.
 
 Telegram's documented ceilings: about 30 messages a second per bot, one a
-second per chat, 20 a minute per group. Each bucket holds one token (no bursts)
-and is drawn by *reservation*: taking a token may leave the bucket in debt, and
-the caller waits until the debt is paid, so concurrent senders queue up in
-order instead of racing for the same token. A 429 pauses a whole bot.
+second per chat, 20 a minute per group. Each bucket holds one token (no bursts).
+Senders of one bot take their tokens one at a time, in order (``acquire``), each
+waiting until its token is due, so the spacing holds in real time. A 429 pauses
+a whole bot.
 
 The buckets live in one process: the outbox has one sender per channel at a
 time (:mod:`scheduler.leader`), and a sender taking over learns from the outbox
@@ -89,6 +89,7 @@ class Limiter:
         self._bots: dict[str, TokenBucket] = {}
         self._chats: dict[tuple[str, str], TokenBucket] = {}
         self._paused_until: dict[str, float] = {}
+        self._gates: dict[str, asyncio.Lock] = {}
 
     def _buckets(self, channel: str, chat_id: str, now: float) -> list[TokenBucket]:
         bot = self._bots.get(channel)
@@ -135,10 +136,20 @@ class Limiter:
         return max(self.paused_for(channel), chat.wait_for_one(now))
 
     async def acquire(self, channel: str, chat_id: str) -> None:
-        """Reserve a token of the bot and of the chat, then wait until both are due."""
-        now = self.monotonic()
-        delay = max(b.reserve(now) for b in self._buckets(channel, chat_id, now))
-        delay = max(delay, self.paused_for(channel))
-        while delay > 0:
-            await self.sleep(delay)
-            delay = self.paused_for(channel)  # a 429 may have come in meanwhile
+        """Take a token of the bot and of the chat, waiting until both are due.
+
+        Callers go one at a time per bot, each taking its token when its turn
+        comes: the spacing holds in real time even when the event loop was held
+        up (reserving ahead would let every waiter that fell due during a stall
+        go at once, a burst over the limit).
+        """
+        gate = self._gates.get(channel)
+        if gate is None:
+            gate = self._gates[channel] = asyncio.Lock()
+        async with gate:
+            now = self.monotonic()
+            delay = max(b.reserve(now) for b in self._buckets(channel, chat_id, now))
+            delay = max(delay, self.paused_for(channel))
+            while delay > 0:
+                await self.sleep(delay)
+                delay = self.paused_for(channel)  # a 429 may have come in meanwhile

@@ -30,8 +30,10 @@ the daily run is at 07:00, when the quiet hours end.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -41,8 +43,11 @@ from db import reminders as repo
 from db.checkins import AssignmentProgress
 from db.models import Identity, Role, TaskKind
 from db.session import Database, UnitOfWork
+from handlers.i18n import _
 from handlers.notify import enqueue
 from handlers.reminders import nudge_messages, reminder_messages
+from handlers.render import esc
+from handlers.types import Message
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +124,24 @@ def nudge_key(identity_id: int, day: dt.date) -> str:
     return f"nudge:{identity_id}:{year}-W{week:02d}"
 
 
-async def send_deadline_reminders(db: Database, settings: Settings, now: dt.datetime) -> int:
-    """Queue today's deadline reminders; returns how many rows were new."""
+def marked_late(render: Callable[[], list[Message]], day: dt.date) -> list[Message]:
+    """``render()`` with a first line saying the reminder belongs to ``day``, gone by."""
+    note = _("Late reminder for {date}: the bot was not running that day.").format(
+        date=day.strftime("%d/%m/%Y")
+    )
+    messages = render()
+    first = messages[0]
+    return [dataclasses.replace(first, text=f"{esc(note)}\n{first.text}"), *messages[1:]]
+
+
+async def send_deadline_reminders(
+    db: Database, settings: Settings, now: dt.datetime, *, late: bool = False
+) -> int:
+    """Queue the deadline reminders of ``now``'s day; how many rows were new.
+
+    ``late``: that day has passed (a catch-up, ``scheduler.catch_up``): each
+    reminder says so on its first line.
+    """
     today = local_today(now, settings)
     queued = 0
     async with UnitOfWork(db) as uow:
@@ -148,10 +169,11 @@ async def send_deadline_reminders(db: Database, settings: Settings, now: dt.date
                     kind = Kind.SNOOZED
                 if kind is None:
                     continue
+                render = partial(reminder_messages, row, due, today)
                 if await enqueue(
                     session,
                     identity,
-                    partial(reminder_messages, row, due, today),
+                    partial(marked_late, render, today) if late else render,
                     dedup_key=reminder_key(row.assignment_id, identity.id, kind, today),
                     not_before=now,
                 ):

@@ -30,6 +30,9 @@ def test_key_strength() -> None:
     assert key_bits("dev-only-change-me") == 0
     assert key_bits("ab" * 40) == 0  # long, but two characters
     assert key_bits("0123456789abcdef" * 4) == 256  # 64 hex digits = 32 bytes
+    # `openssl rand -hex 32` rarely shows all 16 digits (here 12 of them): still a key
+    assert key_bits("0123456789ab" * 5 + "0123") == 256
+    assert key_bits("012345678" * 7 + "0") == 0  # 9 different digits: a pattern
     assert key_bits("0123456789abcdef" * 3) == 192
     assert key_bits(new_key()) >= 256 and len(new_key()) == 43
     require_strong_key(Settings(secret_key=TEST_KEY))  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from typing import Any
 
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 
 from bot.channels.base import DeliveryError, RecipientBlocked
@@ -40,6 +40,7 @@ from bot.channels.telegram.media import telegram_fetcher
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.config import Settings
 from bot.errors import UserError
+from bot.health import Backoff, describe
 from bot.redact import install_redaction
 from db.members import mark_blocked
 from db.session import UnitOfWork
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,256}")  # at least 32: not guessable
 COMMAND_PATTERN = re.compile(r"[a-z0-9_]{1,32}")
+STARTUP_RETRY_MAX_SECONDS = 60.0
 
 
 def check_settings(settings: Settings, *, webhook_url: str | None = None) -> str:
@@ -300,7 +302,7 @@ class TelegramService:
 
     async def start(self) -> None:
         app = self.application
-        await app.initialize()
+        await self._initialize()
         self._started = True
         await publish_commands(app)
         await app.start()
@@ -343,6 +345,30 @@ class TelegramService:
             await app.stop()
         await app.shutdown()
         self._started = False
+
+    async def _initialize(self) -> None:
+        """``getMe`` until the Bot API answers: one line per failure, then a longer pause."""
+        root = (self.settings.telegram_api_url or "https://api.telegram.org").rstrip("/")
+        backoff = Backoff(first=1.0, cap=STARTUP_RETRY_MAX_SECONDS)
+        while True:
+            try:
+                await self.application.initialize()
+                return
+            except InvalidToken as exc:  # no point in trying again
+                message = _(
+                    "The Telegram Bot API at {url} refused the token: check "
+                    "ANTT_TELEGRAM_TOKEN and ANTT_TELEGRAM_API_URL."
+                )
+                raise UserError(message.format(url=root)) from exc
+            except NetworkError as exc:  # unreachable, timed out, 5xx (not a bad token)
+                delay = backoff.next()
+                log.error(
+                    "Telegram Bot API at %s unreachable (%s); trying again in %.0f s",
+                    root,
+                    describe(exc),
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     async def _settle(self, seconds: float = 5.0) -> None:
         """Wait (a little) for updates in flight: a held one gives up once the engine closes."""

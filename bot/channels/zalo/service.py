@@ -40,6 +40,7 @@ from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import DEFAULT_API_URL, ZaloClient, ZaloError
 from bot.config import Settings
 from bot.errors import UserError
+from bot.health import Backoff
 from bot.media_links import mount_media, public_links
 from db.members import mark_blocked
 from db.models import Attachment
@@ -117,7 +118,7 @@ class ZaloService:
         install_redaction(self._token)
         await self.client.start()
         self.media.kick()  # what an earlier run could not fetch
-        me = await self.client.call("getMe")
+        me = await self._get_me()
         if self.webhook_url:
             assert self.settings.zalo_webhook_secret is not None
             await self.client.call(
@@ -130,6 +131,22 @@ class ZaloService:
             await self.client.call("deleteWebhook")
             self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
             log.info("zalo: polling as %s", (me or {}).get("account_name", "?"))
+
+    async def _get_me(self) -> Any:
+        """``getMe`` until the Zalo Bot API answers (unreachable: one line, then again)."""
+        url = self.settings.zalo_api_url or DEFAULT_API_URL
+        backoff = Backoff(first=1.0, cap=60.0)
+        while True:
+            try:
+                return await self.client.call("getMe")
+            except ZaloError as exc:
+                if exc.status not in (0, 408) and exc.status < 500:
+                    raise
+                delay = backoff.next()
+                log.error(
+                    "Zalo Bot API at %s unreachable (%s); trying again in %.0f s", url, exc, delay
+                )
+                await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         if self._poller is not None:
