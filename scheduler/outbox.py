@@ -170,6 +170,7 @@ class OutboxSender:
         self.channels = dict(channels)
         self.clock = clock
         self._announcements: dict[int, dict[str, Any]] = {}
+        self._announcements_lock = asyncio.Lock()
         self.limiter = limiter or Limiter(
             Rates(
                 bot_per_second=settings.bot_rate_per_second * RATE_MARGIN,
@@ -446,15 +447,16 @@ class OutboxSender:
     async def _announcement(self, row: Claimed) -> list[dict[str, Any]]:
         """The messages of an announcement for this recipient: member or citizen, language."""
         broadcast_id = int(row.payload["broadcast"])
-        rendered = self._announcements.get(broadcast_id)
-        if rendered is None:
-            async with self.db.sessions() as session:
-                rendered = await session.scalar(
-                    select(Broadcast.messages).where(Broadcast.id == broadcast_id)
-                )
-            if len(self._announcements) > 16:
-                self._announcements.clear()
-            rendered = self._announcements[broadcast_id] = rendered or {}
+        async with self._announcements_lock:  # one look-up, not one per concurrent chat
+            rendered = self._announcements.get(broadcast_id)
+            if rendered is None:
+                async with self.db.sessions() as session:
+                    rendered = await session.scalar(
+                        select(Broadcast.messages).where(Broadcast.id == broadcast_id)
+                    )
+                if len(self._announcements) > 16:
+                    self._announcements.clear()
+                rendered = self._announcements[broadcast_id] = rendered or {}
         variants = rendered.get(row.payload.get("as", "citizen"), {})
         found: list[dict[str, Any]] = variants.get(row.language or "vi") or variants.get("vi", [])
         return found

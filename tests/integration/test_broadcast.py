@@ -342,3 +342,34 @@ async def test_personal_rows_go_before_an_announcement(db: Database) -> None:
     # The first claim of 4 (of 31 due rows, the personal one queued last) holds it.
     assert ("c-7", "Trả lời tin báo") in channel.delivered
     assert len(channel.delivered) == 4
+
+
+async def test_quiet_hours_hold_an_announcement_unless_it_is_urgent(db: Database) -> None:
+    world = await make_world(db)
+    await add_admins(db, world, "a-1")
+    await add_subscribers(db, world.units["ben-thuy"], 1, 2)
+    night = dt.datetime(2025, 5, 5, 15, 0, tzinfo=dt.UTC)  # 22:00 in Hanoi
+    engine = make_engine(db, Clock(night))
+    author = staff_like(engine, "a-1")
+    for urgent in (False, True):
+        await compose(author, f"Thông báo {'khẩn' if urgent else 'thường'}")
+        await author.press("bc:a:citizens")
+        await author.press("bc:next")
+        if urgent:
+            await author.press("bc:urgent")
+        await author.press("bc:now")
+        assert ("quiet hours: it will go out at 07:00 06/05/2025" in author.text) is not urgent
+        await author.press("bc:ok")
+    for b in await broadcast_rows(db):
+        await fan_out(db, Settings(), b.id)
+    channel = FakeChannel("test")
+    sender = OutboxSender(db, Settings(), {"test": channel}, clock=lambda: night)
+    await sender.drain_once()
+    assert sorted(channel.delivered) == [
+        ("c-1", "🚨 <b>Thông báo KHẨN của Tỉnh Nghệ An</b>\n\nThông báo khẩn"),
+        ("c-2", "🚨 <b>Thông báo KHẨN của Tỉnh Nghệ An</b>\n\nThông báo khẩn"),
+    ]
+    morning = dt.datetime(2025, 5, 6, 0, 1, tzinfo=dt.UTC)  # 07:01 in Hanoi
+    sender.clock = lambda: morning
+    await sender.drain_once()
+    assert len(channel.delivered) == 4
