@@ -56,6 +56,7 @@ import itertools
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -267,6 +268,8 @@ class Harness:
                 ANTT_TELEGRAM_POOL_SIZE=str(self.tuning.http_pool),
                 ANTT_TELEGRAM_CONCURRENCY=str(self.tuning.concurrency),
                 ANTT_WEB_PORT=str(free_port()),
+                # `antt run` refuses to start without a key of 32 random bytes.
+                ANTT_SECRET_KEY=secrets.token_urlsafe(32),
             )
             args = ["-m", "bot", "run"]
         else:
