@@ -56,6 +56,7 @@ import itertools
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -68,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH_KEY = secrets.token_urlsafe(32)  # the bot's ANTT_SECRET_KEY, and the invites' key
 BENCH_DIR = ROOT / ".antt-bench"
 TOKEN = "987654321:AABenchTokenForTheAnttBot_secret"
 RESPONSE_TIMEOUT = 15.0
@@ -267,6 +269,8 @@ class Harness:
                 ANTT_TELEGRAM_POOL_SIZE=str(self.tuning.http_pool),
                 ANTT_TELEGRAM_CONCURRENCY=str(self.tuning.concurrency),
                 ANTT_WEB_PORT=str(free_port()),
+                # `antt run` refuses a weak key; the invites were made under this one.
+                ANTT_SECRET_KEY=BENCH_KEY,
             )
             args = ["-m", "bot", "run"]
         else:
@@ -436,6 +440,7 @@ def _round(value: float | None) -> float | None:
 
 async def prepare_database(db_url: str, invites: int) -> list[str]:
     """Schema, one commune and ``invites`` single-use invites to it (one per person)."""
+    from bot.config import Settings
     from db import migrate
     from db.invites import create_invite
     from db.models import Role, Unit, UnitKind
@@ -457,7 +462,13 @@ async def prepare_database(db_url: str, invites: int) -> list[str]:
             await s.flush()
             unit.path = child_path(None, unit.id)
             codes = [
-                await create_invite(s, unit_id=unit.id, role=Role.FORCE, days=1)
+                await create_invite(
+                    s,
+                    unit_id=unit.id,
+                    role=Role.FORCE,
+                    days=1,
+                    settings=Settings(secret_key=BENCH_KEY),  # type: ignore[arg-type]
+                )
                 for _ in range(invites)
             ]
             await s.commit()

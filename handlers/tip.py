@@ -64,6 +64,8 @@ PAGE = 10
 PLACE_MAX = 500
 SUMMARY_TEXT = 600
 LOCATION_DECIMALS = 3  # about 110 m of latitude
+EXACT = f"{P}exact"
+ROUGH = f"{P}rough"
 PHONE = re.compile(r"^\+?[0-9][0-9 .-]{7,16}[0-9]$")
 SEARCH_KINDS = [k.value for k in (*COMMUNE_LEVEL, *DISTRICT_LEVEL)]
 
@@ -384,8 +386,8 @@ async def _located(ctx: Context, inp: Incoming) -> Reply:
             )
         )
     unit, how = found
-    # Where the reporter stands: kept and shown only to about 100 m (3 decimals).
-    ctx.update(lat=round(lat, LOCATION_DECIMALS), lon=round(lon, LOCATION_DECIMALS))
+    # Where the reporter stands: sent only to about 100 m unless they choose otherwise.
+    ctx.update(lat=lat, lon=lon, exact=False)
     lead = [
         Message(
             _("Location received. It will go to {unit}.").format(unit=esc(unit.name)),
@@ -595,8 +597,14 @@ async def ask_confirm(ctx: Context) -> Reply:
     ]
     if ctx.data.get("place_text"):
         lines.append(_("Details: {place}").format(place=esc(ctx.data["place_text"])))
+    choices = [Choice(f"{P}send", _("Send")), Choice(f"{P}cancel", _("Cancel"))]
     if ctx.data.get("lat") is not None:
-        lines.append(_("Your location is attached."))
+        if ctx.data.get("exact"):
+            lines.append(_("Your exact location is attached."))
+            choices.append(Choice(ROUGH, _("Attach it only to about 100 m")))
+        else:
+            lines.append(_("Your location is attached, to about 100 m."))
+            choices.append(Choice(EXACT, _("Attach the exact location")))
     if ctx.data.get("phone"):
         lines.append(
             _("You: {name}, {phone} (seen only by the officers of {unit})").format(
@@ -605,11 +613,13 @@ async def ask_confirm(ctx: Context) -> Reply:
         )
     else:
         lines.append(_("You stay anonymous."))
-    choices = [Choice(f"{P}send", _("Send")), Choice(f"{P}cancel", _("Cancel"))]
     return [Message("\n".join(lines), choices=choices, columns=2)]
 
 
 async def on_confirm(ctx: Context, inp: Incoming) -> Reply:
+    if inp.choice in (EXACT, ROUGH) and ctx.data.get("lat") is not None:
+        ctx.update(exact=inp.choice == EXACT)
+        return await ask_confirm(ctx)
     picked = choice_or_text(inp, [Choice(f"{P}send", _("Send")), Choice(f"{P}cancel", _("Cancel"))])
     if picked == f"{P}cancel":
         ctx.finish()
@@ -624,6 +634,14 @@ async def on_confirm(ctx: Context, inp: Incoming) -> Reply:
             *await ask_confirm(ctx),
         ]
     return await _submit(ctx)
+
+
+def _sent_coordinate(data: dict[str, Any], key: str) -> float | None:
+    """The coordinate as the tip keeps it: to about 100 m unless the reporter chose exact."""
+    value = data.get(key)
+    if value is None or data.get("exact"):
+        return value
+    return round(float(value), LOCATION_DECIMALS)
 
 
 async def _submit(ctx: Context) -> Reply:
@@ -648,8 +666,8 @@ async def _submit(ctx: Context) -> Reply:
         channel=ctx.identity.channel,
         routed_by=str(data.get("routed_by") or "chosen"),
         place_text=data.get("place_text"),
-        lat=data.get("lat"),
-        lon=data.get("lon"),
+        lat=_sent_coordinate(data, "lat"),
+        lon=_sent_coordinate(data, "lon"),
         media=[repo.MediaItem.from_json(m) for m in _media(ctx)],
     )
     tip, code = await repo.create_tip(ctx.session, ctx.settings, draft, link, now=ctx.now)

@@ -435,11 +435,16 @@ async def render_card(ctx: Context, tip: Tip, unit: Unit, *, note: str | None = 
     if tip.place_text:
         lines.append(_("Place: {place}").format(place=esc(tip.place_text)))
     if tip.lat is not None and tip.lon is not None:
-        lines.append(
-            _(
+        # Kept to 3 decimals (about 100 m) unless the reporter chose to send it exactly.
+        if round(tip.lat, 3) == tip.lat and round(tip.lon, 3) == tip.lon:
+            location = _(
                 "Location, to about 100 m: {lat}, {lon} (https://maps.google.com/?q={lat},{lon})"
-            ).format(lat=f"{tip.lat:.3f}", lon=f"{tip.lon:.3f}")
-        )
+            )
+            lat, lon = f"{tip.lat:.3f}", f"{tip.lon:.3f}"
+        else:
+            location = _("Location: {lat}, {lon} (https://maps.google.com/?q={lat},{lon})")
+            lat, lon = f"{tip.lat:.5f}", f"{tip.lon:.5f}"
+        lines.append(location.format(lat=lat, lon=lon))
     lines.append(_("Received: {time}").format(time=format_datetime(tip.created_at)))
     counts = await repo.media_counts(session, tip.id)
     media = _media_line(counts)

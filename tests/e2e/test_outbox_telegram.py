@@ -28,7 +28,7 @@ from tests.e2e.telegram_support import TgUser, bot_running
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.plan_fixtures import add_task, assign, make_world
 from tests.integration.test_outbox import FakeTime
-from tests.support import Clock
+from tests.support import TEST_KEY, Clock
 
 MORNING = dt.datetime(2025, 5, 5, 2, 0, tzinfo=dt.UTC)  # 09:00 in Hanoi
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,6 +298,7 @@ async def test_antt_scheduler_sends_the_outbox_and_stops_on_sigterm(
         ANTT_DATABASE_URL=pg_url,
         ANTT_TELEGRAM_TOKEN=api.token,
         ANTT_TELEGRAM_API_URL=api.root_url,
+        ANTT_SECRET_KEY=TEST_KEY,  # `antt scheduler` refuses to start without a proper key
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db import rate_limits
-from db.models import RateCount, TipEvent
+from db.models import RateCount, Tip, TipEvent
 from db.session import Database
 from handlers.export import CsvZipWriter
 from handlers.triage import contact_like
@@ -126,10 +126,7 @@ async def test_additions_per_tip_are_capped_for_an_hour(db: Database) -> None:
     assert "It was added" in citizen.text
 
 
-async def test_a_shared_location_is_kept_and_shown_to_about_100_m(db: Database) -> None:
-    await make_world(db)
-    engine = make_engine(db)
-    citizen = Person(engine, "rep-l", language_code="en")
+async def share_and_send(citizen: Person, *, exact: bool) -> None:
     await citizen.press("m:tip")
     await citizen.press("tip:cat:traffic")
     await citizen.say("Racing.")
@@ -137,11 +134,35 @@ async def test_a_shared_location_is_kept_and_shown_to_about_100_m(db: Database) 
     await citizen.share_location(18.645_678, 105.701_234)
     await citizen.press("tip:skip")
     await citizen.press("tip:anon")
+    assert "location is attached, to about 100 m" in citizen.text
+    if exact:
+        await citizen.press("tip:exact")
+        assert "exact location is attached" in citizen.text and "tip:rough" in citizen.choices
     await citizen.press("tip:send")
+    assert "tracking code" in citizen.text
+
+
+async def test_a_shared_location_is_kept_and_shown_to_about_100_m(db: Database) -> None:
+    await make_world(db)
+    engine = make_engine(db)
+    await share_and_send(Person(engine, "rep-l", language_code="en"), exact=False)
+    async with db.sessions() as s:
+        assert (await s.execute(select(Tip.lat, Tip.lon))).one() == (18.646, 105.701)
     officer = staff(engine, "o-bt")
     await officer.press("tr:open:1")
     assert "18.646, 105.701" in officer.text and "about 100 m" in officer.text
     assert "18.6456" not in officer.text
+
+
+async def test_the_reporter_may_choose_to_send_the_exact_location(db: Database) -> None:
+    await make_world(db)
+    engine = make_engine(db)
+    await share_and_send(Person(engine, "rep-x", language_code="en"), exact=True)
+    async with db.sessions() as s:
+        assert (await s.execute(select(Tip.lat, Tip.lon))).one() == (18.645_678, 105.701_234)
+    officer = staff(engine, "o-bt")
+    await officer.press("tr:open:1")
+    assert "18.64568, 105.70123" in officer.text and "about 100 m" not in officer.text
 
 
 def test_csv_neutralises_formulas_after_leading_whitespace() -> None:

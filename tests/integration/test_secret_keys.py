@@ -19,6 +19,7 @@ from db.models import Outbox, Tip, TipReporter
 from db.rekey import reseal_all
 from db.sealed import open_ref, payload_messages, seal_ref, unseal
 from db.session import Database
+from tests.integration.test_cli import _logging_restored
 from tests.integration.tip_helpers import make_engine, make_world, send_tip, staff
 from tests.support import TEST_KEY, Clock, Person
 
@@ -41,7 +42,8 @@ def test_key_strength() -> None:
 
 
 def test_antt_secret_new_prints_a_strong_key(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["secret", "new"]) == 0
+    with _logging_restored():
+        assert main(["secret", "new"]) == 0
     key = capsys.readouterr().out.strip()
     assert key_bits(key) >= 256
 
@@ -124,7 +126,8 @@ def test_antt_secret_rotate_needs_the_previous_key(
     monkeypatch.delenv("ANTT_SECRET_KEY_PREVIOUS", raising=False)
     get_settings.cache_clear()
     try:
-        assert main(["secret", "rotate"]) == 2
+        with _logging_restored():
+            assert main(["secret", "rotate"]) == 2
         assert "ANTT_SECRET_KEY_PREVIOUS" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()

@@ -265,6 +265,10 @@ async def test_a_dump_and_the_logs_do_not_name_anonymous_reporters(
     await officer.press(f"tr:ack:{tip_b}")
     await officer.press(f"tr:ask:{tip_b}")
     await officer.say("Which street is the yard on?")
+    # A dump taken now, while the questions wait in the outbox for their reporters.
+    pending = {tip_a: await _identity(db, "tg-111"), tip_b: await _identity(db, "tg-222")}
+    leaks = joins(await read_dump(db), pending)
+    assert not leaks, "with questions waiting, the dump joins:\n" + "\n".join(leaks)
     clock.at(4, 25)
     await sender.drain_once()
     clock.at(4, 40)
@@ -332,6 +336,13 @@ async def test_a_dump_and_the_logs_do_not_name_anonymous_reporters(
         message = record.getMessage()
         for secret in named:
             assert secret not in message, f"the log names a citizen: {message}"
+
+
+async def _identity(db: Database, external_id: str) -> int:
+    async with db.sessions() as s:
+        found = await s.scalar(select(Identity.id).where(Identity.external_id == external_id))
+    assert found is not None
+    return found
 
 
 async def _tip_ids(db: Database) -> list[int]:
