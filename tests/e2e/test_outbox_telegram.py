@@ -294,7 +294,6 @@ async def test_antt_scheduler_sends_the_outbox_and_stops_on_sigterm(
         await uow.commit()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
     env.update(
-        ANTT_SECRET_KEY=os.environ["ANTT_SECRET_KEY"],  # antt scheduler refuses to run without
         ANTT_DATABASE_URL=pg_url,
         ANTT_TELEGRAM_TOKEN=api.token,
         ANTT_TELEGRAM_API_URL=api.root_url,
