@@ -269,12 +269,12 @@ class ZaloService:
         try:
             await self.channel.send_reply(inp.chat_id, reply)
         except RecipientBlocked as exc:
-            log.info("zalo user %s is unreachable (%s)", inp.user_id, exc)
+            log.info("a zalo user is unreachable (%s)", exc)  # no id: logs stay anonymous
             async with UnitOfWork(self.engine.db) as uow:
                 if await mark_blocked(uow.session, CHANNEL, inp.user_id):
                     await uow.commit()
         except DeliveryError as exc:
-            log.warning("reply to zalo user %s not delivered: %s", inp.user_id, exc)
+            log.warning("a reply on zalo was not delivered: %s", exc)
 
     async def _numbered_answer(self, inp: Incoming, patience: float | None) -> str | None:
         """The choice a typed number or label picks, read once the database answers."""
