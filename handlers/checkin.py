@@ -574,7 +574,8 @@ async def prompt_value(ctx: Context) -> Reply:
             )
         else:
             question = _("How many have been achieved so far?")
-        return [Message(f"{head}\n{question}\n{_('Send a number.')}")]
+        send = _("Send a number.")
+        return [Message(f"{head}\n{question}\n{send}")]
     if kind == TaskKind.PERCENT:
         eligible = ctx.data.get("eligible")
         target = num(a.target) if a.target is not None else "100"

@@ -60,7 +60,8 @@ async def welcome(ctx: Context) -> Reply:
         else _("Hello! This is ANTT Bot of the all-people movement to protect national security.")
     )
     emergency = _("In an emergency call 113 (police), 114 (fire), 115 (ambulance).")
-    return await main_menu(ctx, f"{greeting}\n{emergency}\n\n{_('What would you like to do?')}")
+    question = _("What would you like to do?")
+    return await main_menu(ctx, f"{greeting}\n{emergency}\n\n{question}")
 
 
 async def global_command(ctx: Context, command: str, args: str) -> Reply:
