@@ -88,6 +88,7 @@ from handlers.i18n import (
     ngettext,
 )
 from handlers.render import bold, esc
+from handlers.start import menu_button
 from handlers.types import Choice, Incoming, MediaRef, Message, Reply
 
 FLOW_NAME = "checkin"
@@ -275,7 +276,10 @@ def assignment_lines(a: AssignmentProgress, today: dt.date, lang: str) -> list[s
     target = target_text(a)
     if target is not None:
         details.append(_("target {target}").format(target=target))
-    details.append(_("reported: {value}").format(value=esc(latest_text(a))))
+    if a.latest is None:
+        details.append(_("no check-in yet"))
+    else:
+        details.append(_("reported: {value}").format(value=esc(latest_text(a))))
     details.append(PROGRESS_LABELS[state]())
     details.append(deadline_text(a, today))
     return [f"{PROGRESS_MARKS[state]} {bold(esc(a.title(lang)))}", "   " + " · ".join(details)]
@@ -355,6 +359,7 @@ async def _list_message(ctx: Context) -> Message:
         choices.append(Choice(f"ck:l:{page - 1}", _("« Previous")))
     if page < last:
         choices.append(Choice(f"ck:l:{page + 1}", _("Next »")))
+    choices.append(menu_button())
     return Message("\n".join(lines), choices=choices)
 
 
@@ -551,6 +556,11 @@ def _status_choices(a: AssignmentProgress) -> list[Choice]:
     return [Choice(STATUS_PREFIX + s.value, STATUS_LABELS[s]()) for s in MILESTONE_STATUSES]
 
 
+def _back(ctx: Context) -> Choice:
+    """Back to the task's card: the check-in in progress is dropped."""
+    return Choice(f"ck:a:{ctx.data['assignment_id']}", _("« Back to the task"))
+
+
 def _heading(ctx: Context, a: AssignmentProgress) -> str:
     text = bold(esc(a.title(current_language())))
     if ctx.data.get("supersedes_id"):
@@ -566,7 +576,8 @@ async def prompt_value(ctx: Context) -> Reply:
         question = _("Where does it stand?")
         if kind == TaskKind.RECURRING:
             question = _("Period {period}: where does it stand?").format(period=ctx.data["period"])
-        return [Message(f"{head}\n{question}", choices=_status_choices(a), columns=2)]
+        choices = [*_status_choices(a), _back(ctx)]
+        return [Message(f"{head}\n{question}", choices=choices, columns=2)]
     if kind == TaskKind.COUNT:
         if a.target is not None:
             question = _("How many have been achieved so far? Target: {target}.").format(
@@ -575,7 +586,7 @@ async def prompt_value(ctx: Context) -> Reply:
         else:
             question = _("How many have been achieved so far?")
         send = _("Send a number.")
-        return [Message(f"{head}\n{question}\n{send}")]
+        return [Message(f"{head}\n{question}\n{send}", choices=[_back(ctx)], numeric_answer=True)]
     if kind == TaskKind.PERCENT:
         eligible = ctx.data.get("eligible")
         target = num(a.target) if a.target is not None else "100"
@@ -588,10 +599,10 @@ async def prompt_value(ctx: Context) -> Reply:
             question = _(
                 "What share has been achieved, in percent (0 to 100)? Target: {target}%."
             ).format(target=target)
-        return [Message(f"{head}\n{question}")]
+        return [Message(f"{head}\n{question}", choices=[_back(ctx)], numeric_answer=True)]
     # report
     question = _("Send the report document (a file or a photo); it will be marked as submitted.")
-    return [Message(f"{head}\n{question}")]
+    return [Message(f"{head}\n{question}", choices=[_back(ctx)])]
 
 
 def _evidence(inp: Incoming) -> list[dict[str, Any]]:
@@ -657,7 +668,7 @@ async def on_value(ctx: Context, inp: Incoming) -> Reply:
 
 
 async def prompt_reason(ctx: Context) -> Reply:
-    return [Message(_("What is blocking it? Describe it briefly."))]
+    return [Message(_("What is blocking it? Describe it briefly."), choices=[_back(ctx)])]
 
 
 async def on_reason(ctx: Context, inp: Incoming) -> Reply:

@@ -107,10 +107,9 @@ def reminder_messages(row: AssignmentProgress, due: dt.date, today: dt.date) -> 
             _("When it is done, check in so your supervisors see it."),
         ]
     )
-    choices = [
-        Choice(checkin_choice(row.assignment_id), _("Check in now")),
-        Choice(snooze_choice(row.assignment_id), _("Remind me tomorrow")),
-    ]
+    choices = [Choice(checkin_choice(row.assignment_id), _("Check in now"))]
+    if due != today:  # tomorrow would already be too late
+        choices.append(Choice(snooze_choice(row.assignment_id), _("Remind me tomorrow")))
     return [Message(text, choices=choices, columns=2)]
 
 

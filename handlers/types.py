@@ -61,6 +61,11 @@ class Choice:
     id: str
     label: str
 
+    def __post_init__(self) -> None:
+        # Buttons start with a capital ("Đang mở", not "đang mở"), whatever the msgid.
+        if self.label[:1].islower():
+            object.__setattr__(self, "label", self.label[0].upper() + self.label[1:])
+
 
 @dataclass
 class Message:
@@ -79,6 +84,9 @@ class Message:
     # Files people sent earlier, shown again before the text by the channel's own
     # reference (sent anew by the bot, never forwarded: the sender stays hidden).
     files: tuple[MediaRef, ...] = ()
+    # The question is answered with a number (a count, a share): a channel that reads
+    # a typed number as the n-th choice (Zalo) must not offer these choices by number.
+    numeric_answer: bool = False
 
 
 Reply = list[Message]
@@ -103,6 +111,8 @@ def message_to_json(msg: Message) -> dict[str, Any]:
         data["document_name"] = msg.document_name
     if msg.files:
         data["files"] = [[f.kind, f.file_id, f.name] for f in msg.files]
+    if msg.numeric_answer:
+        data["numeric_answer"] = True
     return data
 
 
@@ -121,4 +131,5 @@ def message_from_json(data: dict[str, Any]) -> Message:
         files=tuple(
             MediaRef(kind, file_id, name=name) for kind, file_id, name in data.get("files", [])
         ),
+        numeric_answer=data.get("numeric_answer", False),
     )

@@ -63,7 +63,9 @@ def render_message(msg: Message) -> list[ZaloCall]:
         blocks = [_("Type your phone number.")]
     else:
         blocks = [to_plain(msg.text or "").strip()]
-    if msg.choices:
+    if msg.choices and msg.numeric_answer:
+        blocks.append(_("To go back without saving, send /cancel."))
+    elif msg.choices:
         blocks.append(_("Reply with a number:") + "\n" + numbered(msg.choices))
     text = "\n\n".join(b for b in blocks if b)
     calls.extend(ZaloCall("sendMessage", {"text": part}) for part in split_plain(text))
@@ -77,5 +79,6 @@ def render_reply(messages: list[Message]) -> tuple[list[ZaloCall], list[Choice]]
     for msg in messages:
         calls.extend(render_message(msg))
         if msg.choices:
-            shown = list(msg.choices)
+            # A number typed at a numeric question is the answer, never a choice.
+            shown = [] if msg.numeric_answer else list(msg.choices)
     return calls, shown
