@@ -100,7 +100,7 @@ EVIDENCE_KINDS = ("photo", "document")
 MAX_FILES = 10
 MAX_NOTE = 1000
 MAX_NUMBER = Decimal(999_999_999)  # numeric(12, 2) holds 10 digits before the point
-BUTTON_TITLE = 40
+BUTTON_TITLE = 38  # "8. " and the title fit a phone line (handlers.types.PHONE_LINE)
 
 # Choice ids inside the flow.
 SKIP = "ci:skip"

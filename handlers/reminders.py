@@ -36,7 +36,7 @@ PREFIX = "rm:"
 SNOOZE = "rm:sn:"
 NUDGE_LISTED = 10
 NUDGE_BUTTONS = 5
-BUTTON_TITLE = 40
+BUTTON_TITLE = 38  # "3. " and the title fit a phone line (handlers.types.PHONE_LINE)
 SNOOZE_ROLES = (Role.OFFICER, Role.FORCE)
 
 

@@ -513,12 +513,9 @@ async def show_inbox(
     if not result.rows:
         lines.append(_("No tips here."))
     choices = []
+    own = roots[0].id if len(roots) == 1 else None
     for tip, unit in result.rows:
-        mark = "⚠ " if tip.escalation_level else ""
-        cat_name = category_name(cats.get(tip.category))
-        when = format_datetime(tip.created_at)
-        label = f"{mark}#{tip.id} · {cat_name} · {unit.name} · {when} · {status_label(tip.status)}"
-        choices.append(Choice(f"{PREFIX}open:{tip.id}", label))
+        choices.append(Choice(f"{PREFIX}open:{tip.id}", inbox_label(tip, unit, cats, own)))
     if page > 0:
         choices.append(Choice(_inbox_id(page - 1, cat, status), _("◂ Newer")))
     if page + 1 < pages:
@@ -526,6 +523,15 @@ async def show_inbox(
     choices.append(Choice(f"{PREFIX}fc:{status or '-'}", _("Filter by category")))
     choices.append(Choice(f"{PREFIX}fs:{cat or '-'}", _("Filter by status")))
     return [Message("\n".join(lines), choices=choices)]
+
+
+def inbox_label(tip: Tip, unit: Unit, cats: dict[str, TipCategory], own: int | None) -> str:
+    """What an officer needs first: the status, the number, then the category; the
+    commune only when the inbox spans several (cut to a phone line by ``Choice``)."""
+    status = status_label(tip.status)
+    mark = " ⚠" if tip.escalation_level else ""
+    label = f"{status} #{tip.id}{mark} · {category_name(cats.get(tip.category))}"
+    return label if unit.id == own else f"{label} · {unit.name}"
 
 
 async def _pick_category(ctx: Context, status: str | None) -> Reply:

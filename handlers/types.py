@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 MediaKind = Literal["photo", "video", "voice", "document"]
+# A button label fits one line of a 360 px wide phone (about 42 characters of
+# Telegram's button font); a longer label is cut with "…" (put what matters first).
+PHONE_LINE = 42
 RequestKind = Literal["location", "contact"]
 
 
@@ -63,8 +66,12 @@ class Choice:
 
     def __post_init__(self) -> None:
         # Buttons start with a capital ("Đang mở", not "đang mở"), whatever the msgid.
-        if self.label[:1].islower():
-            object.__setattr__(self, "label", self.label[0].upper() + self.label[1:])
+        label = self.label
+        if label[:1].islower():
+            label = label[0].upper() + label[1:]
+        if len(label) > PHONE_LINE:
+            label = label[: PHONE_LINE - 1].rstrip(" ·,-(") + "…"
+        object.__setattr__(self, "label", label)
 
 
 @dataclass

@@ -34,7 +34,7 @@ from telegram.constants import ParseMode
 
 from handlers.i18n import _
 from handlers.render import split_text, to_plain
-from handlers.types import Choice, MediaKind, Message
+from handlers.types import PHONE_LINE, Choice, MediaKind, Message
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -92,7 +92,16 @@ def inline_keyboard(choices: list[Choice], columns: int = 1) -> InlineKeyboardMa
         if len(choice.id.encode()) > CALLBACK_DATA_LIMIT:
             raise ValueError(f"choice id over {CALLBACK_DATA_LIMIT} bytes: {choice.id!r}")
         buttons.append(InlineKeyboardButton(choice.label, callback_data=choice.id))
-    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    # Side by side only while each label fits its share of a phone line; a longer
+    # one gets a row of its own.
+    rows: list[list[InlineKeyboardButton]] = []
+    for button in buttons:
+        fits = len(button.text) <= PHONE_LINE // per_row
+        last = rows[-1] if rows else None
+        if last and len(last) < per_row and fits and len(last[-1].text) <= PHONE_LINE // per_row:
+            last.append(button)
+        else:
+            rows.append([button])
     return InlineKeyboardMarkup(rows)
 
 
