@@ -1,11 +1,14 @@
 """/progress [unit]: supervisors (and admins) follow the plan in their area.
 
-A view of one unit: its own assignments (target, latest value, status,
-deadline), then a roll-up over the units directly below it, each counted over
-its whole subtree (for a district: its communes), then a roll-up per task;
-laggards first everywhere (overdue, then blocked, then the lowest share).
-Buttons drill down (``pg:u:<unit id>``), page through the children
-(``pg:u:<unit id>:<page>``) and go back up while still within scope.
+A view of one unit opens with a summary that fits a phone screen (at most
+``handlers.summary.SUMMARY_LIMIT`` characters): the counts, then what needs
+action, laggards first (overdue, then blocked, then the lowest share): the
+units directly below (each counted over its whole subtree, with its share of
+target), the unit's own assignments, the tasks. Each list is cut to what fits;
+the rest is a button away. Buttons drill down (``pg:u:<unit id>``), page
+through the children (``pg:u:<unit id>:<page>``), list the unit's own tasks
+(``pg:o:<unit id>:<page>``) and every task (``pg:k:<unit id>:<page>``), and go
+back up while still within scope.
 
 Scope: a person sees the subtrees of the units where they are supervisor or
 admin; a unit outside them, by name, code or a forged button, is refused.
@@ -23,6 +26,7 @@ flowchart TD
     pick --> view
     view -- "pg:u:child" --> view
     view -- "pg:u:id:page" --> view
+    view -- "pg:o:id:page, pg:k:id:page" --> list[own tasks / by task, a page] --> view
 ```
 """
 
@@ -46,10 +50,12 @@ from handlers.flow import Context, MenuEntry, registry
 from handlers.i18n import _, current_language, format_date, format_number, local_today
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP, main_menu
+from handlers.summary import Section, fit, share_by_child, share_by_task, target_share
 from handlers.types import Choice, Message, Reply
 
 VIEW_ROLES = (Role.SUPERVISOR, Role.ADMIN)
-CHILDREN_PER_PAGE = 20
+CHILDREN_PER_PAGE = 10
+LINES_PER_PAGE = 10
 MAX_MATCHES = 10
 
 
@@ -57,7 +63,7 @@ def _pct(share: float) -> str:
     return f"{format_number(round(share * 100))}%"
 
 
-def _rollup_line(r: Rollup, *, of_units: bool) -> str:
+def _rollup_line(r: Rollup, *, of_units: bool, target: float | None = None) -> str:
     mark = (
         PROGRESS_MARKS[Progress.OVERDUE]
         if r.overdue
@@ -76,6 +82,8 @@ def _rollup_line(r: Rollup, *, of_units: bool) -> str:
         line += ", " + _("{n} overdue").format(n=r.overdue)
     if r.blocked:
         line += ", " + _("{n} blocked").format(n=r.blocked)
+    if target is not None and r.done < r.total:
+        line += " · " + _("{share} of target").format(share=_pct(target))
     return line
 
 
@@ -86,40 +94,62 @@ def _messages(text: str, choices: list[Choice]) -> Reply:
     return messages
 
 
+async def _view(ctx: Context, unit: Unit) -> tuple[list[AssignmentProgress], ...]:
+    """(every row under ``unit``, its own rows laggards first) for today."""
+    today = local_today(ctx.now)
+    rows = list(await progress_in_subtree(ctx.session, unit))
+    own = sorted((r for r in rows if r.unit_id == unit.id), key=lambda r: r.laggard_key(today))
+    return rows, own
+
+
 async def render_unit(ctx: Context, unit: Unit, page: int = 0) -> Reply:
+    """The summary of ``unit`` (one phone screen), with the buttons to everything else."""
     today = local_today(ctx.now)
     lang = current_language()
-    rows: Sequence[AssignmentProgress] = await progress_in_subtree(ctx.session, unit)
+    rows, own = await _view(ctx, unit)
     children = await active_children(ctx.session, unit, today)
-    own = sorted((r for r in rows if r.unit_id == unit.id), key=lambda r: r.laggard_key(today))
     by_child = rollup_by_child(rows, unit, children, today)
     by_task = rollup_by_task(rows, today, lang, exclude_unit=unit.id)
+    child_share = share_by_child(rows, unit.path, today)
+    task_share = share_by_task(rows, today, exclude_unit=unit.id)
 
     states = [r.progress(today) for r in rows]
-    lines = [
+    head = [
         bold(_("Progress: {unit}").format(unit=esc(unit.name))),
         _("As of {date}.").format(date=format_date(today)),
     ]
     if not rows:
-        lines.append(_("No tasks are assigned to this unit or the units below it."))
+        head.append(_("No tasks are assigned to this unit or the units below it."))
     else:
-        lines.append(
+        head.append(
             _("{done}/{total} assignments done, {overdue} overdue.").format(
                 done=states.count(Progress.DONE),
                 total=len(states),
                 overdue=states.count(Progress.OVERDUE),
             )
+            + " "
+            + _("{share} of target reached.").format(share=_pct(target_share(rows, today)))
+        )
+    sections = []
+    if by_child:
+        sections.append(
+            Section(
+                bold(_("Units below, laggards first")),
+                [_rollup_line(r, of_units=False, target=child_share.get(r.key)) for r in by_child],
+            )
         )
     if own:
-        lines += ["", bold(_("Tasks of this unit"))]
-        for a in own:
-            lines.extend(assignment_lines(a, today, lang))
-    if by_child:
-        lines += ["", bold(_("Units below, laggards first"))]
-        lines.extend(_rollup_line(r, of_units=False) for r in by_child)
+        own_lines = ["\n".join(assignment_lines(a, today, lang)) for a in own]
+        sections.append(Section(bold(_("Tasks of this unit")), own_lines, most=4))
     if by_task:
-        lines += ["", bold(_("By task, laggards first"))]
-        lines.extend(_rollup_line(r, of_units=True) for r in by_task)
+        sections.append(
+            Section(
+                bold(_("By task, laggards first")),
+                [_rollup_line(r, of_units=True, target=task_share.get(r.key)) for r in by_task],
+                most=3,
+            )
+        )
+    text = fit(head, sections)
 
     last = max((len(by_child) - 1) // CHILDREN_PER_PAGE, 0)
     page = min(max(page, 0), last)
@@ -129,11 +159,52 @@ async def render_unit(ctx: Context, unit: Unit, page: int = 0) -> Reply:
         choices.append(Choice(f"pg:u:{unit.id}:{page - 1}", _("« Previous")))
     if page < last:
         choices.append(Choice(f"pg:u:{unit.id}:{page + 1}", _("Next »")))
+    if own:
+        choices.append(
+            Choice(f"pg:o:{unit.id}:0", _("Tasks of this unit ({n})").format(n=len(own)))
+        )
+    if by_task:
+        choices.append(Choice(f"pg:k:{unit.id}:0", _("All tasks ({n})").format(n=len(by_task))))
+    choices += await _up(ctx, unit)
+    return _messages(text, choices)
+
+
+async def _up(ctx: Context, unit: Unit) -> list[Choice]:
     if unit.parent_id is not None:
         parent = await by_id(ctx.session, unit.parent_id)
         if parent is not None and ctx.can_see(parent, *VIEW_ROLES):
-            choices.append(Choice(f"pg:u:{parent.id}", _("⬆ {unit}").format(unit=parent.name)))
-    return _messages("\n".join(lines), choices)
+            return [Choice(f"pg:u:{parent.id}", _("⬆ {unit}").format(unit=parent.name))]
+    return []
+
+
+async def render_list(ctx: Context, unit: Unit, kind: str, page: int) -> Reply:
+    """A page of the unit's own tasks (``o``) or of every task below it (``k``)."""
+    today = local_today(ctx.now)
+    lang = current_language()
+    rows, own = await _view(ctx, unit)
+    if kind == "o":
+        title = _("Tasks of this unit")
+        lines = ["\n".join(assignment_lines(a, today, lang)) for a in own]
+    else:
+        title = _("By task, laggards first")
+        shares = share_by_task(rows, today, exclude_unit=unit.id)
+        lines = [
+            _rollup_line(r, of_units=True, target=shares.get(r.key))
+            for r in rollup_by_task(rows, today, lang, exclude_unit=unit.id)
+        ]
+    last = max((len(lines) - 1) // LINES_PER_PAGE, 0)
+    page = min(max(page, 0), last)
+    head = bold(f"{esc(unit.name)}: {title}")
+    if last > 0:
+        head += " · " + _("page {page}/{pages}").format(page=page + 1, pages=last + 1)
+    text = "\n".join([head, *lines[page * LINES_PER_PAGE : (page + 1) * LINES_PER_PAGE]])
+    choices = []
+    if page > 0:
+        choices.append(Choice(f"pg:{kind}:{unit.id}:{page - 1}", _("« Previous")))
+    if page < last:
+        choices.append(Choice(f"pg:{kind}:{unit.id}:{page + 1}", _("Next »")))
+    choices.append(Choice(f"pg:u:{unit.id}", _("« Back to the summary")))
+    return _messages(text, choices)
 
 
 def _pick(units: Sequence[Unit], text: str) -> Reply:
@@ -186,13 +257,20 @@ async def on_progress_choice(ctx: Context, choice_id: str) -> Reply:
     if not ctx.has_role(*VIEW_ROLES):
         return await main_menu(ctx, _("Progress of units is for supervisors."))
     parts = choice_id.split(":")
-    if len(parts) not in (3, 4) or parts[1] != "u" or not all(p.isdigit() for p in parts[2:]):
+    if (
+        len(parts) not in (3, 4)
+        or parts[1] not in ("u", "o", "k")
+        or not all(p.isdigit() for p in parts[2:])
+    ):
         return await _refuse(ctx, _("That button is no longer valid."))
     unit = await by_id(ctx.session, int(parts[2]))
     if unit is None or not ctx.can_see(unit, *VIEW_ROLES):
         return await _refuse(ctx, _("That unit is outside your area."))
     ctx.finish()  # a refused button leaves whatever the person was doing alone
-    return await render_unit(ctx, unit, int(parts[3]) if len(parts) == 4 else 0)
+    page = int(parts[3]) if len(parts) == 4 else 0
+    if parts[1] == "u":
+        return await render_unit(ctx, unit, page)
+    return await render_list(ctx, unit, parts[1], page)
 
 
 async def _menu_progress(ctx: Context) -> Reply:

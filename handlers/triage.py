@@ -510,6 +510,8 @@ async def show_inbox(
             category=esc(cat_text), status=status_text
         ),
     ]
+    if result.waiting:  # what needs action first; those tips lead the list
+        lines.insert(1, "❗ " + _("Not acknowledged yet: {n}").format(n=result.waiting))
     if not result.rows:
         lines.append(_("No tips here."))
     choices = []
