@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -87,6 +87,7 @@ from handlers.i18n import (
     local_today,
     ngettext,
 )
+from handlers.i18n import parse_number as read_number
 from handlers.render import bold, esc
 from handlers.start import menu_button
 from handlers.types import Choice, Incoming, MediaRef, Message, Reply
@@ -151,15 +152,13 @@ MILESTONE_STATUSES = (
 
 # --- numbers ----------------------------------------------------------------------
 
-_VI_GROUPED = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")  # 1.234  1.234,5
-_EN_GROUPED = re.compile(r"\d{1,3}(?:,\d{3}){2,}(?:\.\d+)?|\d{1,3}(?:,\d{3})+\.\d+")
-_COMMA_DECIMAL = re.compile(r"\d+(?:,\d+)?")  # 12  12,5  1,234 (= 1.234)
-_DOT_DECIMAL = re.compile(r"\d*\.\d+")  # 12.5  .5
+_DIGITS = re.compile(r"[\d.,]+")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
 def parse_number(text: str | None, *, whole: bool) -> Decimal:
-    """A non-negative number typed the Vietnamese way (see the module docstring).
+    """A non-negative number typed the Vietnamese way (see the module docstring), read
+    by Babel (``handlers.i18n.parse_number``).
 
     Raises ``Invalid`` with a hint for text, a negative number, a fraction where
     a whole number is asked, or a number too large to keep.
@@ -168,19 +167,11 @@ def parse_number(text: str | None, *, whole: bool) -> Decimal:
     if raw[:1] in {"-", "−", "–"} and len(raw) > 1:
         raise Invalid(_("The number cannot be negative."))
     raw = raw.removeprefix("+")
-    if _VI_GROUPED.fullmatch(raw):
-        normal = raw.replace(".", "").replace(",", ".")
-    elif _EN_GROUPED.fullmatch(raw):
-        normal = raw.replace(",", "")
-    elif _COMMA_DECIMAL.fullmatch(raw):
-        normal = raw.replace(",", ".")
-    elif _DOT_DECIMAL.fullmatch(raw):
-        normal = raw
-    else:
+    if not _DIGITS.fullmatch(raw) or not any(c.isdigit() for c in raw):
         raise Invalid(_("Please send a number, for example 12 or 1.234."))
     try:
-        value = Decimal(normal)
-    except InvalidOperation as exc:  # pragma: no cover - the patterns only let digits through
+        value = read_number(raw)
+    except ValueError as exc:
         raise Invalid(_("Please send a number, for example 12 or 1.234.")) from exc
     if whole and value != value.to_integral_value():
         raise Invalid(

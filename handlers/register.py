@@ -46,7 +46,7 @@ from handlers.flow import (
     choice_or_text,
     registry,
 )
-from handlers.i18n import _, format_datetime, local
+from handlers.i18n import _, format_datetime, format_time, local
 from handlers.render import bold, esc
 from handlers.start import main_menu, role_label
 from handlers.types import Choice, Incoming, Message, Reply
@@ -120,7 +120,7 @@ def _local_time(ctx: Context, moment: dt.datetime) -> str:
     """HH:mm, with the date when it is not today (local time)."""
     if local(moment).date() != local(ctx.now).date():
         return format_datetime(moment)
-    return local(moment).strftime("%H:%M")
+    return format_time(moment)
 
 
 async def _refuse_locked(ctx: Context, until: dt.datetime, intro: str | None = None) -> Reply:

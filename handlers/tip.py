@@ -50,7 +50,7 @@ from handlers.flow import (
     menu_choices,
     registry,
 )
-from handlers.i18n import _, local
+from handlers.i18n import _, format_time
 from handlers.render import bold, esc
 from handlers.start import COMMAND_HELP
 from handlers.types import Choice, Incoming, Message, Reply
@@ -86,7 +86,7 @@ def emergency_line() -> str:
 
 
 def _clock(moment: dt.datetime) -> str:
-    return local(moment).strftime("%H:%M")
+    return format_time(moment)
 
 
 async def _over_limit(ctx: Context) -> dt.datetime | None:

@@ -36,7 +36,7 @@ from db.models import Tip, TipStatus
 from db.sealed import open_ref, seal_ref
 from handlers import triage
 from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, menu_choices, registry
-from handlers.i18n import _, format_date, format_datetime, local
+from handlers.i18n import _, format_date, format_datetime, format_time
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
 from handlers.types import Choice, Incoming, Message, Reply
@@ -85,7 +85,7 @@ async def locked_until(ctx: Context) -> dt.datetime | None:
 
 def _locked_text(until: dt.datetime) -> str:
     return _("Too many wrong codes. You can try again after {time}.").format(
-        time=local(until).strftime("%H:%M")
+        time=format_time(until)
     )
 
 

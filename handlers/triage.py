@@ -43,7 +43,7 @@ from db.sealed import has_link, keyed_tag, reporter_of, seal_ref
 from db.units import by_id
 from handlers import notify
 from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, registry
-from handlers.i18n import _, current_language, format_date, format_datetime
+from handlers.i18n import _, current_language, format_ago, format_date, format_datetime
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
 from handlers.types import Choice, Incoming, MediaRef, Message, Reply
@@ -415,7 +415,8 @@ async def render_card(ctx: Context, tip: Tip, unit: Unit, *, note: str | None = 
                 lat=f"{tip.lat:.5f}", lon=f"{tip.lon:.5f}"
             )
         )
-    lines.append(_("Received: {time}").format(time=format_datetime(tip.created_at)))
+    sent = f"{format_datetime(tip.created_at)} ({format_ago(ctx.now - tip.created_at)})"
+    lines.append(_("Received: {time}").format(time=sent))
     counts = await repo.media_counts(session, tip.id)
     media = _media_line(counts)
     if media:
