@@ -50,7 +50,7 @@ from handlers.flow import (
     menu_choices,
     registry,
 )
-from handlers.i18n import _, format_time
+from handlers.i18n import _, format_time, ngettext
 from handlers.render import bold, esc
 from handlers.start import COMMAND_HELP
 from handlers.types import Choice, Incoming, Message, Reply
@@ -264,9 +264,12 @@ def _done_choice(ctx: Context) -> Choice:
 async def ask_media(ctx: Context) -> Reply:
     count = len(_media(ctx))
     if count:
-        text = _(
-            "{count} file(s) attached. Send more photos, videos, voice messages or documents "
-            "(up to {limit}), or press Done."
+        text = ngettext(
+            "{count} file attached. Send more photos, videos, voice messages or documents "
+            "(up to {limit}), or press Done.",
+            "{count} files attached. Send more photos, videos, voice messages or documents "
+            "(up to {limit}), or press Done.",
+            count,
         ).format(count=count, limit=ctx.settings.tip_max_media)
     else:
         text = _(

@@ -36,7 +36,7 @@ from db.models import Tip, TipStatus
 from db.sealed import open_ref, seal_ref
 from handlers import triage
 from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, menu_choices, registry
-from handlers.i18n import _, format_date, format_datetime, format_time
+from handlers.i18n import _, format_date, format_datetime, format_time, ngettext
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
 from handlers.types import Choice, Incoming, Message, Reply
@@ -226,7 +226,9 @@ async def ask_addition(ctx: Context) -> Reply:
         text = _("Type what you want to add. If you have files, send them first.")
     text += " " + _("Your name is not shown to the officers.")
     if count:
-        text += "\n" + _("{count} file(s) received.").format(count=count)
+        text += "\n" + ngettext("{count} file received.", "{count} files received.", count).format(
+            count=count
+        )
     choices = (
         [Choice(DONE, _("Done")), Choice(CANCEL, _("Cancel"))]
         if count

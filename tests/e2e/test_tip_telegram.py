@@ -77,7 +77,7 @@ async def test_tip_with_media_location_and_contact_over_telegram(
     await send(citizen, api.user_video, "vid-1")
     await send(citizen, api.user_voice, "voi-1")
     await send(citizen, api.user_document, "doc-1", "list.pdf")
-    assert "4 file(s) attached" in citizen.text
+    assert "4 files attached" in citizen.text
     await press_on(citizen, "tip:done")
     assert "Phường Nghi Hương" in citizen.text  # the poster's commune, already chosen
     await press_on(citizen, "tip:place")  # ... but the person is elsewhere
