@@ -1,4 +1,4 @@
-"""``antt qr --unit CODE [--out DIR] [--bot USERNAME] [--font TTF]``: a tip poster.
+"""``antt qr --unit CODE [--output DIR] [--bot USERNAME] [--font TTF]``: a tip poster.
 
 Writes ``tip-<code>.png`` (the QR code) and ``tip-<code>.pdf`` (a printable A4
 poster for the notice board of a commune hall). The QR code holds the deep link
@@ -48,7 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("--unit", required=True, metavar="CODE", help=_("the commune's code"))
     parser.add_argument(
-        "--out", type=Path, default=Path("."), metavar="DIR", help=_("where to write the files")
+        "--output",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help=_("where to write the files (default: this folder)"),
     )
     parser.add_argument(
         "--bot",
@@ -218,9 +222,9 @@ async def qr_command(args: argparse.Namespace) -> int:
                 "Pass --font FILE.ttf to fix."
             )
         )
-    async with open_database(settings) as db:
+    async with open_database(settings, existing=True) as db:
         code, name = await poster_unit(db, args.unit)
-    png, pdf, link = write_poster(code, name, bot=bot, out=args.out, font=args.font)
+    png, pdf, link = write_poster(code, name, bot=bot, out=args.output, font=args.font)
     print(_("Link: {link}").format(link=link))
     print(_("Wrote {png} and {pdf}").format(png=png, pdf=pdf))
     return 0
