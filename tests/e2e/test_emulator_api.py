@@ -407,3 +407,29 @@ async def test_files_sent_earlier_show_again_before_the_message(emu: Emu) -> Non
     ]
     async with emu.http.get(history[0]["image"]) as resp:
         assert resp.status == 200 and await resp.read() == png
+
+
+async def test_chats_survive_a_restart(emu: Emu) -> None:
+    """A new channel over the same data directory (the demo started again) shows the chats;
+    a chart sent before the restart is still served."""
+    first = await emu.send("citizen", text="/start")
+    assert first["replies"]
+    png = tiny_png(4, 4)
+    await emu.channel.send("officer", [Message("Biểu đồ", image=png)])
+    before = {p: emu.channel.history(p) for p in ("citizen", "officer")}
+    again = EmulatorChannel(emu.channel.engine, PERSONAS)
+    for persona, entries in before.items():
+        assert [(e.id, e.html, e.at) for e in again.history(persona)] == [
+            (e.id, e.html, e.at) for e in entries
+        ]
+    chart = again.history("officer")[-1].image
+    assert chart is not None and again.image(chart.rsplit("/", 1)[-1]) == png
+    # New entries continue the numbering: a reconnecting page misses nothing.
+    _mine, reply = await again.submit("citizen", Input(text="/help"))
+    assert reply[0].id > max(e.id for e in before["citizen"])
+    # A damaged line is skipped, not fatal.
+    with again.history_file.open("a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    assert len(EmulatorChannel(emu.channel.engine, PERSONAS).history("citizen")) == len(
+        again.history("citizen")
+    )

@@ -1,4 +1,4 @@
-"""``EmulatorChannel``: personas chatting with the engine from a web page, history in memory.
+"""``EmulatorChannel``: personas chatting with the engine from a web page, history kept.
 
 What a persona sends goes through ``Engine.handle`` like a Telegram update (a
 uuid as the update id); the user's line and the engine's reply are appended to
@@ -7,8 +7,10 @@ the persona's history and pushed to the live subscribers (server-sent events).
 proactive messages the same way. Entry ids grow across all personas, so one
 number tells a reconnecting page what it missed.
 
-Images of bot messages (digest charts) and their documents (exports) are kept
-in memory by their sha256, a document offered as a download link;
+The history is also appended to ``<data_dir>/emulator-history.jsonl`` and read
+back at start, so the chats survive a restart as the data does; bot images
+(digest charts) and documents (exports) are written beside the uploads
+(``bot-<sha256>``) for the same reason, a document offered as a download link;
 files a persona uploads are stored under ``<data_dir>/emulator-media/<sha256>``
 and reach the engine as ``MediaRef(file_id="emu:<sha256>")``.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import uuid
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "emulator"
 HISTORY_LIMIT = 1000  # entries kept per persona
+HISTORY_FILE = "emulator-history.jsonl"
 IMAGE_LIMIT = 200  # bot images kept in memory
 DOCUMENT_LIMIT = 50  # bot documents (exports) kept in memory
 FILE_ID_PREFIX = "emu:"
@@ -102,6 +106,17 @@ class Entry:
         data["at"] = self.at.isoformat()
         data["at_local"] = format_datetime(self.at)
         return data
+
+    def stored(self) -> str:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_stored(cls, line: str) -> Entry:
+        data = json.loads(line)
+        data["at"] = dt.datetime.fromisoformat(data["at"])
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -208,6 +223,35 @@ class EmulatorChannel:
         self._images: OrderedDict[str, bytes] = OrderedDict()
         self._documents: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._next_id = 1
+        self.history_file = engine.settings.data_dir / HISTORY_FILE
+        self._load_history()
+
+    def _load_history(self) -> None:
+        """The chats of earlier runs (a line that cannot be read is skipped)."""
+        try:
+            lines = self.history_file.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return
+        for line in lines:
+            try:
+                entry = Entry.from_stored(line)
+            except (ValueError, TypeError, KeyError):
+                continue
+            self._history.setdefault(entry.persona, deque(maxlen=HISTORY_LIMIT)).append(entry)
+            self._next_id = max(self._next_id, entry.id + 1)
+        kept = sorted((e for h in self._history.values() for e in h), key=lambda e: e.id)
+        if len(kept) < len(lines):  # keep the file as short as the history
+            tmp = self.history_file.with_suffix(".part")
+            tmp.write_text("".join(e.stored() + "\n" for e in kept), encoding="utf-8")
+            tmp.replace(self.history_file)
+
+    def _store(self, entry: Entry) -> None:
+        try:
+            self.history_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.history_file.open("a", encoding="utf-8") as fh:
+                fh.write(entry.stored() + "\n")
+        except OSError:
+            log.warning("emulator history not saved to %s", self.history_file)
 
     # --- state ---------------------------------------------------------------------
 
@@ -221,11 +265,40 @@ class EmulatorChannel:
         return [e for e in self._history.get(persona_id, ()) if e.id > after]
 
     def image(self, key: str) -> bytes | None:
-        return self._images.get(key)
+        return self._images.get(key) or self._kept_file(key)
 
     def document(self, key: str) -> tuple[str, bytes] | None:
         """(file name, content) of a document a bot message offered."""
-        return self._documents.get(key)
+        found = self._documents.get(key)
+        if found is not None:
+            return found
+        data = self._kept_file(key)
+        url = f"/api/documents/{key}"
+        for entries in self._history.values():
+            for entry in entries:
+                if data is not None and entry.document == url:
+                    return entry.document_name or "document", data
+        return None
+
+    def _kept_file(self, key: str) -> bytes | None:
+        if not SHA256.fullmatch(key):
+            return None
+        try:
+            return (self.media_dir / f"bot-{key}").read_bytes()
+        except OSError:
+            return None
+
+    def _keep_file(self, key: str, data: bytes) -> None:
+        path = self.media_dir / f"bot-{key}"
+        if path.exists():
+            return
+        try:
+            self.media_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        except OSError:
+            log.warning("emulator file not saved to %s", path)
 
     def media_path(self, sha256: str) -> Path | None:
         if not SHA256.fullmatch(sha256):
@@ -235,6 +308,7 @@ class EmulatorChannel:
 
     def _append(self, entry: Entry) -> Entry:
         self._history.setdefault(entry.persona, deque(maxlen=HISTORY_LIMIT)).append(entry)
+        self._store(entry)
         for key in (entry.persona, None):
             for queue in self._subscribers.get(key, ()):
                 queue.put_nowait(entry)
@@ -247,6 +321,7 @@ class EmulatorChannel:
 
     def _keep_image(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
+        self._keep_file(key, data)
         self._images[key] = data
         self._images.move_to_end(key)
         while len(self._images) > IMAGE_LIMIT:
@@ -255,6 +330,7 @@ class EmulatorChannel:
 
     def _keep_document(self, name: str, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
+        self._keep_file(key, data)
         self._documents[key] = (name, data)
         self._documents.move_to_end(key)
         while len(self._documents) > DOCUMENT_LIMIT:

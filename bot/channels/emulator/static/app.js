@@ -113,6 +113,15 @@ function applyLabels() {
   for (const button of document.querySelectorAll(".lang-switch button")) {
     button.classList.toggle("active", button.dataset.lang === state.lang);
   }
+  showConnection();
+}
+
+// The connection label follows the language at once (not at the next reconnect).
+function showConnection() {
+  const status = $("#connection");
+  if (state.live === undefined) return;
+  status.textContent = t(state.live ? "live" : "reconnecting");
+  status.classList.toggle("live", state.live);
 }
 
 function roleLabel(persona) {
@@ -380,14 +389,13 @@ async function setLanguage(lang) {
 
 function listen() {
   const source = new EventSource("/api/events");
-  const status = $("#connection");
   source.addEventListener("open", () => {
-    status.textContent = t("live");
-    status.classList.add("live");
+    state.live = true;
+    showConnection();
   });
   source.addEventListener("error", () => {
-    status.textContent = t("reconnecting");
-    status.classList.remove("live");
+    state.live = false;
+    showConnection();
   });
   source.addEventListener("entry", (event) => addEntry(JSON.parse(event.data)));
 }
