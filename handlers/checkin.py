@@ -90,7 +90,7 @@ from handlers.i18n import (
 from handlers.i18n import parse_number as read_number
 from handlers.render import bold, esc
 from handlers.start import menu_button
-from handlers.types import Choice, Incoming, MediaRef, Message, Reply
+from handlers.types import Choice, Incoming, MediaRef, Message, Reply, in_place
 
 FLOW_NAME = "checkin"
 MENU_ID = "tasks"
@@ -469,10 +469,10 @@ async def navigate(ctx: Context, choice_id: str) -> Reply:
         if my_scope(ctx).empty:
             raise Invalid(_("Only the officers and force members of a unit have tasks here."))
         ctx.goto(FLOW_NAME, Step.LIST, page=arg)
-        return await prompt_list(ctx)
-    if action == "a":
+        return in_place(await prompt_list(ctx))
+    if action == "a":  # the card in place of the list (or of the question left)
         a = await _owed(ctx, arg, to_check_in=False)
-        return await _show_card(ctx, a.assignment_id)
+        return in_place(await _show_card(ctx, a.assignment_id))
     if action in {"n", "c"}:
         if not ctx.has_role(*CHECKIN_ROLES, Role.SUPERVISOR) or ctx.member is None:
             raise Invalid(

@@ -51,7 +51,7 @@ from handlers.i18n import _, current_language, format_date, format_number, local
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP, main_menu
 from handlers.summary import Section, fit, share_by_child, share_by_task, target_share
-from handlers.types import Choice, Message, Reply
+from handlers.types import Choice, Message, Reply, in_place
 
 VIEW_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 CHILDREN_PER_PAGE = 10
@@ -268,9 +268,9 @@ async def on_progress_choice(ctx: Context, choice_id: str) -> Reply:
         return await _refuse(ctx, _("That unit is outside your area."))
     ctx.finish()  # a refused button leaves whatever the person was doing alone
     page = int(parts[3]) if len(parts) == 4 else 0
-    if parts[1] == "u":
-        return await render_unit(ctx, unit, page)
-    return await render_list(ctx, unit, parts[1], page)
+    if parts[1] == "u":  # drilling, paging, going back: in place of the view pressed on
+        return in_place(await render_unit(ctx, unit, page))
+    return in_place(await render_list(ctx, unit, parts[1], page))
 
 
 async def _menu_progress(ctx: Context) -> Reply:

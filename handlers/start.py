@@ -28,7 +28,7 @@ from handlers.flow import (
 )
 from handlers.i18n import LANGUAGES, _, set_language
 from handlers.render import bold, esc
-from handlers.types import Choice, Incoming, Message, Reply
+from handlers.types import Choice, Incoming, Message, Reply, in_place
 
 ROLE_LABELS = {
     Role.OFFICER: lambda: _("commune officer"),
@@ -77,7 +77,8 @@ def menu_button() -> Choice:
 async def on_nav(ctx: Context, choice_id: str) -> Reply:
     clear = left_keyboard(ctx)
     ctx.finish()
-    return await main_menu(ctx, _("Main menu.") if clear else None, clear=clear)
+    reply = await main_menu(ctx, _("Main menu.") if clear else None, clear=clear)
+    return reply if clear else in_place(reply)
 
 
 # Buttons of a finished action, pressed again: what to say instead of a bare menu.

@@ -46,7 +46,7 @@ from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, registry
 from handlers.i18n import _, current_language, format_ago, format_date, format_datetime
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
-from handlers.types import Choice, Incoming, MediaRef, Message, Reply
+from handlers.types import Choice, Incoming, MediaRef, Message, Reply, in_place
 
 log = logging.getLogger(__name__)
 
@@ -671,13 +671,13 @@ async def on_global(ctx: Context, choice: str) -> Reply:
             page = int(args[0]) if args and args[0].isdigit() else 0
             cat = args[1] if len(args) > 1 and args[1] != "-" else None
             status = args[2] if len(args) > 2 and args[2] in set(TipStatus) else None
-            return await show_inbox(ctx, page, cat, status)
-        if action == "fc":
-            return await _pick_category(
-                ctx, args[0] if args and args[0] in set(TipStatus) else None
+            return in_place(await show_inbox(ctx, page, cat, status))
+        if action == "fc":  # pages and filters replace the list they were pressed on
+            return in_place(
+                await _pick_category(ctx, args[0] if args and args[0] in set(TipStatus) else None)
             )
         if action == "fs":
-            return await _pick_status(ctx, args[0] if args and args[0] != "-" else None)
+            return in_place(await _pick_status(ctx, args[0] if args and args[0] != "-" else None))
         if not args or not args[0].isdigit():
             raise Invalid(_("That button is no longer valid."))
         tip, unit = await _load(ctx, int(args[0]))

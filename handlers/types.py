@@ -51,6 +51,7 @@ class Incoming:
     command: str | None = None  # "start" for "/start inv_X"
     args: str = ""  # "inv_X"
     choice: str | None = None  # the id of a pressed button
+    message_id: str | None = None  # the message that button is on (where the channel says)
     location: Location | None = None
     contact_phone: str | None = None
     media: tuple[MediaRef, ...] = ()
@@ -94,9 +95,19 @@ class Message:
     # The question is answered with a number (a count, a share): a channel that reads
     # a typed number as the n-th choice (Zalo) must not offer these choices by number.
     numeric_answer: bool = False
+    # Shown in place of the message whose button was pressed (a page, a card, a filter),
+    # where the channel can edit; a new event (a saved check-in, a tip) is never this.
+    replaces: bool = False
 
 
 Reply = list[Message]
+
+
+def in_place(reply: Reply) -> Reply:
+    """Mark a reply's first message as replacing the one whose button was pressed."""
+    if reply:
+        reply[0].replaces = True
+    return reply
 
 
 def message_to_json(msg: Message) -> dict[str, Any]:

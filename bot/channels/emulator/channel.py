@@ -100,6 +100,7 @@ class Entry:
     proactive: bool = False
     document: str | None = None  # a download URL on this server
     document_name: str | None = None
+    replaces: int | None = None  # the entry this one takes the place of (an edit)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -237,7 +238,7 @@ class EmulatorChannel:
                 entry = Entry.from_stored(line)
             except (ValueError, TypeError, KeyError):
                 continue
-            self._history.setdefault(entry.persona, deque(maxlen=HISTORY_LIMIT)).append(entry)
+            self._add(entry)
             self._next_id = max(self._next_id, entry.id + 1)
         kept = sorted((e for h in self._history.values() for e in h), key=lambda e: e.id)
         if len(kept) < len(lines):  # keep the file as short as the history
@@ -306,8 +307,15 @@ class EmulatorChannel:
         path = self.media_dir / sha256
         return path if path.is_file() else None
 
+    def _add(self, entry: Entry) -> None:
+        history = self._history.setdefault(entry.persona, deque(maxlen=HISTORY_LIMIT))
+        if entry.replaces is not None:  # an edit: the old message goes, as on Telegram
+            for old in [e for e in history if e.id == entry.replaces]:
+                history.remove(old)
+        history.append(entry)
+
     def _append(self, entry: Entry) -> Entry:
-        self._history.setdefault(entry.persona, deque(maxlen=HISTORY_LIMIT)).append(entry)
+        self._add(entry)
         self._store(entry)
         for key in (entry.persona, None):
             for queue in self._subscribers.get(key, ()):
@@ -436,14 +444,23 @@ class EmulatorChannel:
                 html=self._shown(persona.id, sent),
                 image=f"/api/media/{upload.sha256}" if upload and upload.kind == "photo" else None,
             )
+            pressed = self._pressed(persona.id, sent.choice) if sent.choice else None
             self._append(mine)
             reply = await self.engine.handle(inp)
-            entries = [
-                self._append(entry)
-                for m in reply
-                for entry in self._bot_entries(persona.id, m, proactive=False)
-            ]
+            entries = []
+            for i, m in enumerate(reply):
+                made = self._bot_entries(persona.id, m, proactive=False)
+                if i == 0 and m.replaces and pressed is not None and len(made) == 1:
+                    made[0].replaces = pressed  # edited in place, as Telegram does
+                entries += [self._append(entry) for entry in made]
         return mine, entries
+
+    def _pressed(self, persona_id: str, choice: str) -> int | None:
+        """The id of the latest bot message showing the button ``choice``."""
+        for entry in reversed(self._history.get(persona_id, ())):
+            if entry.sender == "bot" and any(c["id"] == choice for c in entry.choices):
+                return entry.id
+        return None
 
     def _shown(self, persona_id: str, sent: Input) -> str:
         """The persona's line in the chat, as safe HTML."""

@@ -138,7 +138,9 @@ class UpdateBridge:
             return
         used_keyboard = inp.location is not None or inp.contact_phone is not None
         try:
-            await self.channel.send_reply(inp.chat_id, reply, remove_keyboard=used_keyboard)
+            await self.channel.send_reply(
+                inp.chat_id, reply, remove_keyboard=used_keyboard, pressed=inp.message_id
+            )
         except RecipientBlocked as exc:
             log.info("telegram user %s is unreachable (%s)", inp.user_id, exc)
             await self._mark_blocked(inp.user_id)

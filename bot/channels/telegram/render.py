@@ -45,7 +45,9 @@ EMPTY_TEXT = "\u2063"
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
-Method = Literal["send_message", "send_photo", "send_document", "send_video", "send_voice"]
+Method = Literal[
+    "send_message", "send_photo", "send_document", "send_video", "send_voice", "edit_message_text"
+]
 # A file sent earlier goes out again by its file id (a new message from the bot).
 RESEND: dict[MediaKind, Method] = {
     "photo": "send_photo",
@@ -158,6 +160,21 @@ def render_message(msg: Message) -> list[Call]:
     if inline is not None and reply_kb is not None:
         calls.append(_text_call(_("Or use the button below."), reply_kb))
     return calls
+
+
+def edit_call(msg: Message, message_id: str) -> Call | None:
+    """``editMessageText`` of ``message_id`` showing ``msg``, when a text edit can show it
+    (no file, no reply keyboard, one part); else None."""
+    if msg.image is not None or msg.document is not None or msg.files or msg.request:
+        return None
+    if msg.remove_keyboard or len(split_for_telegram(msg.text or "")) != 1:
+        return None
+    call = _text_call(
+        msg.text or "", inline_keyboard(msg.choices, msg.columns) if msg.choices else None
+    )
+    call.method = "edit_message_text"
+    call.kwargs["message_id"] = int(message_id)
+    return call
 
 
 def render_reply(messages: list[Message], *, remove_keyboard: bool = False) -> list[Call]:

@@ -267,6 +267,13 @@ function addEntry(e) {
   if (state.seen.has(e.id)) return;
   state.seen.add(e.id);
   const list = (state.entries[e.persona] = state.entries[e.persona] || []);
+  if (e.replaces) {
+    // An edit: the message whose button was pressed gives way to this one.
+    const at = list.findIndex((old) => old.id === e.replaces);
+    if (at >= 0) list.splice(at, 1);
+    const node = document.querySelector(`#messages [data-entry="${e.replaces}"]`);
+    if (node) node.remove();
+  }
   list.push(e);
   if (list.length > 1 && list[list.length - 2].id > e.id) list.sort((a, b) => a.id - b.id);
   if (e.persona === state.current) {
