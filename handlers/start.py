@@ -67,6 +67,7 @@ def left_keyboard(ctx: Context) -> bool:
 
 
 MENU_BUTTON = "nav:menu"
+CANCEL_BUTTON = "nav:cancel"
 
 
 def menu_button() -> Choice:
@@ -74,7 +75,14 @@ def menu_button() -> Choice:
     return Choice(MENU_BUTTON, _("« Menu"))
 
 
+def cancel_button() -> Choice:
+    """Stop the current flow from any of its steps, as /cancel does."""
+    return Choice(CANCEL_BUTTON, _("Cancel"))
+
+
 async def on_nav(ctx: Context, choice_id: str) -> Reply:
+    if choice_id == CANCEL_BUTTON:
+        return await global_command(ctx, "cancel", "")
     clear = left_keyboard(ctx)
     ctx.finish()
     reply = await main_menu(ctx, _("Main menu.") if clear else None, clear=clear)

@@ -52,7 +52,7 @@ from handlers.flow import (
 )
 from handlers.i18n import _, format_time, ngettext
 from handlers.render import bold, esc
-from handlers.start import COMMAND_HELP
+from handlers.start import COMMAND_HELP, cancel_button
 from handlers.types import Choice, Incoming, Message, Reply
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ async def ask_description(ctx: Context) -> Reply:
         "Describe what you saw or know: what happened, when, who was involved. "
         "Up to {limit} characters. Do not put your name here if you want to stay anonymous."
     ).format(limit=ctx.settings.tip_max_text)
-    return [Message(text)]
+    return [Message(text, choices=[cancel_button()])]
 
 
 def _too_long(ctx: Context, length: int) -> str:
@@ -276,7 +276,7 @@ async def ask_media(ctx: Context) -> Reply:
             "You can add photos, videos, voice messages or documents (up to {limit}). "
             "Send them now, or press Skip."
         ).format(limit=ctx.settings.tip_max_media)
-    return [Message(text, choices=[_done_choice(ctx)])]
+    return [Message(text, choices=[_done_choice(ctx), cancel_button()], columns=2)]
 
 
 async def on_media(ctx: Context, inp: Incoming) -> Reply:
@@ -314,7 +314,7 @@ async def ask_place(ctx: Context) -> Reply:
         "choose it from the list, or share your location."
     )
     return [
-        Message(text, choices=[Choice(f"{P}pick", _("Choose from the list"))]),
+        Message(text, choices=[Choice(f"{P}pick", _("Choose from the list")), cancel_button()]),
         Message(
             _("To share where you are now, tap the button below.")
             + " "
@@ -511,7 +511,11 @@ async def ask_detail(ctx: Context) -> Reply:
     text = _(
         "Place: {unit}. Add details (village, street, house number, landmark), or press Skip."
     ).format(unit=bold(esc(unit.name)))
-    choices = [Choice(f"{P}skip", _("Skip")), Choice(f"{P}place", _("Change the place"))]
+    choices = [
+        Choice(f"{P}skip", _("Skip")),
+        Choice(f"{P}place", _("Change the place")),
+        cancel_button(),
+    ]
     return [Message(text, choices=choices, columns=2)]
 
 
@@ -547,7 +551,7 @@ async def ask_contact(ctx: Context) -> Reply:
         "{unit} will see it and may call you. Nobody else will."
     ).format(unit=esc(unit.name))
     return [
-        Message(text, choices=_contact_choices(), columns=2),
+        Message(text, choices=[*_contact_choices(), cancel_button()], columns=2),
         Message(
             _("To share your phone number, tap the button below (or type the number)."),
             request="contact",

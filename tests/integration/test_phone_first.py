@@ -191,3 +191,25 @@ async def test_buttons_start_with_a_capital(db: Database) -> None:
     labels = [c.label for m in officer.last for c in m.choices]
     assert "Đang thực hiện" in labels and "Chưa triển khai" in labels
     assert all(not label[:1].islower() for label in labels)
+
+
+async def test_every_tip_step_has_a_cancel(db: Database) -> None:
+    await make_world(db)
+    citizen = Person(make_engine(db), "pf-11", language_code="en")
+    await citizen.press("m:tip")
+    await citizen.press("tip:cat:drugs")
+    assert "nav:cancel" in citizen.choices  # the description
+    await citizen.say("Pills are sold at the bus stop every evening.")
+    assert "nav:cancel" in citizen.choices  # the files
+    await citizen.press("tip:done")
+    assert "nav:cancel" in citizen.choices  # the place
+    await citizen.say("nghi huong")
+    assert "nav:cancel" in citizen.choices  # the details
+    await citizen.press("tip:skip")
+    assert "nav:cancel" in citizen.choices  # anonymous or phone
+    await citizen.press("nav:cancel")
+    assert "Cancelled. Nothing was saved." in citizen.text
+    assert citizen.last[0].remove_keyboard, "the contact keyboard goes too"
+    assert await tips(db) == 0
+    await citizen.press("tip:anon")  # a stale button of the cancelled flow
+    assert await tips(db) == 0 and "m:tip" in citizen.choices
