@@ -75,7 +75,13 @@ async def test_the_tour_on_a_phone(phone: Page, demo: Demo) -> None:  # noqa: F8
     page = phone
     await expect(page.locator("#connection")).to_have_class("connection live")
     # The chat takes the width: the composer and its Send button are on screen.
-    for selector in ("#composer-send", "#composer-text", "#next-day", '[data-persona="admin"]'):
+    for selector in (
+        "#composer-send",
+        "#composer-text",
+        "#next-day",
+        '[data-persona="admin"]',
+        '[data-lang="en"]',
+    ):
         await fits(page, selector)
     chat = await page.locator("#messages").bounding_box()
     assert chat is not None and chat["width"] >= WIDTH - 1
