@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bot.config import Settings
+from bot.errors import UserError
 from db import migrate
-from db.embedded import embedded_url, start_embedded
+from db.embedded import embedded_url, has_database, start_embedded
 from db.session import Database
+from handlers.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,23 @@ class EmbeddedServer:
 
 
 @contextlib.asynccontextmanager
-async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Database]:
-    """The configured database, or the embedded one; migrated to head unless told otherwise."""
+async def open_database(
+    settings: Settings, *, upgrade: bool = True, existing: bool = False
+) -> AsyncIterator[Database]:
+    """The configured database, or the embedded one; migrated to head unless told otherwise.
+
+    ``existing``: refuse, naming the data directory, rather than create an empty
+    embedded database (a command run from the wrong folder would find nothing).
+    """
     embedded: EmbeddedServer | None = None
     url = settings.sqlalchemy_url()
+    if url is None and existing and not has_database(settings.data_dir):
+        raise UserError(
+            _(
+                "No database in {path}. Run the command from the folder where you ran "
+                "`antt demo` or `antt db upgrade`, or set ANTT_DATA_DIR or ANTT_DATABASE_URL."
+            ).format(path=settings.data_dir.expanduser().resolve())
+        )
     if url is None:
         embedded = EmbeddedServer(settings)
         url = embedded.url

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from bot import argparse_texts
 from bot.errors import UserError
 from handlers.i18n import _, pick_language, set_language
 
@@ -48,6 +49,7 @@ def cli_language(env: Mapping[str, str] = os.environ) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    argparse_texts.install()
     parser = argparse.ArgumentParser(
         prog="antt", description=_("ANTT Bot: the all-people security movement plan, on chat.")
     )

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     zalo_api_url: str | None = None  # default https://bot-api.zaloplatforms.com
     zalo_webhook_secret: SecretStr | None = None
     zalo_webhook_path: str = "/zalo/webhook"
+    # The bot's public Zalo link (e.g. https://zalo.me/<bot>): set, posters carry its QR too
+    zalo_bot_link: str | None = None
 
     # Web server (webhooks, /healthz, emulator)
     web_host: str = "127.0.0.1"

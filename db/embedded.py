@@ -30,6 +30,12 @@ def install_sigterm_exit() -> None:
         signal.signal(signal.SIGTERM, _sigterm)
 
 
+def has_database(data_dir: Path) -> bool:
+    """True when ``data_dir`` already holds an embedded database (``data_dir/pg``)."""
+    pg = data_dir.expanduser().resolve() / "pg"
+    return pg.is_dir() and any(pg.iterdir())
+
+
 def start_embedded(data_dir: Path) -> Any:
     """Start (or reuse) the embedded server under ``data_dir/pg``; return its handle."""
     warnings.filterwarnings("ignore", module="platformdirs")

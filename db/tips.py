@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -314,6 +314,7 @@ async def members_of_unit(session: AsyncSession, unit_id: int) -> Sequence[tuple
 class InboxPage:
     rows: Sequence[tuple[Tip, Unit]]
     total: int
+    waiting: int = 0  # not acknowledged yet (status new)
 
 
 async def inbox(
@@ -325,7 +326,8 @@ async def inbox(
     limit: int = 8,
     offset: int = 0,
 ) -> InboxPage:
-    """Tips routed to units under ``roots``, newest first; open ones unless ``status`` says."""
+    """Tips routed to units under ``roots``, open ones unless ``status`` says; what needs
+    action first (escalated, then not acknowledged), newest first within."""
     if not roots:
         return InboxPage([], 0)
     where = [or_(*(in_subtree(r.path) for r in roots))]
@@ -336,10 +338,21 @@ async def inbox(
     if category:
         where.append(Tip.category == category)
     base = select(Tip, Unit).join(Unit, Unit.id == Tip.unit_id).where(*where)
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    stmt = base.order_by(Tip.created_at.desc(), Tip.id.desc()).limit(limit).offset(offset)
+    counted = base.subquery()
+    total, waiting = (
+        await session.execute(
+            select(
+                func.count(), func.count().filter(counted.c.status == TipStatus.NEW.value)
+            ).select_from(counted)
+        )
+    ).one()
+    first = (
+        Tip.escalation_level.desc(),
+        case((Tip.status == TipStatus.NEW.value, 0), else_=1),
+    )
+    stmt = base.order_by(*first, Tip.created_at.desc(), Tip.id.desc()).limit(limit).offset(offset)
     rows = [(tip, unit) for tip, unit in (await session.execute(stmt)).all()]
-    return InboxPage(rows, total)
+    return InboxPage(rows, int(total or 0), int(waiting or 0))
 
 
 async def recent_open_in_unit(

@@ -390,9 +390,9 @@ def _count_lines(count: repo.AudienceCount) -> list[str]:
     channels = ", ".join(
         f"{name.capitalize()} {format_number(n)}" for name, n in sorted(count.by_channel.items())
     )
+    names = {"vi": _("Vietnamese"), "en": _("English")}
     languages = ", ".join(
-        f"{_('Vietnamese') if lang == 'vi' else _('English') if lang == 'en' else lang} "
-        f"{format_number(n)}"
+        f"{names.get(lang, lang)} {format_number(n)}"
         for lang, n in sorted(count.by_language.items())
     )
     return [

@@ -50,7 +50,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import replace
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -91,8 +91,10 @@ from handlers.i18n import (
     local_today,
     ngettext,
 )
+from handlers.i18n import parse_number as read_number
 from handlers.render import bold, esc
-from handlers.types import Choice, Incoming, MediaRef, Message, Reply
+from handlers.start import menu_button
+from handlers.types import Choice, Incoming, MediaRef, Message, Reply, in_place
 
 FLOW_NAME = "checkin"
 MENU_ID = "tasks"
@@ -103,7 +105,7 @@ EVIDENCE_KINDS = ("photo", "document")
 MAX_FILES = 10
 MAX_NOTE = 1000
 MAX_NUMBER = Decimal(999_999_999)  # numeric(12, 2) holds 10 digits before the point
-BUTTON_TITLE = 40
+BUTTON_TITLE = 38  # "8. " and the title fit a phone line (handlers.types.PHONE_LINE)
 
 # Choice ids inside the flow.
 SKIP = "ci:skip"
@@ -155,15 +157,13 @@ MILESTONE_STATUSES = (
 
 # --- numbers ----------------------------------------------------------------------
 
-_VI_GROUPED = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")  # 1.234  1.234,5
-_EN_GROUPED = re.compile(r"\d{1,3}(?:,\d{3}){2,}(?:\.\d+)?|\d{1,3}(?:,\d{3})+\.\d+")
-_COMMA_DECIMAL = re.compile(r"\d+(?:,\d+)?")  # 12  12,5  1,234 (= 1.234)
-_DOT_DECIMAL = re.compile(r"\d*\.\d+")  # 12.5  .5
+_DIGITS = re.compile(r"[\d.,]+")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
 def parse_number(text: str | None, *, whole: bool) -> Decimal:
-    """A non-negative number typed the Vietnamese way (see the module docstring).
+    """A non-negative number typed the Vietnamese way (see the module docstring), read
+    by Babel (``handlers.i18n.parse_number``).
 
     Raises ``Invalid`` with a hint for text, a negative number, a fraction where
     a whole number is asked, or a number too large to keep.
@@ -172,19 +172,11 @@ def parse_number(text: str | None, *, whole: bool) -> Decimal:
     if raw[:1] in {"-", "−", "–"} and len(raw) > 1:
         raise Invalid(_("The number cannot be negative."))
     raw = raw.removeprefix("+")
-    if _VI_GROUPED.fullmatch(raw):
-        normal = raw.replace(".", "").replace(",", ".")
-    elif _EN_GROUPED.fullmatch(raw):
-        normal = raw.replace(",", "")
-    elif _COMMA_DECIMAL.fullmatch(raw):
-        normal = raw.replace(",", ".")
-    elif _DOT_DECIMAL.fullmatch(raw):
-        normal = raw
-    else:
+    if not _DIGITS.fullmatch(raw) or not any(c.isdigit() for c in raw):
         raise Invalid(_("Please send a number, for example 12 or 1.234."))
     try:
-        value = Decimal(normal)
-    except InvalidOperation as exc:  # pragma: no cover - the patterns only let digits through
+        value = read_number(raw)
+    except ValueError as exc:
         raise Invalid(_("Please send a number, for example 12 or 1.234.")) from exc
     if whole and value != value.to_integral_value():
         raise Invalid(
@@ -300,6 +292,8 @@ def assignment_lines(a: AssignmentProgress, today: dt.date, lang: str) -> list[s
         details.append(_("target {target}").format(target=target))
     if a.from_register:
         details.append(_("register: {value}").format(value=esc(latest_text(a))))
+    elif a.latest is None:
+        details.append(_("no check-in yet"))
     else:
         details.append(_("reported: {value}").format(value=esc(latest_text(a))))
     details.append(PROGRESS_LABELS[state]())
@@ -392,7 +386,7 @@ async def _list_message(ctx: Context) -> Message:
         choices.append(Choice(f"ck:l:{page - 1}", _("« Previous")))
     if page < last:
         choices.append(Choice(f"ck:l:{page + 1}", _("Next »")))
-    return Message("\n".join(lines), choices=choices + switch)
+    return Message("\n".join(lines), choices=[*choices, *switch, menu_button()])
 
 
 async def prompt_list(ctx: Context) -> Reply:
@@ -519,10 +513,10 @@ async def navigate(ctx: Context, choice_id: str) -> Reply:
             ctx.goto(FLOW_NAME, Step.LIST, page=0, year=arg)
         else:
             ctx.goto(FLOW_NAME, Step.LIST, page=arg)
-        return await prompt_list(ctx)
-    if action == "a":
+        return in_place(await prompt_list(ctx))
+    if action == "a":  # the card in place of the list (or of the question left)
         a = await _owed(ctx, arg, to_check_in=False)
-        return await _show_card(ctx, a.assignment_id)
+        return in_place(await _show_card(ctx, a.assignment_id))
     if action in {"n", "c"}:
         if not ctx.has_role(*CHECKIN_ROLES, Role.SUPERVISOR) or ctx.member is None:
             raise Invalid(
@@ -604,6 +598,11 @@ def _status_choices(a: AssignmentProgress) -> list[Choice]:
     return [Choice(STATUS_PREFIX + s.value, STATUS_LABELS[s]()) for s in MILESTONE_STATUSES]
 
 
+def _back(ctx: Context) -> Choice:
+    """Back to the task's card: the check-in in progress is dropped."""
+    return Choice(f"ck:a:{ctx.data['assignment_id']}", _("« Back to the task"))
+
+
 def _heading(ctx: Context, a: AssignmentProgress) -> str:
     text = bold(esc(a.title(current_language())))
     if ctx.data.get("supersedes_id"):
@@ -619,7 +618,8 @@ async def prompt_value(ctx: Context) -> Reply:
         question = _("Where does it stand?")
         if kind == TaskKind.RECURRING and ctx.data.get("period"):
             question = _("Period {period}: where does it stand?").format(period=ctx.data["period"])
-        return [Message(f"{head}\n{question}", choices=_status_choices(a), columns=2)]
+        choices = [*_status_choices(a), _back(ctx)]
+        return [Message(f"{head}\n{question}", choices=choices, columns=2)]
     if kind == TaskKind.COUNT:
         if a.target is not None:
             question = _("How many have been achieved so far? Target: {target}.").format(
@@ -627,7 +627,8 @@ async def prompt_value(ctx: Context) -> Reply:
             )
         else:
             question = _("How many have been achieved so far?")
-        return [Message(f"{head}\n{question}\n{_('Send a number.')}")]
+        send = _("Send a number.")
+        return [Message(f"{head}\n{question}\n{send}", choices=[_back(ctx)], numeric_answer=True)]
     if kind == TaskKind.PERCENT:
         eligible = ctx.data.get("eligible")
         target = num(a.target) if a.target is not None else "100"
@@ -640,10 +641,10 @@ async def prompt_value(ctx: Context) -> Reply:
             question = _(
                 "What share has been achieved, in percent (0 to 100)? Target: {target}%."
             ).format(target=target)
-        return [Message(f"{head}\n{question}")]
+        return [Message(f"{head}\n{question}", choices=[_back(ctx)], numeric_answer=True)]
     # report
     question = _("Send the report document (a file or a photo); it will be marked as submitted.")
-    return [Message(f"{head}\n{question}")]
+    return [Message(f"{head}\n{question}", choices=[_back(ctx)])]
 
 
 def _evidence(inp: Incoming) -> list[dict[str, Any]]:
@@ -719,7 +720,7 @@ async def on_figure(ctx: Context, inp: Incoming) -> Reply:
 
 
 async def prompt_reason(ctx: Context) -> Reply:
-    return [Message(_("What is blocking it? Describe it briefly."))]
+    return [Message(_("What is blocking it? Describe it briefly."), choices=[_back(ctx)])]
 
 
 async def on_reason(ctx: Context, inp: Incoming) -> Reply:

@@ -4,11 +4,13 @@ One digest per outermost unit a person supervises (a grant inside another grant
 adds nothing), built by :func:`db.digest.build_digest` and rendered here in the
 current language:
 
-- a chart of progress by unit (each child unit's share of assignments done,
-  laggards on top; for a unit without children, each task's share of its
-  target), a PNG sent as a photo whose caption is the digest's heading and
-  summary line;
-- then the text, split to Telegram's 4096 characters: new tips of the last
+- first, one phone screen (``handlers.summary.SUMMARY_LIMIT`` characters):
+  the heading, the counts, then what needs action: tips not acknowledged for
+  over 24 hours, overdue assignments, the units below that lag most (with
+  their share of target); as the caption of a chart made for a phone (each
+  child unit's share of target reached, laggards on top; for a unit without
+  children, each task's), with buttons to the tip inbox and to /progress;
+- then the details, split to Telegram's 4096 characters: new tips of the last
   24 hours by category and status, tips not acknowledged for over 24 hours,
   the check-ins of the last 24 hours, overdue assignments and those due within
   7 days, and progress against target per task with the laggards named.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import textwrap
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,14 +50,15 @@ from handlers.former import including_former
 from handlers.i18n import _, current_language, format_datetime, format_number, local_today
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP, main_menu
+from handlers.summary import Section, fit, share_by_child
 from handlers.triage import status_label
-from handlers.types import Message, Reply
+from handlers.types import Choice, Message, Reply
 
 DIGEST_ROLES = (Role.SUPERVISOR,)
 LIST_LIMIT = 8  # stale tips, check-ins, overdue and due-soon assignments listed by name
 LAGGARDS_NAMED = 3  # per task
 SOON_DAYS = 7
-MAX_BARS = 30
+MAX_BARS = 10  # a phone screen of bars; the rest are in /progress
 LABEL_WIDTH = 38
 STATUS_ORDER = [s.value for s in TipStatus]
 # matplotlib's font cache and FreeType objects are not made for concurrent use.
@@ -108,6 +112,44 @@ def heading(d: DigestData) -> str:
             ),
         ]
     )
+
+
+def summary(d: DigestData, lang: str) -> str:
+    """The first screen: the heading, then what needs action, laggards first."""
+    overdue, _soon = open_assignments(d)
+    sections = []
+    if d.stale_total:
+        stale = _stale_lines(d, lang)
+        sections.append(Section(stale[0], stale[1 : 1 + len(d.stale)], d.stale_total))
+    if overdue:
+        lines = [
+            f"• {esc(r.unit_name)} · {esc(r.title(lang))} · {deadline_text(r, d.today)}"
+            for r in overdue[:LIST_LIMIT]
+        ]
+        sections.append(
+            Section(bold(_("Overdue: {n}").format(n=len(overdue))), lines, len(overdue))
+        )
+    shares = share_by_child(d.rows, d.root.path, d.today)
+    behind = [r for r in rollup_by_child(d.rows, d.root, d.children, d.today) if r.done < r.total]
+    if behind:
+        lines = [
+            "• "
+            + _("{unit}: {share} of target, {done}/{total} done").format(
+                unit=esc(r.label), share=_pct(shares.get(r.key, 0.0)), done=r.done, total=r.total
+            )
+            + (", " + _("{n} overdue").format(n=r.overdue) if r.overdue else "")
+            for r in behind
+        ]
+        sections.append(Section(bold(_("Units below, laggards first")), lines))
+    return fit(heading(d).split("\n"), sections)
+
+
+def summary_choices(d: DigestData) -> list[Choice]:
+    """Where the rest is: the tip inbox, and /progress of the digest's unit."""
+    return [
+        Choice("m:tip_inbox", _("Tip inbox")),
+        Choice(f"pg:u:{d.root.id}", _("Progress")),
+    ]
 
 
 def _tip_lines(d: DigestData, lang: str) -> list[str]:
@@ -281,32 +323,47 @@ def _note(text: str, overdue: int) -> str:
 
 
 def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
-    """Bars per child unit (share of assignments done), else per task (share of target)."""
+    """Bars per child unit, else per task: the share of target reached, laggards on top
+    (most overdue, then the lowest share): 15 of 20 cameras shows 75%, not 0."""
     by_child = rollup_by_child(d.rows, d.root, d.children, d.today)
     if by_child:
+        shares = share_by_child(d.rows, d.root.path, d.today)
         bars = [
-            Bar(r.label, r.share * 100, r.overdue, _note(f"{r.done}/{r.total}", r.overdue))
+            Bar(
+                r.label,
+                shares.get(r.key, 0.0) * 100,
+                r.overdue,
+                _note(f"{_pct(shares.get(r.key, 0.0))} · {r.done}/{r.total}", r.overdue),
+            )
             for r in by_child
         ]
         title = _("Progress by unit: {unit}").format(unit=d.root.name)
-        xlabel = _("% of assignments done")
     elif d.rows:
         bars = [
             Bar(t.title, t.fraction * 100, t.overdue, _note(_pct(t.fraction), t.overdue))
             for t in task_lines(d, lang)
         ]
         title = _("Progress by task: {unit}").format(unit=d.root.name)
-        xlabel = _("% of target reached")
     else:
         return None
+    bars.sort(key=lambda b: (-b.overdue, b.percent, b.label))
     if len(bars) > MAX_BARS:
         title += " " + _("({shown} lowest of {total})").format(shown=MAX_BARS, total=len(bars))
         bars = bars[:MAX_BARS]
-    return ChartSpec(title, xlabel, bars)
+    return ChartSpec(title, _("% of target reached"), bars)
+
+
+# A phone shows a photo about 360 px wide: the chart is drawn 720 px wide (2x) with
+# 15 pt labels at 180 dpi (37 px, about 18 px on the phone), each above its bar so a
+# long name takes the full width.
+CHART_WIDTH_IN = 4.0
+CHART_DPI = 180
+LABEL_PT = 15
 
 
 def render_chart(spec: ChartSpec) -> bytes:
-    """The chart as a PNG: horizontal bars, laggards on top (matplotlib, Agg canvas).
+    """The chart as a PNG made for a phone: one row per bar, its name above it, the
+    share at its end; laggards on top (matplotlib, Agg canvas).
 
     matplotlib is imported here only, so starting the bot or the CLI does not load it.
     """
@@ -314,28 +371,38 @@ def render_chart(spec: ChartSpec) -> bytes:
     from matplotlib.figure import Figure
 
     with _CHART_LOCK:
-        bars = list(reversed(spec.bars))  # barh draws the first bar at the bottom
-        height = 1.4 + 0.3 * len(bars)
-        figure = Figure(figsize=(8.0, height), dpi=100)
+        bars = spec.bars
+        title = "\n".join(textwrap.wrap(spec.title, 36)[:2])
+        row_in = 0.7
+        top_in, bottom_in = 0.3 + 0.3 * title.count("\n") + 0.25, 0.15
+        height = top_in + bottom_in + row_in * len(bars)
+        figure = Figure(figsize=(CHART_WIDTH_IN, height), dpi=CHART_DPI)
         FigureCanvasAgg(figure)
-        ax = figure.add_subplot()
-        positions = list(range(len(bars)))
-        colours = [
-            "#c0392b" if b.overdue else "#27ae60" if b.percent >= 100 else "#2e86c1" for b in bars
-        ]
-        ax.barh(positions, [min(b.percent, 100.0) for b in bars], color=colours, height=0.6)
-        ax.set_yticks(positions, [_short(b.label) for b in bars], fontsize=9)
-        for y, b in zip(positions, bars, strict=True):
-            ax.text(min(b.percent, 100.0) + 1, y, b.note, va="center", fontsize=8)
-        ax.set_xlim(0, 112)
-        ax.set_xticks([0, 25, 50, 75, 100])
-        ax.set_xlabel(spec.xlabel, fontsize=9)
-        ax.set_title(_short(spec.title, 80), fontsize=11, loc="left")
-        ax.grid(axis="x", alpha=0.3)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        # Fixed margins (labels are cut to LABEL_WIDTH): tight_layout would draw it twice.
-        figure.subplots_adjust(left=0.36, right=0.97, top=1 - 0.45 / height, bottom=0.65 / height)
+        ax = figure.add_axes(
+            (0.03, bottom_in / height, 0.94, (height - top_in - bottom_in) / height)
+        )
+        ax.set_xlim(0, 100)
+        ax.set_ylim(len(bars), 0)  # the first bar on top
+        for i, b in enumerate(bars):
+            colour = "#c0392b" if b.overdue else "#27ae60" if b.percent >= 100 else "#2e86c1"
+            filled = min(b.percent, 100.0)
+            ax.barh(i + 0.66, 100, color="#e5e8e8", height=0.4)  # the whole target
+            ax.barh(i + 0.66, filled, color=colour, height=0.4)
+            ax.text(0, i + 0.22, _short(b.label, 30), fontsize=LABEL_PT, va="center")
+            # The figures on the bar: inside a long bar, after a short one.
+            inside = filled >= 55
+            ax.text(
+                filled - 1.5 if inside else filled + 1.5,
+                i + 0.66,
+                b.note,
+                fontsize=LABEL_PT - 3,
+                va="center",
+                ha="right" if inside else "left",
+                color="white" if inside else "#1b2631",
+                weight="bold",
+            )
+        ax.axis("off")
+        figure.text(0.03, 1 - 0.12 / height, title, fontsize=LABEL_PT - 2, weight="bold", va="top")
         buf = io.BytesIO()
         figure.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
         return buf.getvalue()
@@ -352,12 +419,11 @@ async def digest_messages(digests: Sequence[DigestData], *, chart: bool = True) 
     for d in digests:
         spec = chart_spec(d, lang) if chart else None
         image = await asyncio.to_thread(render_chart, spec) if spec is not None else None
+        first = Message(summary(d, lang), choices=summary_choices(d), columns=2)
         if image is not None:
-            messages.append(Message(heading(d), image=image, image_name="digest.png"))
-            messages.extend(Message(part) for part in split_text(body(d, lang)))
-        else:
-            text = heading(d) + "\n\n" + body(d, lang)
-            messages.extend(Message(part) for part in split_text(text))
+            first.image, first.image_name = image, "digest.png"
+        messages.append(first)
+        messages.extend(Message(part) for part in split_text(body(d, lang)))
     return messages
 
 

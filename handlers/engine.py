@@ -274,9 +274,10 @@ class Engine:
 
         step = self._current_step(ctx)
         if step is None:
-            if ctx.flow:
+            note = start.stale_note(ctx, inp)
+            if ctx.flow or ctx.data:
                 ctx.finish()
-            return await start.main_menu(ctx)
+            return await start.main_menu(ctx, note)
         try:
             async with ctx.session.begin_nested():
                 return await step.handle(ctx, inp)

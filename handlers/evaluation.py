@@ -126,7 +126,8 @@ async def show_sheet(ctx: Context, note: str | None = None) -> Reply:
     criteria = repo.criteria(round_.sheet, evaluation.sheet_kind)
     for i, c in enumerate(criteria, 1):
         s = scores[c["code"]]
-        line = f"{i}. {esc(repo.label(c, lang))} ({_('max {max}').format(max=c['max'])}): "
+        most = _("max {max}").format(max=c["max"])
+        line = f"{i}. {esc(repo.label(c, lang))} ({most}): "
         line += _num(s.self_points)
         if s.self_points is None and s.proposed is not None:
             line += " " + _("(proposed {value})").format(value=_num(s.proposed))

@@ -111,6 +111,8 @@ class StepDef:
     handle: Handle
     # Inputs a step accepts besides text and button presses (location, contact, media).
     accepts_media: bool = False
+    # The step leaves a location or contact keyboard under the chat (removed on leaving).
+    reply_keyboard: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 Catalogues are read from ``locales/<lang>/LC_MESSAGES/messages.po`` and compiled
 in memory at first use, so a stale ``.mo`` can never shadow an edited ``.po``.
 msgids are English with ``{named}`` placeholders: ``_("{n} tasks").format(n=3)``.
+
+Numbers, dates, times and relative times go through Babel's locale data
+(``babel.numbers``, ``babel.dates``): 1.234,5 in Vietnamese, 1,234.5 in English;
+dates dd/MM/yyyy and times HH:mm in Asia/Ho_Chi_Minh in both languages.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import datetime as dt
 import gettext
 import io
 from contextvars import ContextVar
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import dates, numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -86,24 +92,41 @@ def format_date(value: dt.date | dt.datetime) -> str:
     """dd/MM/yyyy; a datetime is first moved to Asia/Ho_Chi_Minh."""
     if isinstance(value, dt.datetime):
         value = local(value).date()
-    return value.strftime("%d/%m/%Y")
+    return dates.format_date(value, "dd/MM/yyyy", locale=current_language())
+
+
+def format_time(moment: dt.datetime) -> str:
+    """HH:mm in Asia/Ho_Chi_Minh."""
+    return dates.format_time(local(moment), "HH:mm", locale=current_language())
 
 
 def format_datetime(moment: dt.datetime) -> str:
     """HH:mm dd/MM/yyyy in Asia/Ho_Chi_Minh."""
-    return local(moment).strftime("%H:%M %d/%m/%Y")
+    return dates.format_datetime(local(moment), "HH:mm dd/MM/yyyy", locale=current_language())
 
 
-def format_number(value: float | int, lang: str | None = None) -> str:
-    """Thousands grouped the local way: 1.234 in Vietnamese, 1,234 in English."""
-    lang = lang or current_language()
-    if float(value).is_integer():
-        text = f"{int(value):,}"
-    else:
-        text = f"{value:,.1f}"
-    if lang == "vi":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return text
+def format_ago(delta: dt.timedelta, lang: str | None = None) -> str:
+    """A past span in words, rounded the way people say it: "2 giờ trước", "3 days ago"."""
+    return dates.format_timedelta(
+        -delta, add_direction=True, threshold=1.5, locale=lang or current_language()
+    )
+
+
+def format_number(value: float | int | Decimal, lang: str | None = None) -> str:
+    """Thousands grouped the local way, one decimal at most: 1.234,5 in Vietnamese,
+    1,234.5 in English."""
+    return numbers.format_decimal(value, format="#,##0.#", locale=lang or current_language())
+
+
+def parse_number(text: str) -> Decimal:
+    """A number typed the Vietnamese way first ("1.234" = 1234, "12,5" = 12.5), else the
+    English way when only that reads ("12.5", "1,234,567"); ``ValueError`` otherwise."""
+    for lang in (DEFAULT_LANGUAGE, "en"):
+        try:
+            return numbers.parse_decimal(text, locale=lang, strict=True)
+        except numbers.NumberFormatError:
+            continue
+    raise ValueError(text)
 
 
 def local_today(now: dt.datetime | None = None) -> dt.date:

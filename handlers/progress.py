@@ -1,13 +1,17 @@
 """/progress [unit]: supervisors (and admins) follow the plan in their area.
 
-A view of one unit: its own assignments (target, latest value, status,
-deadline), then a roll-up over the units directly below it, each counted over
-its whole subtree (for a district: its communes), then a roll-up per task;
-laggards first everywhere (overdue, then blocked, then the lowest share).
-Buttons drill down (``pg:u:<unit id>``), page through the children
-(``pg:u:<unit id>:<page>``) and go back up while still within scope. The current
-year's plan is shown (``db.plan_years``); ``pg:u:<unit id>:<page>:<year>`` shows last
-year's. Units that closed are listed as they stood on their last day, and open.
+A view of one unit opens with a summary that fits a phone screen (at most
+``handlers.summary.SUMMARY_LIMIT`` characters): the counts, then what needs
+action, laggards first (overdue, then blocked, then the lowest share): the
+units directly below (each counted over its whole subtree, with its share of
+target), the unit's own assignments, the tasks, the former units. Each list is
+cut to what fits; the rest is a button away. Buttons drill down
+(``pg:u:<unit id>``), page through the children (``pg:u:<unit id>:<page>``),
+list the unit's own tasks (``pg:o:<unit id>:<page>``) and every task
+(``pg:k:<unit id>:<page>``), and go back up while still within scope. The
+current year's plan is shown (``db.plan_years``); a fifth part ``:<year>``
+shows last year's. Units that closed are listed as they stood on their last
+day, and open.
 
 Scope: a person sees the subtrees of the units where they are supervisor or
 admin; a unit outside them, by name, code or a forged button, is refused.
@@ -26,6 +30,7 @@ flowchart TD
     view -- "pg:u:child" --> view
     view -- "pg:u:id:page" --> view
     view -- "pg:u:id:page:year (last year's plan)" --> view
+    view -- "pg:o:id:page, pg:k:id:page" --> list[own tasks / by task, a page] --> view
 ```
 """
 
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from db.checkins import (
     AssignmentProgress,
@@ -55,10 +60,12 @@ from handlers.former import including_former, until_label
 from handlers.i18n import _, current_language, format_date, format_number, local_today
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP, main_menu
-from handlers.types import Choice, Message, Reply
+from handlers.summary import Section, fit, share_by_child, share_by_task, target_share
+from handlers.types import Choice, Message, Reply, in_place
 
 VIEW_ROLES = (Role.SUPERVISOR, Role.ADMIN)
-CHILDREN_PER_PAGE = 20
+CHILDREN_PER_PAGE = 10
+LINES_PER_PAGE = 10
 MAX_MATCHES = 10
 
 
@@ -66,7 +73,7 @@ def _pct(share: float) -> str:
     return f"{format_number(round(share * 100))}%"
 
 
-def _rollup_line(r: Rollup, *, of_units: bool) -> str:
+def _rollup_line(r: Rollup, *, of_units: bool, target: float | None = None) -> str:
     mark = (
         PROGRESS_MARKS[Progress.OVERDUE]
         if r.overdue
@@ -85,6 +92,8 @@ def _rollup_line(r: Rollup, *, of_units: bool) -> str:
         line += ", " + _("{n} overdue").format(n=r.overdue)
     if r.blocked:
         line += ", " + _("{n} blocked").format(n=r.blocked)
+    if target is not None and r.done < r.total:
+        line += " · " + _("{share} of target").format(share=_pct(target))
     return line
 
 
@@ -95,65 +104,108 @@ def _messages(text: str, choices: list[Choice]) -> Reply:
     return messages
 
 
-async def render_unit(ctx: Context, unit: Unit, page: int = 0, year: int | None = None) -> Reply:
+@dataclass
+class _View:
+    """What a view of a unit shows: the day (a closed unit's last day), the plan year."""
+
+    today: dt.date
+    closed: bool
+    years: list[int]
+    current: int | None
+    year: int | None
+    rows: list[AssignmentProgress]
+    own: list[AssignmentProgress]
+
+    @property
+    def keep(self) -> str:
+        """Buttons keep a year other than the current one: ":<page>:<year>"."""
+        return f":{self.year}" if self.year != self.current else ""
+
+
+async def _view(ctx: Context, unit: Unit, year: int | None = None) -> _View:
+    """Every row under ``unit`` and its own rows, laggards first, for the day and year."""
     today = local_today(ctx.now)
-    lang = current_language()
     closed = unit.valid_to is not None and unit.valid_to <= today
     if closed:
         # A closed unit's history: its assignments as they stood on its last day.
         assert unit.valid_to is not None
         today = unit.valid_to - dt.timedelta(days=1)
-    years = await plan_years(ctx.session)
+    years = list(await plan_years(ctx.session))
     current = current_of(years, today)
     year = year if year in years else current
-    # Buttons keep a year other than the current one: ":<page>:<year>".
-    keep = f":{year}" if year != current else ""
-    rows: Sequence[AssignmentProgress] = await progress_in_subtree(
-        ctx.session, unit, include_closed=closed, year=year
-    )
-    children = await active_children(ctx.session, unit, today)
+    rows = list(await progress_in_subtree(ctx.session, unit, include_closed=closed, year=year))
     own = sorted((r for r in rows if r.unit_id == unit.id), key=lambda r: r.laggard_key(today))
+    return _View(today, closed, years, current, year, rows, own)
+
+
+async def render_unit(ctx: Context, unit: Unit, page: int = 0, year: int | None = None) -> Reply:
+    """The summary of ``unit`` (one phone screen), with the buttons to everything else."""
+    view = await _view(ctx, unit, year)
+    today, rows, own, keep = view.today, view.rows, view.own, view.keep
+    lang = current_language()
+    children = await active_children(ctx.session, unit, today)
     by_child = rollup_by_child(rows, unit, children, today)
     by_task = rollup_by_task(rows, today, lang, exclude_unit=unit.id)
     scope = await history_scope(ctx.session, unit)
     former = await former_rollups(
         ctx.session, [*scope.former, *await closed_children(ctx.session, unit)]
     )
+    child_share = share_by_child(rows, unit.path, today)
+    task_share = share_by_task(rows, today, exclude_unit=unit.id)
 
     states = [r.progress(today) for r in rows]
-    lines = [bold(_("Progress: {unit}").format(unit=esc(unit.name)))]
+    head = [bold(_("Progress: {unit}").format(unit=esc(unit.name)))]
     if note := including_former(scope.former):
-        lines.append(f"({note})")
-    if closed:
-        lines.append(await _closed_line(ctx, unit))
-    if len(years) > 1 and year is not None:
-        lines.append(_("Plan {year}.").format(year=year))
-    lines.append(_("As of {date}.").format(date=format_date(today)))
+        head.append(f"({note})")
+    if view.closed:
+        head.append(await _closed_line(ctx, unit))
+    if len(view.years) > 1 and view.year is not None:
+        head.append(_("Plan {year}.").format(year=view.year))
+    head.append(_("As of {date}.").format(date=format_date(today)))
     if not rows:
-        lines.append(_("No tasks are assigned to this unit or the units below it."))
+        head.append(_("No tasks are assigned to this unit or the units below it."))
     else:
-        lines.append(
+        head.append(
             _("{done}/{total} assignments done, {overdue} overdue.").format(
                 done=states.count(Progress.DONE),
                 total=len(states),
                 overdue=states.count(Progress.OVERDUE),
             )
+            + " "
+            + _("{share} of target reached.").format(share=_pct(target_share(rows, today)))
+        )
+    sections = []
+    if by_child:
+        sections.append(
+            Section(
+                bold(_("Units below, laggards first")),
+                [_rollup_line(r, of_units=False, target=child_share.get(r.key)) for r in by_child],
+            )
         )
     if own:
-        lines += ["", bold(_("Tasks of this unit"))]
-        for a in own:
-            lines.extend(assignment_lines(a, today, lang))
-    if by_child:
-        lines += ["", bold(_("Units below, laggards first"))]
-        lines.extend(_rollup_line(r, of_units=False) for r in by_child)
+        own_lines = ["\n".join(assignment_lines(a, today, lang)) for a in own]
+        sections.append(Section(bold(_("Tasks of this unit")), own_lines, most=4))
     if by_task:
-        lines += ["", bold(_("By task, laggards first"))]
-        lines.extend(_rollup_line(r, of_units=True) for r in by_task)
+        sections.append(
+            Section(
+                bold(_("By task, laggards first")),
+                [_rollup_line(r, of_units=True, target=task_share.get(r.key)) for r in by_task],
+                most=3,
+            )
+        )
     shown_former = [(u, r) for u, r, _rows in former if r.total]
     if shown_former:
-        lines += ["", bold(_("Former units, as they stood on their last day"))]
-        for u, r in shown_former:
-            lines.append(_rollup_line(replace(r, label=until_label(u)), of_units=False))
+        sections.append(
+            Section(
+                bold(_("Former units, as they stood on their last day")),
+                [
+                    _rollup_line(replace(r, label=until_label(u)), of_units=False)
+                    for u, r in shown_former
+                ],
+                most=3,
+            )
+        )
+    text = fit(head, sections)
 
     last = max((len(by_child) - 1) // CHILDREN_PER_PAGE, 0)
     page = min(max(page, 0), last)
@@ -165,23 +217,69 @@ async def render_unit(ctx: Context, unit: Unit, page: int = 0, year: int | None 
         choices.append(Choice(f"pg:u:{unit.id}:{page - 1}{keep}", _("« Previous")))
     if page < last:
         choices.append(Choice(f"pg:u:{unit.id}:{page + 1}{keep}", _("Next »")))
-    if current is not None:
-        for other in (current - 1, current):
-            if other != year and other in years:
+    if own:
+        choices.append(
+            Choice(f"pg:o:{unit.id}:0{keep}", _("Tasks of this unit ({n})").format(n=len(own)))
+        )
+    if by_task:
+        choices.append(
+            Choice(f"pg:k:{unit.id}:0{keep}", _("All tasks ({n})").format(n=len(by_task)))
+        )
+    if view.current is not None:
+        for other in (view.current - 1, view.current):
+            if other != view.year and other in view.years:
                 choices.append(
                     Choice(f"pg:u:{unit.id}:0:{other}", _("Plan {year}").format(year=other))
                 )
+    choices += await _up(ctx, unit)
+    return _messages(text, choices)
+
+
+async def _up(ctx: Context, unit: Unit) -> list[Choice]:
+    """The parent (within scope) and, for a closed unit, its successor."""
+    up: list[Choice] = []
     if unit.parent_id is not None:
         parent = await by_id(ctx.session, unit.parent_id)
         if parent is not None and ctx.can_see(parent, *VIEW_ROLES):
-            choices.append(Choice(f"pg:u:{parent.id}", _("⬆ {unit}").format(unit=parent.name)))
+            up.append(Choice(f"pg:u:{parent.id}", _("⬆ {unit}").format(unit=parent.name)))
     if unit.replaced_by_id is not None:
         successor = await by_id(ctx.session, unit.replaced_by_id)
         if successor is not None and await _may_see(ctx, successor):
-            choices.append(
-                Choice(f"pg:u:{successor.id}", _("➡ {unit}").format(unit=successor.name))
-            )
-    return _messages("\n".join(lines), choices)
+            up.append(Choice(f"pg:u:{successor.id}", _("➡ {unit}").format(unit=successor.name)))
+    return up
+
+
+async def render_list(
+    ctx: Context, unit: Unit, kind: str, page: int, year: int | None = None
+) -> Reply:
+    """A page of the unit's own tasks (``o``) or of every task below it (``k``)."""
+    view = await _view(ctx, unit, year)
+    today, rows, own, keep = view.today, view.rows, view.own, view.keep
+    lang = current_language()
+    if kind == "o":
+        title = _("Tasks of this unit")
+        lines = ["\n".join(assignment_lines(a, today, lang)) for a in own]
+    else:
+        title = _("By task, laggards first")
+        shares = share_by_task(rows, today, exclude_unit=unit.id)
+        lines = [
+            _rollup_line(r, of_units=True, target=shares.get(r.key))
+            for r in rollup_by_task(rows, today, lang, exclude_unit=unit.id)
+        ]
+    last = max((len(lines) - 1) // LINES_PER_PAGE, 0)
+    page = min(max(page, 0), last)
+    head = bold(f"{esc(unit.name)}: {title}")
+    if last > 0:
+        head += " · " + _("page {page}/{pages}").format(page=page + 1, pages=last + 1)
+    text = "\n".join([head, *lines[page * LINES_PER_PAGE : (page + 1) * LINES_PER_PAGE]])
+    choices = []
+    if page > 0:
+        choices.append(Choice(f"pg:{kind}:{unit.id}:{page - 1}{keep}", _("« Previous")))
+    if page < last:
+        choices.append(Choice(f"pg:{kind}:{unit.id}:{page + 1}{keep}", _("Next »")))
+    summary = f"pg:u:{unit.id}" + (f":0{keep}" if keep else "")
+    choices.append(Choice(summary, _("« Back to the summary")))
+    return _messages(text, choices)
 
 
 async def _closed_line(ctx: Context, unit: Unit) -> str:
@@ -253,14 +351,21 @@ async def on_progress_choice(ctx: Context, choice_id: str) -> Reply:
     if not ctx.has_role(*VIEW_ROLES):
         return await main_menu(ctx, _("Progress of units is for supervisors."))
     parts = choice_id.split(":")
-    if len(parts) not in (3, 4, 5) or parts[1] != "u" or not all(p.isdigit() for p in parts[2:]):
+    if (
+        len(parts) not in (3, 4, 5)
+        or parts[1] not in ("u", "o", "k")
+        or not all(p.isdigit() for p in parts[2:])
+    ):
         return await _refuse(ctx, _("That button is no longer valid."))
     unit = await by_id(ctx.session, int(parts[2]))
     if unit is None or not await _may_see(ctx, unit):
         return await _refuse(ctx, _("That unit is outside your area."))
     ctx.finish()  # a refused button leaves whatever the person was doing alone
     page = int(parts[3]) if len(parts) >= 4 else 0
-    return await render_unit(ctx, unit, page, int(parts[4]) if len(parts) == 5 else None)
+    year = int(parts[4]) if len(parts) == 5 else None
+    if parts[1] == "u":  # drilling, paging, going back: in place of the view pressed on
+        return in_place(await render_unit(ctx, unit, page, year))
+    return in_place(await render_list(ctx, unit, parts[1], page, year))
 
 
 async def _menu_progress(ctx: Context) -> Reply:

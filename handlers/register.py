@@ -45,7 +45,7 @@ from handlers.flow import (
     choice_or_text,
     registry,
 )
-from handlers.i18n import _, format_datetime, local
+from handlers.i18n import _, format_datetime, format_time, local
 from handlers.render import bold, esc
 from handlers.start import main_menu, role_label
 from handlers.types import Choice, Incoming, Message, Reply
@@ -111,7 +111,7 @@ def _local_time(ctx: Context, moment: dt.datetime) -> str:
     """HH:mm, with the date when it is not today (local time)."""
     if local(moment).date() != local(ctx.now).date():
         return format_datetime(moment)
-    return local(moment).strftime("%H:%M")
+    return format_time(moment)
 
 
 async def _refuse_locked(ctx: Context, until: dt.datetime, intro: str | None = None) -> Reply:
@@ -177,7 +177,13 @@ async def _try_code(ctx: Context, raw: str) -> Reply:
                 role=role_label(role), unit=esc(check.unit.name)
             ),
         )
-    prefill = _clean_name(ctx.member.full_name if ctx.member else ctx.identity.display_name)
+    # A messenger display name is offered only when it reads like a full name:
+    # "hung99" is a nickname, so the full name is asked for.
+    if ctx.member is not None:
+        prefill = _clean_name(ctx.member.full_name)
+    else:
+        shown = _clean_name(ctx.identity.display_name)
+        prefill = shown if _looks_like_full_name(shown) else ""
     ctx.goto(
         FLOW_NAME,
         Step.CONFIRM_NAME if _name_problem(prefill) is None else Step.ASK_NAME,
@@ -255,6 +261,12 @@ async def ask_name(ctx: Context) -> Reply:
 
 def _clean_name(raw: str | None) -> str:
     return " ".join((raw or "").split())
+
+
+def _looks_like_full_name(name: str) -> bool:
+    """Two or more words of letters only ("Trần Thị Bình", not "hung99" or "tb_2")."""
+    words = name.split()
+    return len(words) >= 2 and all(w.replace("-", "").replace("'", "").isalpha() for w in words)
 
 
 def _name_problem(name: str) -> str | None:
@@ -362,5 +374,7 @@ async def from_deep_link(ctx: Context, code: str) -> Reply:
 
 registry.add_deep_link("inv_", from_deep_link)
 registry.add_menu(
-    MenuEntry("join", lambda: _("Join with an invite code"), start_register, lambda c: True, 800)
+    MenuEntry(
+        "join", lambda: _("Join with an invite code"), start_register, lambda c: not c.grants, 800
+    )
 )

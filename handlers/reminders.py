@@ -36,7 +36,7 @@ PREFIX = "rm:"
 SNOOZE = "rm:sn:"
 NUDGE_LISTED = 10
 NUDGE_BUTTONS = 5
-BUTTON_TITLE = 40
+BUTTON_TITLE = 38  # "3. " and the title fit a phone line (handlers.types.PHONE_LINE)
 SNOOZE_ROLES = (Role.OFFICER, Role.FORCE)
 
 
@@ -104,10 +104,9 @@ def reminder_messages(row: AssignmentProgress, due: dt.date, today: dt.date) -> 
             _("When it is done, check in so your supervisors see it."),
         ]
     )
-    choices = [
-        Choice(checkin_choice(row.assignment_id), _("Check in now")),
-        Choice(snooze_choice(row.assignment_id), _("Remind me tomorrow")),
-    ]
+    choices = [Choice(checkin_choice(row.assignment_id), _("Check in now"))]
+    if due != today:  # tomorrow would already be too late
+        choices.append(Choice(snooze_choice(row.assignment_id), _("Remind me tomorrow")))
     return [Message(text, choices=choices, columns=2)]
 
 

@@ -28,7 +28,7 @@ from handlers.flow import (
 )
 from handlers.i18n import LANGUAGES, _, set_language
 from handlers.render import bold, esc
-from handlers.types import Choice, Incoming, Message, Reply
+from handlers.types import Choice, Incoming, Message, Reply, in_place
 
 ROLE_LABELS = {
     Role.OFFICER: lambda: _("commune officer"),
@@ -43,10 +43,64 @@ def role_label(role: Role) -> str:
     return ROLE_LABELS[role]()
 
 
-async def main_menu(ctx: Context, intro: str | None = None) -> Reply:
-    """The menu for the person's roles (citizens need no registration)."""
+async def main_menu(ctx: Context, intro: str | None = None, *, clear: bool = False) -> Reply:
+    """The menu for the person's roles (citizens need no registration).
+
+    ``clear`` takes away a location or contact keyboard the last step left under
+    the chat: the note goes first, alone, carrying the removal (a message with
+    buttons cannot also remove a keyboard).
+    """
     text = intro or _("What would you like to do?")
+    if clear:
+        return [
+            Message(text, remove_keyboard=True),
+            Message(_("What would you like to do?"), choices=menu_choices(ctx)),
+        ]
     return [Message(text, choices=menu_choices(ctx))]
+
+
+def left_keyboard(ctx: Context) -> bool:
+    """True when the current step shows a location or contact keyboard."""
+    flow = registry.flows.get(ctx.flow or "")
+    step = flow.steps.get(ctx.step or "") if flow else None
+    return step is not None and step.reply_keyboard
+
+
+MENU_BUTTON = "nav:menu"
+CANCEL_BUTTON = "nav:cancel"
+
+
+def menu_button() -> Choice:
+    """A way back to the main menu from any list or question (nothing unsaved is kept)."""
+    return Choice(MENU_BUTTON, _("« Menu"))
+
+
+def cancel_button() -> Choice:
+    """Stop the current flow from any of its steps, as /cancel does."""
+    return Choice(CANCEL_BUTTON, _("Cancel"))
+
+
+async def on_nav(ctx: Context, choice_id: str) -> Reply:
+    if choice_id == CANCEL_BUTTON:
+        return await global_command(ctx, "cancel", "")
+    clear = left_keyboard(ctx)
+    ctx.finish()
+    reply = await main_menu(ctx, _("Main menu.") if clear else None, clear=clear)
+    return reply if clear else in_place(reply)
+
+
+# Buttons of a finished action, pressed again: what to say instead of a bare menu.
+DONE_NOTES = {
+    "tip:send": lambda: _("This tip has already been sent; nothing was sent twice."),
+}
+
+
+def stale_note(ctx: Context, inp: Incoming) -> str | None:
+    """A note for a button of something already finished (e.g. "Send" tapped twice)."""
+    if inp.choice is not None and inp.choice == ctx.data.get("done"):
+        describe = DONE_NOTES.get(inp.choice)
+        return describe() if describe else None
+    return None
 
 
 async def welcome(ctx: Context) -> Reply:
@@ -60,7 +114,8 @@ async def welcome(ctx: Context) -> Reply:
         else _("Hello! This is ANTT Bot of the all-people movement to protect national security.")
     )
     emergency = _("In an emergency call 113 (police), 114 (fire), 115 (ambulance).")
-    return await main_menu(ctx, f"{greeting}\n{emergency}\n\n{_('What would you like to do?')}")
+    question = _("What would you like to do?")
+    return await main_menu(ctx, f"{greeting}\n{emergency}\n\n{question}")
 
 
 async def global_command(ctx: Context, command: str, args: str) -> Reply:
@@ -71,18 +126,30 @@ async def global_command(ctx: Context, command: str, args: str) -> Reply:
         ctx.finish()
         return await welcome(ctx)
     if command == "menu":
+        clear = left_keyboard(ctx)
         ctx.finish()
-        return await main_menu(ctx)
+        return await main_menu(ctx, _("Main menu.") if clear else None, clear=clear)
     if command == "cancel":
         was_busy = ctx.flow is not None
+        clear = left_keyboard(ctx)
         ctx.finish()
         note = _("Cancelled. Nothing was saved.") if was_busy else _("Nothing to cancel.")
-        return await main_menu(ctx, note)
+        return await main_menu(ctx, note, clear=clear)
     if command == "help":
         return [Message(help_text(ctx), choices=menu_choices(ctx))]
     if command == "lang":
-        ctx.goto(LANG_FLOW.name, Step.CHOOSE, back_flow=ctx.flow, back_step=ctx.step)
-        return await ask_language(ctx)
+        # The draft and the step are kept, to come back to once the language is chosen.
+        back = {"flow": ctx.flow, "step": ctx.step, "data": dict(ctx.data)} if ctx.flow else None
+        clear = left_keyboard(ctx)
+        if ctx.flow == LANG_FLOW.name:
+            back = ctx.data.get("back")
+        ctx.goto(LANG_FLOW.name, Step.CHOOSE)
+        ctx.conversation.data = {"back": back}
+        reply = await ask_language(ctx)
+        if back:
+            kept = _("What you have entered so far is kept; you will come back to it.")
+            reply.insert(0, Message(kept, remove_keyboard=clear))
+        return reply
     raise ValueError(command)
 
 
@@ -95,17 +162,24 @@ async def open_menu_entry(ctx: Context, entry_id: str) -> Reply:
 
 
 def help_text(ctx: Context) -> str:
-    lines = [
-        bold(_("ANTT Bot: how to use it")),
+    """What this person can do, in the order of their menu (most used first)."""
+    order = {m.id: m.order for m in registry.menu_for(ctx)}
+    mine = []
+    for name, describe in COMMAND_HELP.items():
+        entry = COMMAND_MENU.get(name, name)
+        if name in registry.commands and entry in order:
+            later = bool(ctx.grants) and name in CITIZEN_COMMANDS  # their own work first
+            mine.append((order[entry] + 1000 * later, name, describe))
+    if ctx.member is not None and "me" in registry.commands:
+        mine.append((999, "me", COMMAND_HELP["me"]))
+    lines = [bold(_("ANTT Bot: how to use it"))]
+    lines += [f"/{name}: {describe()}" for _order, name, describe in sorted(mine)]
+    lines += [
         _("/menu: the main menu"),
         _("/cancel: stop what you are doing (nothing is saved)"),
         _("/lang: change the language"),
+        _("In an emergency call 113 (police), 114 (fire), 115 (ambulance)."),
     ]
-    for name in sorted(registry.commands):
-        describe = COMMAND_HELP.get(name)
-        if describe is not None:
-            lines.append(f"/{name}: {describe()}")
-    lines.append(_("In an emergency call 113 (police), 114 (fire), 115 (ambulance)."))
     return "\n".join(lines)
 
 
@@ -113,6 +187,10 @@ def help_text(ctx: Context) -> str:
 COMMAND_HELP = {
     "me": lambda: _("your name, unit and roles"),
 }
+# The menu entry whose visibility (and place) a command shares; by default its own name.
+COMMAND_MENU = {"tips": "tip_inbox", "status": "tip_status", "me": ""}
+# What citizens do; people with a role see them after the commands of their work.
+CITIZEN_COMMANDS = ("tip", "status")
 
 
 class Step(StrEnum):
@@ -133,9 +211,18 @@ async def on_language(ctx: Context, inp: Incoming) -> Reply:
         raise Invalid(_("Please choose one of the languages below."))
     ctx.identity.language = picked.split(":", 1)[1]
     set_language(ctx.identity.language)
-    ctx.finish()
+    back = ctx.data.get("back")
     # Said in the language just chosen: the Vietnamese catalogue says "Vietnamese".
-    return await main_menu(ctx, _("Language set to English."))
+    note = _("Language set to English.")
+    flow = registry.flows.get(back["flow"]) if back else None
+    step = flow.steps.get(back["step"]) if flow and back else None
+    if back and step is not None:
+        ctx.conversation.flow = back["flow"]
+        ctx.conversation.step = back["step"]
+        ctx.conversation.data = dict(back["data"])
+        return [Message(note + " " + _("Let us go on where you were.")), *await step.prompt(ctx)]
+    ctx.finish()
+    return await main_menu(ctx, note)
 
 
 LANG_FLOW = registry.add_flow(
@@ -167,6 +254,7 @@ async def me(ctx: Context, args: str) -> Reply:
 
 
 registry.add_command("me", me)
+registry.add_global_choice("nav:", on_nav)
 
 
 async def _menu_language(ctx: Context) -> Reply:

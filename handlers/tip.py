@@ -51,9 +51,9 @@ from handlers.flow import (
     menu_choices,
     registry,
 )
-from handlers.i18n import _, local
+from handlers.i18n import _, format_time, ngettext
 from handlers.render import bold, esc
-from handlers.start import COMMAND_HELP
+from handlers.start import COMMAND_HELP, cancel_button
 from handlers.types import Choice, Incoming, Message, Reply
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def emergency_line() -> str:
 
 
 def _clock(moment: dt.datetime) -> str:
-    return local(moment).strftime("%H:%M")
+    return format_time(moment)
 
 
 async def _over_limit(ctx: Context) -> dt.datetime | None:
@@ -178,11 +178,18 @@ async def ask_category(ctx: Context) -> Reply:
             _("What is it about?"),
         ]
     )
-    return [Message(text, choices=await _category_choices(ctx))]
+    return [Message(text, choices=[*await _category_choices(ctx), _cancel_choice()])]
+
+
+def _cancel_choice() -> Choice:
+    return Choice(f"{P}cancel", _("Cancel"))
 
 
 async def on_category(ctx: Context, inp: Incoming) -> Reply:
-    picked = choice_or_text(inp, await _category_choices(ctx))
+    picked = choice_or_text(inp, [*await _category_choices(ctx), _cancel_choice()])
+    if picked == f"{P}cancel":
+        ctx.finish()
+        return [Message(_("Cancelled. Nothing was sent."), choices=menu_choices(ctx))]
     if picked is None:
         raise Invalid(_("Please choose one of the categories below."))
     ctx.update(category=picked[len(f"{P}cat:") :])
@@ -198,7 +205,7 @@ async def ask_description(ctx: Context) -> Reply:
         "Describe what you saw or know: what happened, when, who was involved. "
         "Up to {limit} characters. Do not put your name here if you want to stay anonymous."
     ).format(limit=ctx.settings.tip_max_text)
-    return [Message(f"{text}\n\n{files_warning()}")]
+    return [Message(f"{text}\n\n{files_warning()}", choices=[cancel_button()])]
 
 
 def files_warning() -> str:
@@ -272,9 +279,12 @@ def _done_choice(ctx: Context) -> Choice:
 async def ask_media(ctx: Context) -> Reply:
     count = len(_media(ctx))
     if count:
-        text = _(
-            "{count} file(s) attached. Send more photos, videos, voice messages or documents "
-            "(up to {limit}), or press Done."
+        text = ngettext(
+            "{count} file attached. Send more photos, videos, voice messages or documents "
+            "(up to {limit}), or press Done.",
+            "{count} files attached. Send more photos, videos, voice messages or documents "
+            "(up to {limit}), or press Done.",
+            count,
         ).format(count=count, limit=ctx.settings.tip_max_media)
     else:
         text = _(
@@ -282,7 +292,7 @@ async def ask_media(ctx: Context) -> Reply:
             "Send them now, or press Skip."
         ).format(limit=ctx.settings.tip_max_media)
         text += "\n\n" + files_warning()
-    return [Message(text, choices=[_done_choice(ctx)])]
+    return [Message(text, choices=[_done_choice(ctx), cancel_button()], columns=2)]
 
 
 async def on_media(ctx: Context, inp: Incoming) -> Reply:
@@ -291,7 +301,8 @@ async def on_media(ctx: Context, inp: Incoming) -> Reply:
         notes = [Message(_dropped_text(ctx, dropped))] if dropped else []
         caption = (inp.text or "").strip()
         if caption:
-            joined = f"{ctx.data['description']}\n{caption}"
+            # On a line of its own, marked as the caption of a file, so it never runs on.
+            joined = f"{ctx.data['description']}\n\n📎 {caption}"
             if len(joined) <= ctx.settings.tip_max_text:
                 ctx.update(description=joined)
             else:
@@ -319,9 +330,11 @@ async def ask_place(ctx: Context) -> Reply:
         "choose it from the list, or share your location."
     )
     return [
-        Message(text, choices=[Choice(f"{P}pick", _("Choose from the list"))]),
+        Message(text, choices=[Choice(f"{P}pick", _("Choose from the list")), cancel_button()]),
         Message(
-            _("To share where you are now, tap the button below."),
+            _("To share where you are now, tap the button below.")
+            + " "
+            + _("Even an anonymous tip carries the exact place you share."),
             request="location",
             request_label=_("Share my location"),
         ),
@@ -515,7 +528,11 @@ async def ask_detail(ctx: Context) -> Reply:
     text = _(
         "Place: {unit}. Add details (village, street, house number, landmark), or press Skip."
     ).format(unit=bold(esc(unit.name)))
-    choices = [Choice(f"{P}skip", _("Skip")), Choice(f"{P}place", _("Change the place"))]
+    choices = [
+        Choice(f"{P}skip", _("Skip")),
+        Choice(f"{P}place", _("Change the place")),
+        cancel_button(),
+    ]
     return [Message(text, choices=choices, columns=2)]
 
 
@@ -551,12 +568,19 @@ async def ask_contact(ctx: Context) -> Reply:
         "{unit} will see it and may call you. Nobody else will."
     ).format(unit=esc(unit.name))
     return [
-        Message(text, choices=[Choice(f"{P}anon", _("Stay anonymous"))]),
+        Message(text, choices=[*_contact_choices(), cancel_button()], columns=2),
         Message(
             _("To share your phone number, tap the button below (or type the number)."),
             request="contact",
             request_label=_("Share my phone number"),
         ),
+    ]
+
+
+def _contact_choices() -> list[Choice]:
+    return [
+        Choice(f"{P}anon", _("Stay anonymous")),
+        Choice(f"{P}phone", _("Leave my phone number")),
     ]
 
 
@@ -567,7 +591,16 @@ def _reporter_name(ctx: Context) -> str:
 
 
 async def on_contact(ctx: Context, inp: Incoming) -> Reply:
-    if choice_or_text(inp, [Choice(f"{P}anon", _("Stay anonymous"))]) is not None:
+    picked = choice_or_text(inp, _contact_choices())
+    if picked == f"{P}phone":
+        return [
+            Message(
+                _("Tap the button below to share your phone number, or type it."),
+                request="contact",
+                request_label=_("Share my phone number"),
+            )
+        ]
+    if picked is not None:
         ctx.update(phone=None)
     elif inp.contact_phone:
         ctx.update(phone=inp.contact_phone.strip()[:32])
@@ -679,6 +712,7 @@ async def _submit(ctx: Context) -> Reply:
         await triage.escalate(ctx.session, tip, ctx.now, reason="no_officer")
     log.info("tip %s received for unit %s (%s officers notified)", tip.id, unit.code, notified)
     ctx.finish()
+    ctx.update(done=f"{P}send")  # a second tap on Send says "already sent"
     shown = repo.format_code(code)
     text = "\n".join(
         [
@@ -703,11 +737,21 @@ FLOW = registry.add_flow(
                 prompt=ask_description, handle=on_description, accepts_media=True
             ),
             Step.MEDIA: StepDef(prompt=ask_media, handle=on_media, accepts_media=True),
-            Step.PLACE: StepDef(prompt=ask_place, handle=on_place, accepts_media=True),
-            Step.DISTRICT: StepDef(prompt=ask_district, handle=on_district, accepts_media=True),
-            Step.COMMUNE: StepDef(prompt=ask_commune, handle=on_commune, accepts_media=True),
-            Step.DETAIL: StepDef(prompt=ask_detail, handle=on_detail, accepts_media=True),
-            Step.CONTACT: StepDef(prompt=ask_contact, handle=on_contact, accepts_media=True),
+            Step.PLACE: StepDef(
+                prompt=ask_place, handle=on_place, accepts_media=True, reply_keyboard=True
+            ),
+            Step.DISTRICT: StepDef(
+                prompt=ask_district, handle=on_district, accepts_media=True, reply_keyboard=True
+            ),
+            Step.COMMUNE: StepDef(
+                prompt=ask_commune, handle=on_commune, accepts_media=True, reply_keyboard=True
+            ),
+            Step.DETAIL: StepDef(
+                prompt=ask_detail, handle=on_detail, accepts_media=True, reply_keyboard=True
+            ),
+            Step.CONTACT: StepDef(
+                prompt=ask_contact, handle=on_contact, accepts_media=True, reply_keyboard=True
+            ),
             Step.CONFIRM: StepDef(prompt=ask_confirm, handle=on_confirm),
         },
     )

@@ -37,7 +37,7 @@ from db.models import Tip, TipStatus
 from db.sealed import open_ref, seal_ref
 from handlers import triage
 from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, menu_choices, registry
-from handlers.i18n import _, format_date, format_datetime, local
+from handlers.i18n import _, format_date, format_datetime, format_time, ngettext
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
 from handlers.tip import files_warning
@@ -89,7 +89,7 @@ async def locked_until(ctx: Context) -> dt.datetime | None:
 
 def _locked_text(until: dt.datetime) -> str:
     return _("Too many wrong codes. You can try again after {time}.").format(
-        time=local(until).strftime("%H:%M")
+        time=format_time(until)
     )
 
 
@@ -231,7 +231,7 @@ async def _additions_full(ctx: Context, tip: Tip) -> str | None:
     return _(
         "This tip has had {limit} additions in the last hour, the most allowed. "
         "You can add more after {time}."
-    ).format(limit=limit, time=local(times[len(times) - limit] + hour).strftime("%H:%M"))
+    ).format(limit=limit, time=format_time(times[len(times) - limit] + hour))
 
 
 def _menu(ctx: Context) -> Reply:
@@ -253,7 +253,9 @@ async def ask_addition(ctx: Context) -> Reply:
     if not count:
         text += "\n\n" + files_warning()
     if count:
-        text += "\n" + _("{count} file(s) received.").format(count=count)
+        text += "\n" + ngettext("{count} file received.", "{count} files received.", count).format(
+            count=count
+        )
     choices = (
         [Choice(DONE, _("Done")), Choice(CANCEL, _("Cancel"))]
         if count

@@ -46,10 +46,10 @@ from db.sealed import has_link, keyed_tag, reporter_of, seal_ref
 from db.units import by_id
 from handlers import notify, reappraisal
 from handlers.flow import Context, Flow, Invalid, MenuEntry, StepDef, registry
-from handlers.i18n import _, current_language, format_date, format_datetime
+from handlers.i18n import _, current_language, format_ago, format_date, format_datetime
 from handlers.render import bold, esc, split_text
 from handlers.start import COMMAND_HELP
-from handlers.types import Choice, Incoming, MediaRef, Message, Reply
+from handlers.types import Choice, Incoming, MediaRef, Message, Reply, in_place
 
 log = logging.getLogger(__name__)
 
@@ -445,7 +445,8 @@ async def render_card(ctx: Context, tip: Tip, unit: Unit, *, note: str | None = 
             location = _("Location: {lat}, {lon} (https://maps.google.com/?q={lat},{lon})")
             lat, lon = f"{tip.lat:.5f}", f"{tip.lon:.5f}"
         lines.append(location.format(lat=lat, lon=lon))
-    lines.append(_("Received: {time}").format(time=format_datetime(tip.created_at)))
+    sent = f"{format_datetime(tip.created_at)} ({format_ago(ctx.now - tip.created_at)})"
+    lines.append(_("Received: {time}").format(time=sent))
     counts = await repo.media_counts(session, tip.id)
     media = _media_line(counts)
     if media:
@@ -540,15 +541,14 @@ async def show_inbox(
             category=esc(cat_text), status=status_text
         ),
     ]
+    if result.waiting:  # what needs action first; those tips lead the list
+        lines.insert(1, "❗ " + _("Not acknowledged yet: {n}").format(n=result.waiting))
     if not result.rows:
         lines.append(_("No tips here."))
     choices = []
+    own = roots[0].id if len(roots) == 1 else None
     for tip, unit in result.rows:
-        mark = "⚠ " if tip.escalation_level else ""
-        cat_name = category_name(cats.get(tip.category))
-        when = format_datetime(tip.created_at)
-        label = f"{mark}#{tip.id} · {cat_name} · {unit.name} · {when} · {status_label(tip.status)}"
-        choices.append(Choice(f"{PREFIX}open:{tip.id}", label))
+        choices.append(Choice(f"{PREFIX}open:{tip.id}", inbox_label(tip, unit, cats, own)))
     if page > 0:
         choices.append(Choice(_inbox_id(page - 1, cat, status), _("◂ Newer")))
     if page + 1 < pages:
@@ -556,6 +556,15 @@ async def show_inbox(
     choices.append(Choice(f"{PREFIX}fc:{status or '-'}", _("Filter by category")))
     choices.append(Choice(f"{PREFIX}fs:{cat or '-'}", _("Filter by status")))
     return [Message("\n".join(lines), choices=choices)]
+
+
+def inbox_label(tip: Tip, unit: Unit, cats: dict[str, TipCategory], own: int | None) -> str:
+    """What an officer needs first: the status, the number, then the category; the
+    commune only when the inbox spans several (cut to a phone line by ``Choice``)."""
+    status = status_label(tip.status)
+    mark = " ⚠" if tip.escalation_level else ""
+    label = f"{status} #{tip.id}{mark} · {category_name(cats.get(tip.category))}"
+    return label if unit.id == own else f"{label} · {unit.name}"
 
 
 async def _pick_category(ctx: Context, status: str | None) -> Reply:
@@ -700,13 +709,13 @@ async def on_global(ctx: Context, choice: str) -> Reply:
             page = int(args[0]) if args and args[0].isdigit() else 0
             cat = args[1] if len(args) > 1 and args[1] != "-" else None
             status = args[2] if len(args) > 2 and args[2] in set(TipStatus) else None
-            return await show_inbox(ctx, page, cat, status)
-        if action == "fc":
-            return await _pick_category(
-                ctx, args[0] if args and args[0] in set(TipStatus) else None
+            return in_place(await show_inbox(ctx, page, cat, status))
+        if action == "fc":  # pages and filters replace the list they were pressed on
+            return in_place(
+                await _pick_category(ctx, args[0] if args and args[0] in set(TipStatus) else None)
             )
         if action == "fs":
-            return await _pick_status(ctx, args[0] if args and args[0] != "-" else None)
+            return in_place(await _pick_status(ctx, args[0] if args and args[0] != "-" else None))
         if not args or not args[0].isdigit():
             raise Invalid(_("That button is no longer valid."))
         tip, unit = await _load(ctx, int(args[0]))

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 MediaKind = Literal["photo", "video", "voice", "document"]
+# A button label fits one line of a 360 px wide phone (about 42 characters of
+# Telegram's button font); a longer label is cut with "…" (put what matters first).
+PHONE_LINE = 42
 RequestKind = Literal["location", "contact"]
 
 
@@ -51,6 +54,7 @@ class Incoming:
     command: str | None = None  # "start" for "/start inv_X"
     args: str = ""  # "inv_X"
     choice: str | None = None  # the id of a pressed button
+    message_id: str | None = None  # the message that button is on (where the channel says)
     location: Location | None = None
     contact_phone: str | None = None
     media: tuple[MediaRef, ...] = ()
@@ -66,6 +70,15 @@ class Choice:
 
     id: str
     label: str
+
+    def __post_init__(self) -> None:
+        # Buttons start with a capital ("Đang mở", not "đang mở"), whatever the msgid.
+        label = self.label
+        if label[:1].islower():
+            label = label[0].upper() + label[1:]
+        if len(label) > PHONE_LINE:
+            label = label[: PHONE_LINE - 1].rstrip(" ·,-(") + "…"
+        object.__setattr__(self, "label", label)
 
 
 @dataclass
@@ -91,9 +104,22 @@ class Message:
     link: tuple[str, str] | None = None
     # Part of a mass announcement (Telegram's allow_paid_broadcast, when configured).
     bulk: bool = False
+    # The question is answered with a number (a count, a share): a channel that reads
+    # a typed number as the n-th choice (Zalo) must not offer these choices by number.
+    numeric_answer: bool = False
+    # Shown in place of the message whose button was pressed (a page, a card, a filter),
+    # where the channel can edit; a new event (a saved check-in, a tip) is never this.
+    replaces: bool = False
 
 
 Reply = list[Message]
+
+
+def in_place(reply: Reply) -> Reply:
+    """Mark a reply's first message as replacing the one whose button was pressed."""
+    if reply:
+        reply[0].replaces = True
+    return reply
 
 
 def message_to_json(msg: Message) -> dict[str, Any]:
@@ -121,6 +147,8 @@ def message_to_json(msg: Message) -> dict[str, Any]:
         data["link"] = list(msg.link)
     if msg.bulk:
         data["bulk"] = True
+    if msg.numeric_answer:
+        data["numeric_answer"] = True
     return data
 
 
@@ -143,4 +171,5 @@ def message_from_json(data: dict[str, Any]) -> Message:
         text_as_caption=data.get("text_as_caption", False),
         link=(data["link"][0], data["link"][1]) if data.get("link") else None,
         bulk=data.get("bulk", False),
+        numeric_answer=data.get("numeric_answer", False),
     )

@@ -6,42 +6,42 @@ nothing heavy: the data types it prints are duck-typed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from handlers.i18n import N_, _
+from handlers.i18n import _
 
 TABLE_NAMES = {
-    "units": N_("Units"),
-    "plans": N_("Plans"),
-    "tasks": N_("Tasks"),
-    "assignments": N_("Assignments"),
-    "tip categories": N_("Tip categories"),
-    "recognitions": N_("Recognitions"),
-    "status events": N_("Status events"),
+    "units": lambda: _("Units"),
+    "plans": lambda: _("Plans"),
+    "tasks": lambda: _("Tasks"),
+    "assignments": lambda: _("Assignments"),
+    "tip categories": lambda: _("Tip categories"),
+    "recognitions": lambda: _("Recognitions"),
+    "status events": lambda: _("Status events"),
 }
 
 # The same msgids as the role labels of handlers/start.py, so both say the same thing.
 ROLE_NAMES = {
-    "officer": N_("commune officer"),
-    "force": N_("grassroots security force member"),
-    "supervisor": N_("supervisor"),
-    "admin": N_("administrator"),
+    "officer": lambda: _("commune officer"),
+    "force": lambda: _("grassroots security force member"),
+    "supervisor": lambda: _("supervisor"),
+    "admin": lambda: _("administrator"),
 }
 
 UNIT_KIND_NAMES = {
-    "province": N_("province"),
-    "city": N_("city"),
-    "town": N_("town"),
-    "district": N_("district"),
-    "commune": N_("commune"),
-    "ward": N_("ward"),
-    "residential_area": N_("residential area"),
-    "agency": N_("agency"),
-    "enterprise": N_("enterprise"),
-    "school": N_("school"),
-    "parish": N_("parish"),
-    "industrial_park": N_("industrial park"),
+    "province": lambda: _("province"),
+    "city": lambda: _("city"),
+    "town": lambda: _("town"),
+    "district": lambda: _("district"),
+    "commune": lambda: _("commune"),
+    "ward": lambda: _("ward"),
+    "residential_area": lambda: _("residential area"),
+    "agency": lambda: _("agency"),
+    "enterprise": lambda: _("enterprise"),
+    "school": lambda: _("school"),
+    "parish": lambda: _("parish"),
+    "industrial_park": lambda: _("industrial park"),
 }
 
 
@@ -51,9 +51,9 @@ class _Counts(Protocol):
     unchanged: int
 
 
-def name_of(names: Mapping[str, str], key: str) -> str:
+def name_of(names: Mapping[str, Callable[[], str]], key: str) -> str:
     """The translated name of a table, role or unit kind (the key itself if unknown)."""
-    return _(names[key]) if key in names else key
+    return names[key]() if key in names else key
 
 
 def counts_line(table: str, counts: _Counts) -> str:

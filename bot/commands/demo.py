@@ -1,10 +1,12 @@
 """``antt demo``: the whole system on this machine, with a web emulator instead of a messenger.
 
 The database (embedded unless ANTT_DATABASE_URL is set), the shipped plan, the
-demo communes, people and history (:mod:`bot.demo_seed`), then the province's
-progress table; then the emulator, the scheduler and the outbox sender
-(:mod:`bot.demo`) on http://ANTT_WEB_HOST:ANTT_WEB_PORT until Ctrl-C. A second
-run reuses the data. ``--setup-only`` stops after the table.
+demo communes, people and history (:mod:`bot.demo_seed`); then the emulator,
+the scheduler and the outbox sender (:mod:`bot.demo`) on
+http://ANTT_WEB_HOST:ANTT_WEB_PORT until Ctrl-C, announced by a short banner
+whose last line is the URL. Import reports, the province's progress table and
+the INFO logs are shown with ``antt -v demo``. A second run reuses the data.
+``--setup-only`` prints the reports and the table, and stops.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import errno
+import logging
 from typing import TYPE_CHECKING
 
 from bot.commands._output import render_table, shorten
@@ -31,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "demo", help=_("the whole system on this machine, with a web emulator for every role")
     )
-    parser.add_argument("--port", type=int, help=_("the emulator's port (default: ANTT_WEB_PORT)"))
+    parser.add_argument(
+        "--port", type=int, help=_("the emulator's port (default: 8080, or ANTT_WEB_PORT)")
+    )
     parser.add_argument(
         "--setup-only",
         action="store_true",
@@ -57,6 +62,9 @@ async def demo_command(args: argparse.Namespace) -> int:
     from db.progress import province_progress
     from db.session import UnitOfWork
 
+    verbose = args.setup_only or getattr(args, "verbose", False)
+    if not verbose:  # the banner only; the logs are for -v
+        logging.getLogger().setLevel(logging.WARNING)
     settings = demo_only(get_settings())
     start = _start(args.date, settings.reminder_hour) if args.date else None
     if args.port is not None:
@@ -71,9 +79,6 @@ async def demo_command(args: argparse.Namespace) -> int:
             seeded = await seed(uow.session, settings)
             await hand_over_mapping(uow.session, start or saved_start(settings.data_dir))
             await uow.commit()
-        for file, report in seeded.plans:
-            print(_("Plan {code} imported from {file}.").format(code=report.plan_code, file=file))
-            print_plan_report(report)
         async with db.sessions() as session:
             rows = await province_progress(
                 session,
@@ -81,13 +86,19 @@ async def demo_command(args: argparse.Namespace) -> int:
                 today=local_today(start or saved_start(settings.data_dir)),
                 plan_code=seeded.plans[0][1].plan_code,
             )
-        print()
-        print(progress_table(rows))
+        if verbose:
+            for file, report in seeded.plans:
+                print(
+                    _("Plan {code} imported from {file}.").format(code=report.plan_code, file=file)
+                )
+                print_plan_report(report)
+            print()
+            print(progress_table(rows))
         if args.setup_only:
             return 0
         try:
             async with running_demo(settings, db, start=start) as demo:
-                print()
+                print(banner(rows, start or saved_start(settings.data_dir)))
                 print(_("The emulator is at {url} (Ctrl-C stops the demo).").format(url=demo.url))
                 await wait_for_stop_signal()
         except OSError as exc:
@@ -174,6 +185,20 @@ def _start(value: str, hour: int) -> dt.datetime:
             )
         )
     return dt.datetime.combine(day, dt.time(hour), tzinfo=TZ)
+
+
+def banner(rows: list[TaskProgress], start: dt.datetime) -> str:
+    """Two lines before the URL: what this is, and what is loaded."""
+    return "\n".join(
+        [
+            _("ANTT Bot demo: every role in one browser window; data kept in ANTT_DATA_DIR."),
+            _("Plan loaded: {tasks} tasks, {assignments} assignments; demo day {date}.").format(
+                tasks=len(rows),
+                assignments=sum(r.assignments for r in rows),
+                date=format_date(start),
+            ),
+        ]
+    )
 
 
 def progress_table(rows: list[TaskProgress]) -> str:

@@ -12,13 +12,17 @@ audit row. Database and spreadsheet code load only when the command runs.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.errors import UserError
 from handlers.i18n import _
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 LARGE_EXPORT_ROWS = 10_000
 BAR_WIDTH = 30
@@ -36,7 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help=_("first day, dd/mm/yyyy (default: 30 days before the last day)"),
     )
     parser.add_argument(
-        "--to", dest="last", metavar="DATE", help=_("last day, dd/mm/yyyy (default: today)")
+        "--to",
+        dest="last",
+        metavar="DATE",
+        help=_("last day, dd/mm/yyyy (default: today; on the demo's data, the demo's day)"),
     )
     parser.add_argument(
         "--format",
@@ -54,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--lang",
         choices=("vi", "en"),
-        help=_("language of sheet names and headers (default: ANTT_DEFAULT_LANGUAGE)"),
+        help=_("language of sheet names and headers (default: vi, or ANTT_DEFAULT_LANGUAGE)"),
     )
     parser.set_defaults(handler=export_command)
 
@@ -105,6 +112,19 @@ def _day(value: str | None, option: str):  # type: ignore[no-untyped-def]
         ) from None
 
 
+async def demo_now(session: AsyncSession, data_dir: Path) -> dt.datetime | None:
+    """The demo clock's moment when the database holds the demo's data; else None."""
+    from sqlalchemy import select
+
+    from bot.demo import saved_start
+    from bot.demo_seed import DEMO_PLAN_CODE
+    from db.models import Plan
+
+    if await session.scalar(select(Plan.id).where(Plan.code == DEMO_PLAN_CODE)) is None:
+        return None
+    return saved_start(data_dir)
+
+
 async def export_command(args: argparse.Namespace) -> int:
     from bot.bootstrap import open_database
     from bot.commands._args import unit_of
@@ -124,13 +144,15 @@ async def export_command(args: argparse.Namespace) -> int:
 
     if args.lang:
         set_language(args.lang)
-    now = utcnow()
-    first, last = default_range(
-        _day(args.first, "--from"), _day(args.last, "--to"), local_today(now)
-    )
-    if first > last:
-        raise UserError(_("The first day is after the last day."))
-    async with open_database(get_settings()) as db, UnitOfWork(db) as uow:
+    settings = get_settings()
+    async with open_database(settings, existing=True) as db, UnitOfWork(db) as uow:
+        # On the demo's data "today" is the demo's day, as for the bot's own export.
+        now = await demo_now(uow.session, settings.data_dir) or utcnow()
+        first, last = default_range(
+            _day(args.first, "--from"), _day(args.last, "--to"), local_today(now)
+        )
+        if first > last:
+            raise UserError(_("The first day is after the last day."))
         unit = await unit_of(uow.session, args.unit)
         path: Path = args.output or Path(file_name(unit, first, last, args.format))
         counts = await count_rows(uow.session, unit, first, last)

@@ -50,7 +50,7 @@ async def create_invite_command(args: argparse.Namespace) -> int:
         raise UserError(_("--days must be more than 0 and at most 366"))
     settings = get_settings()
     now = utcnow()
-    async with open_database(settings) as db, UnitOfWork(db) as uow:
+    async with open_database(settings, existing=True) as db, UnitOfWork(db) as uow:
         unit = await unit_of(uow.session, args.unit)
         code = await create_invite(
             uow.session,

@@ -39,7 +39,7 @@ async def list_members_command(args: argparse.Namespace) -> int:
     from bot.config import get_settings
     from db.members import members_in_subtree
 
-    async with open_database(get_settings()) as db, db.sessions() as session:
+    async with open_database(get_settings(), existing=True) as db, db.sessions() as session:
         root = await unit_of(session, args.unit) if args.unit else None
         rows = await members_in_subtree(session, root)
     if not rows:
@@ -63,7 +63,7 @@ async def _change(args: argparse.Namespace, grant: bool) -> int:
     from db.session import UnitOfWork
 
     role = role_of(args.role)
-    async with open_database(get_settings()) as db, UnitOfWork(db) as uow:
+    async with open_database(get_settings(), existing=True) as db, UnitOfWork(db) as uow:
         unit = await unit_of(uow.session, args.unit)
         if await uow.session.get(Member, args.member) is None:
             raise UserError(_("no member with id {id}").format(id=args.member))

@@ -1,7 +1,9 @@
-"""``antt qr --unit CODE [--out DIR] [--bot USERNAME] [--font TTF]``: a tip poster.
+"""``antt qr --unit CODE [--output DIR] [--bot USERNAME] [--font TTF]``: a tip poster.
 
-Writes ``tip-<code>.png`` (the QR code), ``sub-<code>.png`` and ``tip-<code>.pdf``
-(a printable A4 poster for the notice board of a commune hall). The big QR code
+Writes ``tip-<code>.png`` (the QR code labelled with the commune's name),
+``sub-<code>.png`` and ``tip-<code>.pdf`` (a printable A4 poster for the notice
+board of a commune hall; with ``--zalo`` or ANTT_ZALO_BOT_LINK, the bot's Zalo code
+beside the Telegram one). The big QR code
 holds the deep link ``https://t.me/<bot>?start=tip_<code>``, which opens the
 bot's tip flow with that commune already chosen; the small one
 ``…?start=sub_<code>``, which subscribes the reader to the commune's announcements.
@@ -17,6 +19,8 @@ from __future__ import annotations
 import argparse
 import io
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,12 +57,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("--unit", required=True, metavar="CODE", help=_("the commune's code"))
     parser.add_argument(
-        "--out", type=Path, default=Path("."), metavar="DIR", help=_("where to write the files")
+        "--output",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help=_("where to write the files (default: this folder)"),
     )
     parser.add_argument(
         "--bot",
         metavar="USERNAME",
         help=_("the bot's Telegram username (default: ANTT_TELEGRAM_BOT_USERNAME)"),
+    )
+    parser.add_argument(
+        "--zalo",
+        metavar="URL",
+        help=_("the bot's Zalo link, for a second code (default: ANTT_ZALO_BOT_LINK, if set)"),
     )
     parser.add_argument(
         "--font", type=Path, metavar="TTF", help=_("a TrueType font with Vietnamese letters")
@@ -123,18 +136,57 @@ def find_font(
     return None
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A line of text or an image as placed on the poster (points from the bottom left)."""
+
+    text: str
+    x: float
+    y: float
+    size: float
+    image: bool = False
+
+
+SUBSCRIBE_SIDE = 3.5  # cm: the small code that subscribes to the commune's announcements
+
+# A word with the bracketed words after it ("114 (cứu hỏa),") never breaks across lines.
+_UNBREAKABLE = re.compile(r"\S+(?: \([^)]*\)\S*)?|\([^)]*\)\S*")
+
+
+def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """Greedy lines of at most ``width`` (by ``measure``), never inside brackets."""
+    lines: list[str] = []
+    current = ""
+    for word in _UNBREAKABLE.findall(text):
+        candidate = f"{current} {word}" if current else word
+        if current and measure(candidate) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
 def poster_pdf(
     link: str,
     unit_name: str,
     png: bytes,
     font: Path | None,
     subscribe: tuple[str, bytes] | None = None,
+    *,
+    zalo: tuple[str, bytes] | None = None,
+    drawn: list[Drawn] | None = None,
 ) -> bytes:
-    """An A4 page: title, the commune, the QR code, how to use it, the emergency numbers;
-    with ``subscribe`` (link, PNG), a small second code for the commune's announcements."""
+    """An A4 page filled top to bottom: the call, the commune, the QR code (Telegram, and
+    Zalo beside it when configured), how to use it, the emergency numbers in a red band;
+    with ``subscribe`` (link, PNG), a small second code for the commune's announcements.
+    ``drawn`` collects what was placed where (for tests)."""
+    from reportlab.lib.colors import HexColor, white
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import cm
-    from reportlab.lib.utils import ImageReader, simpleSplit
+    from reportlab.lib.utils import ImageReader
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.pdfgen import canvas
@@ -154,55 +206,115 @@ def poster_pdf(
         def shown(text: str) -> str:  # the built-in font has no Vietnamese letters
             return fold(text).capitalize() if text else text
 
+    placed = drawn if drawn is not None else []
     buf = io.BytesIO()
     page = canvas.Canvas(buf, pagesize=A4)
     page.setTitle(shown(_("Send a tip: {unit}").format(unit=unit_name)))
     page.setSubject(link)
     width, height = A4
+    margin = 1.8 * cm
 
-    def centred(text: str, y: float, size: float) -> float:
+    def lines(text: str, size: float, room: float = width - 2 * margin) -> list[str]:
+        return wrap(shown(text), room, lambda t: pdfmetrics.stringWidth(t, face, size))
+
+    def centred(
+        text: str, y: float, size: float, *, x: float = width / 2, room: float = 0
+    ) -> float:
         """Draw wrapped, centred lines from ``y`` down; the y below them."""
-        for line in simpleSplit(shown(text), face, size, width - 4 * cm):
+        for line in lines(text, size, room or width - 2 * margin):
             page.setFont(face, size)
-            page.drawCentredString(width / 2, y, line)
+            page.drawCentredString(x, y, line)
+            placed.append(Drawn(line, x, y, size))
             y -= size * 1.3
         return y
 
-    y = height - 3 * cm
-    y = centred(_("Report security and order problems to the police"), y, 26)
-    y = centred(unit_name, y - 0.4 * cm, 22)
-    side = 12 * cm if subscribe is None else 10 * cm
-    y -= 0.6 * cm
-    page.drawImage(ImageReader(io.BytesIO(png)), (width - side) / 2, y - side, side, side)
-    y -= side + 1.0 * cm
-    y = centred(
-        _(
-            "Scan the code with your phone's camera to send a tip on Telegram: text, photos, "
-            "video or your location. You may stay anonymous."
-        ),
-        y,
-        14,
+    def qr(image: bytes, x: float, y: float, side: float) -> None:
+        page.drawImage(ImageReader(io.BytesIO(image)), x, y, side, side)
+        placed.append(Drawn("", x, y, side, image=True))
+
+    # The emergency numbers: a red band across the bottom.
+    band = 3.2 * cm
+    page.setFillColor(HexColor("#c8102e"))
+    page.rect(0, 0, width, band, stroke=0, fill=1)
+    page.setFillColor(white)
+    emergency = _("In an emergency call 113 (police), 114 (fire), 115 (ambulance).")
+    rows = lines(emergency, 19)
+    centred(emergency, band / 2 + (len(rows) - 1) * 19 * 0.65 - 6, 19)
+    page.setFillColor(HexColor("#000000"))
+
+    y = height - 2.6 * cm
+    y = centred(_("Report security and order problems to the police"), y, 30)
+    y = centred(unit_name, y - 0.3 * cm, 26)
+    how = _(
+        "Scan the code with your phone's camera to send a tip: text, photos, video or your "
+        "location. You may stay anonymous."
     )
+    # The codes take what the texts leave (up to 15 cm alone, 8.5 cm side by side); the
+    # whole block sits in the middle of the space between the commune and the band.
+    link_lines = 1 if zalo is None else 2
+    texts_below = len(lines(how, 15)) * 15 * 1.3 + link_lines * 11 * 1.3 + 1.1 * cm
+    subscribe_caption = _("Scan this code to receive the announcements of {unit}.").format(
+        unit=unit_name
+    )
+    if subscribe is not None:  # the small code, its caption and its link under the rest
+        texts_below += (
+            (SUBSCRIBE_SIDE + 0.8) * cm + len(lines(subscribe_caption, 12)) * 12 * 1.3 + 9 * 1.3
+        )
+    caption = 15 * 1.3 if zalo is None else 2 * 13 * 1.3
+    room = y - band - texts_below - caption - 2.0 * cm
+    side = min(15 * cm if zalo is None else 8.5 * cm, room)
+    block = 0.6 * cm + side + 0.5 * cm + caption + texts_below
+    top = y - 0.6 * cm - max(y - band - block, 0) / 2
+    if zalo is None:
+        qr(png, (width - side) / 2, top - side, side)
+        y = centred("Telegram", top - side - 0.5 * cm, 15)
+    else:
+        gap = width - 2 * margin - 2 * side
+        left, right = margin + gap / 3, width - margin - gap / 3 - side
+        qr(png, left, top - side, side)
+        qr(zalo[1], right, top - side, side)
+        below = top - side - 0.5 * cm
+        centred("Telegram", below, 15, x=left + side / 2, room=side)
+        y = centred(
+            _("Zalo: then type the name of your commune"), below, 13, x=right + side / 2, room=side
+        )
+    y = centred(how, y - 0.4 * cm, 15)
     y = centred(link, y - 0.2 * cm, 11)
-    y = centred(
-        _("In an emergency call 113 (police), 114 (fire), 115 (ambulance)."), y - 0.6 * cm, 16
-    )
+    if zalo is not None:
+        y = centred(zalo[0], y, 11)
     if subscribe is not None:
         sub_link, sub_png = subscribe
-        small = 4 * cm
         y -= 0.4 * cm
-        page.drawImage(
-            ImageReader(io.BytesIO(sub_png)), (width - small) / 2, y - small, small, small
-        )
-        y -= small + 0.5 * cm
-        y = centred(
-            _("Scan this code to receive the announcements of {unit}.").format(unit=unit_name),
-            y,
-            12,
-        )
+        qr(sub_png, (width - SUBSCRIBE_SIDE * cm) / 2, y - SUBSCRIBE_SIDE * cm, SUBSCRIBE_SIDE * cm)
+        y = centred(subscribe_caption, y - SUBSCRIBE_SIDE * cm - 0.4 * cm, 12)
         centred(sub_link, y, 9)
     page.showPage()
     page.save()
+    return buf.getvalue()
+
+
+def poster_png(link: str, unit_name: str, font: Path | None) -> bytes:
+    """The QR code with the commune's name and "Telegram" under it (for a screen or a
+    chat), not the bare code."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from db.units import fold
+
+    code = Image.open(io.BytesIO(qr_png(link))).convert("RGB")
+    size = code.width // 12
+    face = ImageFont.truetype(str(font), size) if font is not None else ImageFont.load_default(size)
+    name = unit_name if font is not None else fold(unit_name).title()
+    lines = wrap(name, code.width - 2 * size, lambda t: face.getlength(t)) + ["Telegram"]
+    poster = Image.new(
+        "RGB", (code.width, code.height + len(lines) * int(size * 1.4) + size), "white"
+    )
+    poster.paste(code, (0, 0))
+    draw = ImageDraw.Draw(poster)
+    for i, line in enumerate(lines):
+        y = code.height + i * int(size * 1.4)  # below the quiet zone: it stays scannable
+        draw.text((code.width / 2, y), line, fill="black", font=face, anchor="ma")
+    buf = io.BytesIO()
+    poster.save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -223,17 +335,18 @@ async def poster_unit(db: Database, unit_code: str) -> tuple[str, str]:
 
 
 def write_poster(
-    code: str, name: str, *, bot: str, out: Path, font: Path | None
+    code: str, name: str, *, bot: str, out: Path, font: Path | None, zalo: str | None = None
 ) -> tuple[Path, Path, str]:
     """Write both files for the unit; (png path, pdf path, link)."""
     link = tip_link(bot, code)
-    png = qr_png(link)
+    face = find_font(font)
+    zalo_code = (zalo, qr_png(zalo)) if zalo else None
     sub_link = subscribe_link(bot, code)
     sub_png = qr_png(sub_link)
-    pdf = poster_pdf(link, name, png, find_font(font), subscribe=(sub_link, sub_png))
+    pdf = poster_pdf(link, name, qr_png(link), face, subscribe=(sub_link, sub_png), zalo=zalo_code)
     out.mkdir(parents=True, exist_ok=True)
     png_path, pdf_path = out / f"tip-{code}.png", out / f"tip-{code}.pdf"
-    png_path.write_bytes(png)
+    png_path.write_bytes(poster_png(link, name, face))
     (out / f"sub-{code}.png").write_bytes(sub_png)
     pdf_path.write_bytes(pdf)
     return png_path, pdf_path, link
@@ -254,9 +367,10 @@ async def qr_command(args: argparse.Namespace) -> int:
                 "Pass --font FILE.ttf to fix."
             )
         )
-    async with open_database(settings) as db:
+    async with open_database(settings, existing=True) as db:
         code, name = await poster_unit(db, args.unit)
-    png, pdf, link = write_poster(code, name, bot=bot, out=args.out, font=args.font)
+    zalo = args.zalo or settings.zalo_bot_link
+    png, pdf, link = write_poster(code, name, bot=bot, out=args.output, font=args.font, zalo=zalo)
     print(_("Link: {link}").format(link=link))
     print(_("Announcements: {link}").format(link=subscribe_link(bot, code)))
     print(_("Wrote {png} and {pdf}").format(png=png, pdf=pdf))

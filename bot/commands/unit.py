@@ -102,7 +102,7 @@ async def list_units_command(args: argparse.Namespace) -> int:
     from db.models import Unit
     from db.units import by_code, in_subtree
 
-    async with open_database(get_settings()) as db, db.sessions() as session:
+    async with open_database(get_settings(), existing=True) as db, db.sessions() as session:
         stmt = select(Unit).order_by(Unit.path)
         base_depth = 0
         if args.under:

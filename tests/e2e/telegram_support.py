@@ -67,7 +67,10 @@ async def replies(
 ) -> list[ApiCall]:
     """The messages sent to ``chat_id`` after ``since``, once the bot has gone quiet."""
     await api.wait_for(
-        lambda c: c.method in ("sendMessage", "sendPhoto"), wait, since=since, chat_id=chat_id
+        lambda c: c.method in ("sendMessage", "sendPhoto", "editMessageText"),
+        wait,
+        since=since,
+        chat_id=chat_id,
     )
     seen = -1
     while seen != api.calls_count:

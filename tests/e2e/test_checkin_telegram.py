@@ -96,3 +96,39 @@ async def test_checkin_with_evidence_photo_over_telegram(
     stored = Path(att.stored_path)
     assert stored.is_relative_to(tmp_path)
     assert await asyncio.to_thread(stored.read_bytes) == PHOTO
+
+
+async def test_pages_and_cards_are_edited_in_place(
+    api: FakeTelegramAPI, bot: Runtime, db: Database
+) -> None:
+    """A button that shows another view of the same thing edits the message it is on;
+    a check-in saved is a new message."""
+    world = await make_world(db)
+    task = await add_task(db, world, TaskKind.MILESTONE, "Ngày hội", "Hold the festival")
+    aid = await assign(db, task, world.a, dt.date(2030, 8, 19))
+    await enrol_on_telegram(db, world.a.id, OFFICER)
+    officer = TgUser(api, OFFICER, first_name="Lan")
+
+    await officer.press("m:tasks")
+    [listing] = officer.last
+    assert listing.method == "sendMessage" and listing.message_id is not None
+    await officer.press(f"ck:a:{aid}")  # the card, in place of the list
+    [card] = officer.last
+    assert card.method == "editMessageText" and card.params["message_id"] == listing.message_id
+    assert "Hold the festival" in (card.plain_text or "") and f"ck:n:{aid}" in card.callback_data
+    await officer.press("ck:l:0")  # back to the list, still the same message
+    [back] = officer.last
+    assert back.method == "editMessageText" and back.params["message_id"] == listing.message_id
+    await officer.press("nav:menu")
+    [menu] = officer.last
+    assert menu.method == "editMessageText" and "m:tasks" in menu.callback_data
+
+    await officer.press("m:tasks")  # a menu entry starts something: a new message
+    await officer.press(f"ck:a:{aid}")
+    await officer.press(f"ck:n:{aid}")
+    assert officer.last[0].method == "sendMessage"
+    await officer.press("ci:st:done")
+    await officer.press("ci:skip")
+    await officer.press("ci:skip")
+    await officer.press("ci:save")
+    assert all(c.method == "sendMessage" for c in officer.last), "a saved check-in is news"

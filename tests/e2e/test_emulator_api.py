@@ -498,3 +498,63 @@ async def test_loopback_hosts_and_origins_are_accepted(emu: Emu, host: str) -> N
     headers = {"Host": host, "Origin": f"http://{host}"}
     async with emu.http.get("/api/clock", headers=headers) as resp:
         assert resp.status == 200
+
+
+async def test_chats_survive_a_restart(emu: Emu) -> None:
+    """A new channel over the same data directory (the demo started again) shows the chats;
+    a chart sent before the restart is still served."""
+    first = await emu.send("citizen", text="/start")
+    assert first["replies"]
+    png = tiny_png(4, 4)
+    await emu.channel.send("officer", [Message("Biểu đồ", image=png)])
+    before = {p: emu.channel.history(p) for p in ("citizen", "officer")}
+    again = EmulatorChannel(emu.channel.engine, PERSONAS)
+    for persona, entries in before.items():
+        assert [(e.id, e.html, e.at) for e in again.history(persona)] == [
+            (e.id, e.html, e.at) for e in entries
+        ]
+    chart = again.history("officer")[-1].image
+    assert chart is not None and again.image(chart.rsplit("/", 1)[-1]) == png
+    # New entries continue the numbering: a reconnecting page misses nothing.
+    _mine, reply = await again.submit("citizen", Input(text="/help"))
+    assert reply[0].id > max(e.id for e in before["citizen"])
+    # A damaged line is skipped, not fatal.
+    with again.history_file.open("a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    assert len(EmulatorChannel(emu.channel.engine, PERSONAS).history("citizen")) == len(
+        again.history("citizen")
+    )
+
+
+async def test_a_page_button_edits_its_message_in_place(emu: Emu) -> None:
+    """As on Telegram: the task list's card button replaces the list, in the history, in
+    the events and after a restart; a menu entry starts a new message."""
+    from db.models import Member, Role, RoleGrant, TaskKind
+    from tests.integration.plan_fixtures import add_task, assign, make_world
+
+    world = await make_world(emu.db)
+    task = await add_task(emu.db, world, TaskKind.MILESTONE, "Ngày hội", "Festival")
+    aid = await assign(emu.db, task, world.a, dt.date(2025, 12, 31))
+    async with emu.db.sessions() as s:
+        member = Member(full_name="Trần Văn Hùng")
+        s.add(member)
+        await s.flush()
+        s.add(
+            Identity(
+                member_id=member.id,
+                channel="emulator",
+                external_id="officer",
+                chat_id="officer",
+                language="vi",
+            )
+        )
+        s.add(RoleGrant(member_id=member.id, unit_id=world.a.id, role=Role.OFFICER.value))
+        await s.commit()
+    listing = (await emu.send("officer", choice="m:tasks"))["replies"]
+    assert listing[0].get("replaces") is None
+    card = (await emu.send("officer", choice=f"ck:a:{aid}"))["replies"]
+    assert card[0]["replaces"] == listing[0]["id"]
+    kept = [e["id"] for e in (await emu.get("/api/personas/officer/history"))["entries"]]
+    assert listing[0]["id"] not in kept and card[0]["id"] in kept
+    again = EmulatorChannel(emu.channel.engine, PERSONAS)
+    assert listing[0]["id"] not in [e.id for e in again.history("officer")]

@@ -79,7 +79,7 @@ async def test_tip_with_media_location_and_contact_over_telegram(
     await send(citizen, api.user_voice, "voi-1")
     original = photo_with_exif()
     await send(citizen, api.user_document, "doc-1", "Nguyen_Van_A.jpg", content=original)
-    assert "4 file(s) attached" in citizen.text
+    assert "4 files attached" in citizen.text
     await press_on(citizen, "tip:done")
     assert "Phường Nghi Hương" in citizen.text  # the poster's commune, already chosen
     await press_on(citizen, "tip:place")  # ... but the person is elsewhere

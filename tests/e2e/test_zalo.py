@@ -384,9 +384,9 @@ async def test_a_photo_and_a_voice_note_mid_tip_reach_the_officer_from_the_kept_
         update = api.user_image(CITIZEN, photo_url, push=False)  # real-shaped: photo_url
         assert sorted(update["message"]) == sorted(real_payload("image")["result"]["message"])
         await citizen.send_photo(photo_url)
-        assert "1 file(s) attached" in citizen.text
+        assert "1 file attached" in citizen.text
         await citizen.send_voice(voice_url)
-        assert "2 file(s) attached" in citizen.text
+        assert "2 files attached" in citizen.text
         await citizen.say(citizen.number_of("Done"))
         await citizen.say("nghi huong")
         await citizen.say(citizen.number_of("Skip"))

@@ -133,15 +133,25 @@ async def test_digest_message_is_a_chart_photo_with_the_heading_as_caption(db: D
     messages = await digest_messages([d])
     first, rest = messages[0], messages[1:]
     assert first.image is not None and first.image.startswith(PNG)
-    assert len(to_plain(first.text)) <= 1024  # fits a Telegram caption
-    assert "Daily digest: Tỉnh Nghệ An" in first.text and "Overdue" not in first.text
+    assert len(to_plain(first.text)) <= 1000  # one phone screen, and a Telegram caption
+    summary = to_plain(first.text)
+    assert summary.startswith("📋 Daily digest: Tỉnh Nghệ An")
+    # What needs action comes first: unacknowledged tips, overdue work, lagging units.
+    stale = summary.index("Tips not acknowledged for over 24 hours: 2")
+    overdue = summary.index("Overdue: 2")
+    units = summary.index("• Huyện Hưng Nguyên: 0% of target, 0/1 done, 1 overdue")
+    assert stale < overdue < units
+    assert "• Thành phố Vinh: 45% of target, 1/4 done, 1 overdue" in summary
+    assert "Nghi Lộc" not in summary, "a unit with everything done needs no action"
+    assert [c.id for c in first.choices] == ["m:tip_inbox", f"pg:u:{d.root.id}"]
     assert rest and all(m.image is None and len(to_plain(m.text)) <= 4096 for m in rest)
     spec = chart_spec(d, "en")
     assert spec is not None
-    # Children of the province, laggards first: Hưng Nguyên (overdue, 0/1) on top.
+    # Children of the province, laggards first, by share of target: Hưng Nguyên (overdue,
+    # 0) on top; Vinh (overdue) at (8/20 + 0 + 4/10 + 1) / 4 = 45%, not 1 of 4 done = 25%.
     assert [(b.label, round(b.percent)) for b in spec.bars] == [
         ("Huyện Hưng Nguyên", 0),
-        ("Thành phố Vinh", 25),
+        ("Thành phố Vinh", 45),
         ("Huyện Nghi Lộc", 100),
     ]
     # A commune has no children: its chart is per task.

@@ -147,6 +147,8 @@ async def test_seven_days_one_day_on_the_day_then_weekly_while_overdue(db: Datab
     assert "was due on 20/05/2025, 7 days ago" in overdue.text
     assert "No check-in yet." in week.text
     assert [c.id for c in week.choices] == [f"ck:n:{aid}", f"rm:sn:{aid}"]
+    # Due today: "remind me tomorrow" would remind too late.
+    assert [c.id for c in today.choices] == [f"ck:n:{aid}"]
     assert all(not r.urgent for r in rows)
     vi = messages((await outbox(db, team.force))[0])[0]
     assert "Họp dân" in vi.text and "Hold a residents' meeting" not in vi.text

@@ -120,3 +120,61 @@ async def test_poster_files_for_a_unit_and_its_successor(db: Database, tmp_path:
         )
         await s.commit()
     assert await poster_unit(db, "hung-01") == ("hung-02", "Xã Hưng Thôn 02")
+
+
+# --- the poster of issue 16: both messengers, the whole page, whole lines ------------------
+
+
+def test_lines_never_break_inside_brackets() -> None:
+    from bot.commands.qr import wrap
+
+    text = "Trường hợp khẩn cấp, hãy gọi 113 (công an), 114 (cứu hỏa), 115 (cấp cứu)."
+    for width in range(60, 400, 7):
+        lines = wrap(text, width, len)
+        assert " ".join(lines) == text
+        for line in lines:
+            assert line.count("(") == line.count(")"), (width, lines)
+            assert not line.endswith(("113", "114", "115")), (width, lines)
+
+
+def test_the_poster_fills_the_page_and_carries_zalo_when_set() -> None:
+    from bot.commands.qr import Drawn
+
+    cm = 72 / 2.54
+    link, zalo = tip_link("AnttBot", "nghi-huong"), "https://zalo.me/antt-nghe-an"
+    alone: list[Drawn] = []
+    poster_pdf(link, "Phường Nghi Hương", qr_png(link), find_font(), drawn=alone)
+    images = [d for d in alone if d.image]
+    assert len(images) == 1 and images[0].size >= 13 * cm, "one big code"
+    texts = [d for d in alone if not d.image]
+    assert max(d.y for d in texts) > 25 * cm and min(d.y for d in texts) < 3.2 * cm
+    # Nothing but the red band's numbers in the bottom 3.2 cm; no empty third of the page.
+    above_band = [d.y for d in texts if d.y > 3.2 * cm]
+    assert min(above_band) < 8 * cm and images[0].y < 10 * cm
+
+    both: list[Drawn] = []
+    pdf = poster_pdf(
+        link, "Phường Nghi Hương", qr_png(link), find_font(), zalo=(zalo, qr_png(zalo)), drawn=both
+    )
+    codes = [d for d in both if d.image]
+    assert len(codes) == 2 and codes[0].size == codes[1].size and codes[0].x < codes[1].x
+    assert codes[0].x + codes[0].size < codes[1].x, "side by side, not overlapping"
+    shown = " ".join(d.text for d in both)
+    assert "Telegram" in shown and "Zalo" in shown and zalo in shown
+    assert link.encode() in pdf
+
+
+def test_the_png_is_a_labelled_code(tmp_path: Path) -> None:
+    import qrcode
+    from PIL import Image
+    from qrcode.constants import ERROR_CORRECT_M
+
+    png_path, _pdf, link = write_poster(
+        "nghi-huong", "Phường Nghi Hương", bot="AnttBot", out=tmp_path, font=find_font()
+    )
+    image = Image.open(png_path)
+    assert image.height > image.width, "the name and the messenger under the code"
+    expected = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    expected.add_data(link)
+    expected.make(fit=True)
+    assert matrix_of_png(png_path.read_bytes()) == expected.get_matrix()

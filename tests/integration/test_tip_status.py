@@ -77,7 +77,7 @@ async def test_adding_information_becomes_an_event_without_actor_and_notifies_of
     await citizen.press(add)
     await citizen.send_media(PHOTO)
     await citizen.send_media(VOICE)
-    assert "2 file(s)" in citizen.text
+    assert "2 files received" in citizen.text
     await citizen.say("They come at 9 pm, two of them.")
     assert "added to your tip" in citizen.text
     tip = await the_tip(db)

@@ -120,7 +120,7 @@ async def test_several_media_kinds_are_kept_in_the_draft_and_stored_with_the_tip
     await citizen.send_media(PHOTO)
     await citizen.send_media(VIDEO, VOICE)
     await citizen.send_media(DOC, caption="The shop is on the corner.")
-    assert "3 file(s)" not in citizen.text and "4 file(s)" in citizen.text
+    assert "3 files" not in citizen.text and "4 files attached" in citizen.text
     async with db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Attachment)) == 0
     await citizen.press("tip:done")
@@ -177,7 +177,7 @@ async def test_text_over_the_limit_asks_again_and_a_photo_with_it_is_kept(db: Da
     await citizen.send_media(VIDEO)
     assert "describe in words" in citizen.text
     await citizen.say("Short and clear.")
-    assert "2 file(s) attached" in citizen.text
+    assert "2 files attached" in citizen.text
 
 
 async def test_location_routes_to_the_nearest_commune_with_coordinates(db: Database) -> None:

@@ -8,7 +8,6 @@ When this fails because of new strings, add them with their Vietnamese to
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import re
@@ -120,33 +119,6 @@ def test_vietnamese_has_one_plural_form() -> None:
 def test_language_switch_note_is_said_in_the_new_language() -> None:
     entry = catalogue("vi").get("Language set to English.")
     assert entry is not None and entry.string == "Đã chuyển sang tiếng Việt."
-
-
-def _source_files() -> Iterator[Path]:
-    for top in ("bot", "handlers", "scheduler", "db"):
-        yield from (ROOT / top).rglob("*.py")
-
-
-def test_no_formatted_string_inside_gettext() -> None:
-    """``_(f"...")`` or ``_("...".format())`` can never match a catalogue entry."""
-    bad = []
-    for path in _source_files():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
-                continue
-            if node.func.id not in ("_", "N_", "ngettext") or not node.args:
-                continue
-            for arg in node.args[: 2 if node.func.id == "ngettext" else 1]:
-                formatted = isinstance(arg, ast.JoinedStr | ast.BinOp) or (
-                    isinstance(arg, ast.Call)
-                    and isinstance(arg.func, ast.Attribute)
-                    and arg.func.attr == "format"
-                )
-                if formatted:
-                    bad.append(f"  {path.relative_to(ROOT)}:{node.lineno}")
-    if bad:
-        pytest.fail("format after _(), not inside it:\n" + "\n".join(bad), pytrace=False)
 
 
 # --- the merge script -----------------------------------------------------------

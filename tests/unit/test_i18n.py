@@ -133,3 +133,51 @@ async def test_language_is_per_task() -> None:
 
     await asyncio.gather(person("vi"), person("en"))
     assert seen == {"vi": "Trợ giúp", "en": "Help"}
+
+
+# --- Babel does the locale work (issue 16) ----------------------------------------------
+
+
+def test_relative_time_in_each_language() -> None:
+    from handlers.i18n import format_ago
+
+    assert format_ago(dt.timedelta(hours=30), "vi") == "30 giờ trước"
+    assert format_ago(dt.timedelta(minutes=5), "vi") == "5 phút trước"
+    assert format_ago(dt.timedelta(hours=50), "en") == "2 days ago"
+    assert format_ago(dt.timedelta(hours=2), "en") == "2 hours ago"
+    assert format_ago(dt.timedelta(minutes=60), "en") == "60 minutes ago"
+
+
+def test_time_of_day_in_ho_chi_minh() -> None:
+    from handlers.i18n import format_time
+
+    assert format_time(dt.datetime(2025, 3, 19, 20, 5, tzinfo=dt.UTC)) == "03:05"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.234", "1234"),  # a dot groups thousands
+        ("1.234.567", "1234567"),
+        ("12,5", "12.5"),  # a comma marks decimals
+        ("1.234,5", "1234.5"),
+        ("1,234", "1.234"),  # the Vietnamese reading wins
+        ("12.5", "12.5"),  # only the English reading fits
+        ("1,234,567", "1234567"),
+        ("1,234.5", "1234.5"),
+    ],
+)
+def test_parse_number_vietnamese_first(text: str, expected: str) -> None:
+    from decimal import Decimal
+
+    from handlers.i18n import parse_number
+
+    assert parse_number(text) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["1..2", "1,2,3", "abc"])
+def test_parse_number_refuses(text: str) -> None:
+    from handlers.i18n import parse_number
+
+    with pytest.raises(ValueError):
+        parse_number(text)

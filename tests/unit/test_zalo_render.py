@@ -116,3 +116,23 @@ def test_commands_images_groups_and_bots() -> None:
     bot = {**msg, "from": {"id": "b", "is_bot": True}}
     assert to_incoming({**UPDATE, "message": bot}) is None
     assert to_incoming({"event_name": "x"}) is None
+
+
+def test_a_numeric_question_never_offers_its_buttons_by_number() -> None:
+    """At "how many?", a typed 1 is the count, not the first button (issue 16)."""
+    ask = Message(
+        "How many have been achieved so far?",
+        choices=[Choice("ck:a:7", "« Back to the task")],
+        numeric_answer=True,
+    )
+    set_language("en")
+    try:
+        calls, shown = render_reply([ask])
+    finally:
+        set_language("vi")
+    text = calls[0].params["text"]
+    assert "1. " not in text and "/cancel" in text
+    assert shown == [], "nothing remembered: the next number is the answer"
+    # The same message without the flag numbers its button as usual.
+    calls, shown = render_reply([Message(ask.text, choices=ask.choices)])
+    assert "1. « Back to the task" in calls[0].params["text"] and shown == ask.choices

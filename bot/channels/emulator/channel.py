@@ -1,4 +1,4 @@
-"""``EmulatorChannel``: personas chatting with the engine from a web page, history in memory.
+"""``EmulatorChannel``: personas chatting with the engine from a web page, history kept.
 
 What a persona sends goes through ``Engine.handle`` like a Telegram update (a
 uuid as the update id); the user's line and the engine's reply are appended to
@@ -7,8 +7,10 @@ the persona's history and pushed to the live subscribers (server-sent events).
 proactive messages the same way. Entry ids grow across all personas, so one
 number tells a reconnecting page what it missed.
 
-Images of bot messages (digest charts) and their documents (exports) are kept
-in memory by their sha256, a document offered as a download link;
+The history is also appended to ``<data_dir>/emulator-history.jsonl`` and read
+back at start, so the chats survive a restart as the data does; bot images
+(digest charts) and documents (exports) are written beside the uploads
+(``bot-<sha256>``) for the same reason, a document offered as a download link;
 files a persona uploads are stored under ``<data_dir>/emulator-media/<sha256>``
 and reach the engine as ``MediaRef(file_id="emu:<sha256>")``.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import uuid
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "emulator"
 HISTORY_LIMIT = 1000  # entries kept per persona
+HISTORY_FILE = "emulator-history.jsonl"
 IMAGE_LIMIT = 200  # bot images kept in memory
 DOCUMENT_LIMIT = 50  # bot documents (exports) kept in memory
 FILE_ID_PREFIX = "emu:"
@@ -98,12 +102,24 @@ class Entry:
     document_name: str | None = None
     link: dict[str, str] | None = None  # a button that opens a web address
     edited: bool = False  # replaces the entry with the same id (a status edited in place)
+    replaces: int | None = None  # the entry this one takes the place of (an edit)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["at"] = self.at.isoformat()
         data["at_local"] = format_datetime(self.at)
         return data
+
+    def stored(self) -> str:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_stored(cls, line: str) -> Entry:
+        data = json.loads(line)
+        data["at"] = dt.datetime.fromisoformat(data["at"])
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -210,6 +226,35 @@ class EmulatorChannel:
         self._images: OrderedDict[str, bytes] = OrderedDict()
         self._documents: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._next_id = 1
+        self.history_file = engine.settings.data_dir / HISTORY_FILE
+        self._load_history()
+
+    def _load_history(self) -> None:
+        """The chats of earlier runs (a line that cannot be read is skipped)."""
+        try:
+            lines = self.history_file.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return
+        for line in lines:
+            try:
+                entry = Entry.from_stored(line)
+            except (ValueError, TypeError, KeyError):
+                continue
+            self._add(entry)
+            self._next_id = max(self._next_id, entry.id + 1)
+        kept = sorted((e for h in self._history.values() for e in h), key=lambda e: e.id)
+        if len(kept) < len(lines):  # keep the file as short as the history
+            tmp = self.history_file.with_suffix(".part")
+            tmp.write_text("".join(e.stored() + "\n" for e in kept), encoding="utf-8")
+            tmp.replace(self.history_file)
+
+    def _store(self, entry: Entry) -> None:
+        try:
+            self.history_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.history_file.open("a", encoding="utf-8") as fh:
+                fh.write(entry.stored() + "\n")
+        except OSError:
+            log.warning("emulator history not saved to %s", self.history_file)
 
     # --- state ---------------------------------------------------------------------
 
@@ -223,11 +268,40 @@ class EmulatorChannel:
         return [e for e in self._history.get(persona_id, ()) if e.id > after]
 
     def image(self, key: str) -> bytes | None:
-        return self._images.get(key)
+        return self._images.get(key) or self._kept_file(key)
 
     def document(self, key: str) -> tuple[str, bytes] | None:
         """(file name, content) of a document a bot message offered."""
-        return self._documents.get(key)
+        found = self._documents.get(key)
+        if found is not None:
+            return found
+        data = self._kept_file(key)
+        url = f"/api/documents/{key}"
+        for entries in self._history.values():
+            for entry in entries:
+                if data is not None and entry.document == url:
+                    return entry.document_name or "document", data
+        return None
+
+    def _kept_file(self, key: str) -> bytes | None:
+        if not SHA256.fullmatch(key):
+            return None
+        try:
+            return (self.media_dir / f"bot-{key}").read_bytes()
+        except OSError:
+            return None
+
+    def _keep_file(self, key: str, data: bytes) -> None:
+        path = self.media_dir / f"bot-{key}"
+        if path.exists():
+            return
+        try:
+            self.media_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        except OSError:
+            log.warning("emulator file not saved to %s", path)
 
     def media_path(self, sha256: str) -> Path | None:
         if not SHA256.fullmatch(sha256):
@@ -235,8 +309,21 @@ class EmulatorChannel:
         path = self.media_dir / sha256
         return path if path.is_file() else None
 
+    def _add(self, entry: Entry) -> None:
+        history = self._history.setdefault(entry.persona, deque(maxlen=HISTORY_LIMIT))
+        if entry.edited:  # a status edited in place keeps its place
+            for index, old in enumerate(history):
+                if old.id == entry.id:
+                    history[index] = entry
+                    return
+        if entry.replaces is not None:  # an edit: the old message goes, as on Telegram
+            for old in [e for e in history if e.id == entry.replaces]:
+                history.remove(old)
+        history.append(entry)
+
     def _append(self, entry: Entry) -> Entry:
-        self._history.setdefault(entry.persona, deque(maxlen=HISTORY_LIMIT)).append(entry)
+        self._add(entry)
+        self._store(entry)
         for key in (entry.persona, None):
             for queue in self._subscribers.get(key, ()):
                 queue.put_nowait(entry)
@@ -249,6 +336,7 @@ class EmulatorChannel:
 
     def _keep_image(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
+        self._keep_file(key, data)
         self._images[key] = data
         self._images.move_to_end(key)
         while len(self._images) > IMAGE_LIMIT:
@@ -257,6 +345,7 @@ class EmulatorChannel:
 
     def _keep_document(self, name: str, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
+        self._keep_file(key, data)
         self._documents[key] = (name, data)
         self._documents.move_to_end(key)
         while len(self._documents) > DOCUMENT_LIMIT:
@@ -351,14 +440,10 @@ class EmulatorChannel:
         entry = self._bot_entry(chat_id, message, proactive=True)
         history = self._history.get(chat_id, deque())
         if replace is not None and replace.isdigit():
-            for index, old in enumerate(history):
-                if old.id == int(replace):
-                    entry.id, entry.edited = old.id, True
-                    history[index] = entry
-                    for key in (chat_id, None):
-                        for queue in self._subscribers.get(key, ()):
-                            queue.put_nowait(entry)
-                    return replace
+            if any(old.id == int(replace) for old in history):
+                entry.id, entry.edited = int(replace), True
+                self._append(entry)  # kept in the history file too, in its place
+                return replace
         self._append(entry)
         return str(entry.id)
 
@@ -379,14 +464,23 @@ class EmulatorChannel:
                 html=self._shown(persona.id, sent),
                 image=f"/api/media/{upload.sha256}" if upload and upload.kind == "photo" else None,
             )
+            pressed = self._pressed(persona.id, sent.choice) if sent.choice else None
             self._append(mine)
             reply = await self.engine.handle(inp)
-            entries = [
-                self._append(entry)
-                for m in reply
-                for entry in self._bot_entries(persona.id, m, proactive=False)
-            ]
+            entries = []
+            for i, m in enumerate(reply):
+                made = self._bot_entries(persona.id, m, proactive=False)
+                if i == 0 and m.replaces and pressed is not None and len(made) == 1:
+                    made[0].replaces = pressed  # edited in place, as Telegram does
+                entries += [self._append(entry) for entry in made]
         return mine, entries
+
+    def _pressed(self, persona_id: str, choice: str) -> int | None:
+        """The id of the latest bot message showing the button ``choice``."""
+        for entry in reversed(self._history.get(persona_id, ())):
+            if entry.sender == "bot" and any(c["id"] == choice for c in entry.choices):
+                return entry.id
+        return None
 
     def _shown(self, persona_id: str, sent: Input) -> str:
         """The persona's line in the chat, as safe HTML."""

@@ -64,6 +64,7 @@ def _from_callback(update: Update) -> Incoming | None:
         display_name=user.full_name,
         language_code=user.language_code,
         choice=query.data,
+        message_id=str(message.message_id) if message is not None else None,
     )
 
 

@@ -163,7 +163,9 @@ class UpdateBridge:
             return
         used_keyboard = inp.location is not None or inp.contact_phone is not None
         try:
-            await self.channel.send_reply(inp.chat_id, reply, remove_keyboard=used_keyboard)
+            await self.channel.send_reply(
+                inp.chat_id, reply, remove_keyboard=used_keyboard, pressed=inp.message_id
+            )
         except RecipientBlocked as exc:
             # No user id at the default level: with its time it could be lined up with a tip's.
             log.info("a telegram user is unreachable (%s)", exc)

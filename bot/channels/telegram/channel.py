@@ -36,7 +36,7 @@ from bot.channels.base import (
     RecipientBlocked,
     TransientError,
 )
-from bot.channels.telegram.render import Call, render_reply
+from bot.channels.telegram.render import Call, edit_call, render_reply
 from bot.media_clean import Cleaned, clean_file
 from handlers.i18n import _
 from handlers.types import MediaRef, Message
@@ -125,11 +125,32 @@ class TelegramChannel:
         return replace
 
     async def send_reply(
-        self, chat_id: str, messages: list[Message], *, remove_keyboard: bool = False
+        self,
+        chat_id: str,
+        messages: list[Message],
+        *,
+        remove_keyboard: bool = False,
+        pressed: str | None = None,
     ) -> None:
-        """Deliver an answer, retrying each call; raises what is left after the retries."""
-        cleaned = await self._cleaned(messages)
-        for call in render_reply(cleaned, remove_keyboard=remove_keyboard):
+        """Deliver an answer, retrying each call; raises what is left after the retries.
+
+        With ``pressed`` (the message whose button was pressed), a first message marked
+        ``replaces`` edits that message instead of coming as a new one; an edit Telegram
+        refuses (too old, deleted) falls back to sending.
+        """
+        messages = await self._cleaned(messages)
+        if pressed is not None and messages and messages[0].replaces:
+            call = edit_call(messages[0], pressed)
+            if call is not None:
+                try:
+                    await self._perform_with_retry(chat_id, call)
+                    messages = messages[1:]
+                except PermanentError as exc:
+                    if "not modified" in str(exc).lower():
+                        messages = messages[1:]  # the same page again: nothing to change
+                    else:
+                        log.info("edit of message %s refused (%s); sending anew", pressed, exc)
+        for call in render_reply(messages, remove_keyboard=remove_keyboard):
             await self._perform_with_retry(chat_id, call)
 
     async def _cleaned(self, messages: list[Message]) -> list[Message]:

@@ -38,7 +38,7 @@ from telegram.constants import ParseMode
 
 from handlers.i18n import _
 from handlers.render import split_text, to_plain
-from handlers.types import Choice, MediaKind, MediaRef, Message
+from handlers.types import PHONE_LINE, Choice, MediaKind, MediaRef, Message
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -49,7 +49,9 @@ EMPTY_TEXT = "\u2063"
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
-Method = Literal["send_message", "send_photo", "send_document", "send_video", "send_voice"]
+Method = Literal[
+    "send_message", "send_photo", "send_document", "send_video", "send_voice", "edit_message_text"
+]
 # A file sent earlier goes out again by its file id (a new message from the bot).
 RESEND: dict[MediaKind, Method] = {
     "photo": "send_photo",
@@ -124,7 +126,16 @@ def inline_keyboard(
         if len(choice.id.encode()) > CALLBACK_DATA_LIMIT:
             raise ValueError(f"choice id over {CALLBACK_DATA_LIMIT} bytes: {choice.id!r}")
         buttons.append(InlineKeyboardButton(choice.label, callback_data=choice.id))
-    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    # Side by side only while each label fits its share of a phone line; a longer
+    # one gets a row of its own.
+    rows: list[list[InlineKeyboardButton]] = []
+    for button in buttons:
+        fits = len(button.text) <= PHONE_LINE // per_row
+        last = rows[-1] if rows else None
+        if last and len(last) < per_row and fits and len(last[-1].text) <= PHONE_LINE // per_row:
+            last.append(button)
+        else:
+            rows.append([button])
     if link is not None:
         rows.insert(0, [InlineKeyboardButton(link[0], url=link[1])])
     return InlineKeyboardMarkup(rows)
@@ -191,6 +202,22 @@ def render_message(msg: Message) -> list[Call]:
     if inline is not None and reply_kb is not None:
         calls.append(_text_call(_("Or use the button below."), reply_kb))
     return calls
+
+
+def edit_call(msg: Message, message_id: str) -> Call | None:
+    """``editMessageText`` of ``message_id`` showing ``msg``, when a text edit can show it
+    (no file, no reply keyboard, one part); else None."""
+    if msg.image is not None or msg.document is not None or msg.files or msg.request:
+        return None
+    if msg.remove_keyboard or len(split_for_telegram(msg.text or "")) != 1:
+        return None
+    call = _text_call(
+        msg.text or "",
+        inline_keyboard(msg.choices, msg.columns, msg.link) if msg.choices or msg.link else None,
+    )
+    call.method = "edit_message_text"
+    call.kwargs["message_id"] = int(message_id)
+    return call
 
 
 def render_reply(messages: list[Message], *, remove_keyboard: bool = False) -> list[Call]:

@@ -91,7 +91,9 @@ def render_message(msg: Message, link: Link | None = None) -> list[ZaloCall]:
         blocks = [to_plain(msg.text or "").strip()]
     if msg.link is not None:
         blocks.append(f"{msg.link[0]}: {msg.link[1]}")
-    if msg.choices:
+    if msg.choices and msg.numeric_answer:
+        blocks.append(_("To go back without saving, send /cancel."))
+    elif msg.choices:
         blocks.append(_("Reply with a number:") + "\n" + numbered(msg.choices))
     text = "\n\n".join(b for b in blocks if b)
     calls.extend(ZaloCall("sendMessage", {"text": part}) for part in split_plain(text))
@@ -107,5 +109,6 @@ def render_reply(
     for msg in messages:
         calls.extend(render_message(msg, link))
         if msg.choices:
-            shown = list(msg.choices)
+            # A number typed at a numeric question is the answer, never a choice.
+            shown = [] if msg.numeric_answer else list(msg.choices)
     return calls, shown

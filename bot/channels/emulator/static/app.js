@@ -120,6 +120,15 @@ function applyLabels() {
   for (const button of document.querySelectorAll(".lang-switch button")) {
     button.classList.toggle("active", button.dataset.lang === state.lang);
   }
+  showConnection();
+}
+
+// The connection label follows the language at once (not at the next reconnect).
+function showConnection() {
+  const status = $("#connection");
+  if (state.live === undefined) return;
+  status.textContent = t(state.live ? "live" : "reconnecting");
+  status.classList.toggle("live", state.live);
 }
 
 function roleLabel(persona) {
@@ -278,6 +287,13 @@ function addEntry(e) {
   if (state.seen.has(e.id)) return;
   state.seen.add(e.id);
   const list = (state.entries[e.persona] = state.entries[e.persona] || []);
+  if (e.replaces) {
+    // An edit: the message whose button was pressed gives way to this one.
+    const at = list.findIndex((old) => old.id === e.replaces);
+    if (at >= 0) list.splice(at, 1);
+    const node = document.querySelector(`#messages [data-entry="${e.replaces}"]`);
+    if (node) node.remove();
+  }
   list.push(e);
   if (list.length > 1 && list[list.length - 2].id > e.id) list.sort((a, b) => a.id - b.id);
   if (e.persona === state.current) {
@@ -413,14 +429,13 @@ async function setLanguage(lang) {
 
 function listen() {
   const source = new EventSource("/api/events");
-  const status = $("#connection");
   source.addEventListener("open", () => {
-    status.textContent = t("live");
-    status.classList.add("live");
+    state.live = true;
+    showConnection();
   });
   source.addEventListener("error", () => {
-    status.textContent = t("reconnecting");
-    status.classList.remove("live");
+    state.live = false;
+    showConnection();
   });
   source.addEventListener("entry", (event) => addEntry(JSON.parse(event.data)));
 }
