@@ -12,7 +12,13 @@ keyboard; the bare bot answers every input with one such message.
 - latency: 500 people, each acting after a random pause averaging 10 s (about
   50 updates a second), for 60 s; p50/p95/p99 from pushing the update into the
   fake to the fake receiving the reply; target p99 <= 100 ms for ours;
-- memory: the bot process's peak RSS (VmHWM) in the latency run; target <= 120 MB.
+- memory: the bot process's peak RSS (VmHWM) in the latency runs.
+
+Issue 17's keys, each a ratio to the bare bot in the same run: ``p99_ratio_vs_bare``
+(target <= 3) and ``p95_ratio_vs_bare`` (<= 2), the medians of the ratios of
+neighbouring latency rounds (bare and ours alternate, ``LATENCY_ROUNDS`` each);
+``cpu_ratio_vs_bare_aiohttp`` (<= 2), bot CPU per update against the bare bot on
+our transport, the median over the throughput rounds; ``peak_rss_mb`` (<= 90).
 
     .venv/bin/python -m bench.telegram_engine            # about 4 minutes
     .venv/bin/python -m bench.telegram_engine --quick    # about 1 minute (or ANTT_BENCH_QUICK=1)
@@ -42,6 +48,13 @@ What mattered (2 vCPUs; the bot is CPU-bound in the throughput run):
   more than 16 connections of which 8 stay idle; without ``sniffio`` installed,
   httpcore tries (and fails) to import it for every lock it makes.
 - ``poll_interval=0`` and long polling; 256 updates at once, one person's in order.
+- The tail (issue 17, py-spy on the bot in the latency run): a quarter of the
+  samples were the bot writing to a socket, three in four of them to PostgreSQL,
+  a third of those for ``pool_pre_ping`` (BEGIN, a ping, ROLLBACK on every
+  checkout: three of an update's seven round trips). Each round trip wakes the
+  database and then the bot; on a shared machine every wake-up may wait for a
+  core, so the more round trips, the more a busy machine stretches the tail.
+  Without the pre-ping (db/session.py) an update makes 3 to 7.
 - The database pool (10 plus 10 overflow) was not a limit; 25 changed nothing.
   uvloop changed nothing measurable; ``gc.freeze()`` after startup halves the
   time spent in the garbage collector (about 2% of the CPU).
@@ -425,7 +438,7 @@ class Harness:
 
 
 ROUNDS = 2
-LATENCY_ROUNDS = 2
+LATENCY_ROUNDS = 3
 KINDS = ("bare", "bare-defaults", "bare-aiohttp", "ours")
 
 
