@@ -10,6 +10,7 @@ author. Before a triager sees one, or a copy is kept (``ANTT_STORE_MEDIA``):
   and gets a neutral name ("<label>.pdf").
 
 An image Pillow refuses (too large to decode safely) is not passed on at all.
+Pillow is imported on the first file: a bot that never forwards one never loads it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Formats written back as they were (others become PNG when they have transparency, else JPEG).
 _KEEP = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -45,6 +44,8 @@ def clean_image(content: bytes) -> tuple[bytes, str] | None:
 
     Raises ``Image.DecompressionBombError`` for an image too large to decode safely.
     """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(content)) as opened:
             source_format = opened.format or ""
@@ -80,6 +81,8 @@ def file_label(label: str) -> str:
 def clean_file(content: bytes, *, label: str, original_name: str | None) -> Cleaned | None:
     """``content`` as a triager may see it, named ``label`` + extension; None when it
     is an image that cannot be cleaned."""
+    from PIL import Image
+
     label = file_label(label)
     try:
         image = clean_image(content)

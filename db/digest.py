@@ -13,7 +13,7 @@ tips still new after 24 hours              units under the root, then their new 
                                            and the oldest few in one query
 check-ins of the last 24 hours             the window's rows, each probing whether it
                                            was corrected (``ix_checkin_created_at`` or
-                                           ``ix_checkin_assignment_created``,
+                                           ``ix_checkin_assignment_created_id``,
                                            ``ix_checkin_supersedes_id``)
 every assignment with its latest check-in  ``db.checkins.progress_in_subtree`` (one query)
 the root's active children                 ``db.checkins.active_children``

@@ -302,7 +302,9 @@ class Checkin(Base):
 
     __tablename__ = "checkin"
     __table_args__ = (
-        Index("ix_checkin_assignment_created", "assignment_id", "created_at"),
+        # Read backwards, it gives an assignment's latest check-in first (created_at DESC,
+        # id DESC), so a LIMIT 1 stops at the first row that was not corrected.
+        Index("ix_checkin_assignment_created_id", "assignment_id", "created_at", "id"),
         Index("ix_checkin_created_at", "created_at"),
         Index("ix_checkin_member_id", "member_id"),
         CheckConstraint("value IS NULL OR value >= 0", name="value_not_negative"),

@@ -2,7 +2,7 @@
 
 Each assignment in the subtree is joined to its latest check-in (the newest row
 no other row supersedes) through ``LEFT JOIN LATERAL (... ORDER BY created_at
-DESC, id DESC LIMIT 1)``, backed by ``ix_checkin_assignment_created``; counts and
+DESC, id DESC LIMIT 1)``, backed by ``ix_checkin_assignment_created_id``; counts and
 the nearest open deadline are aggregates with ``FILTER``. An assignment is done
 when its latest check-in says so for its task's kind:
 

@@ -3,6 +3,14 @@
 Repositories add and get but never commit; ``async with UnitOfWork(db) as uow``
 rolls back unless ``await uow.commit()`` is called, so a tip, its events and the
 conversation's next state commit together or not at all.
+
+No ``pool_pre_ping``: with asyncpg it costs three round trips (BEGIN, a ping,
+ROLLBACK) on every checkout, half of an update's, and each one is a wake-up of
+the database and of this process on a shared machine: it was most of the tail
+latency at a province's peak (issue 17). A connection that died with the
+database instead fails its first statement; SQLAlchemy then invalidates the
+whole pool, and the caller's retry (``Engine.handle``, a job's backoff, the
+outbox sender's next turn) gets a fresh connection.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, echo=echo, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size, echo=echo
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -37,7 +37,7 @@ import asyncio
 import io
 import textwrap
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from db.checkins import AssignmentProgress, Progress, rollup_by_child
@@ -411,14 +411,24 @@ def render_chart(spec: ChartSpec) -> bytes:
 # --- messages ------------------------------------------------------------------------
 
 
-async def digest_messages(digests: Sequence[DigestData], *, chart: bool = True) -> list[Message]:
+async def _draw_in_thread(spec: ChartSpec) -> bytes:
+    return await asyncio.to_thread(render_chart, spec)
+
+
+async def digest_messages(
+    digests: Sequence[DigestData],
+    *,
+    chart: bool = True,
+    draw: Callable[[ChartSpec], Awaitable[bytes]] = _draw_in_thread,
+) -> list[Message]:
     """The digests in the current language: per unit, the chart with the heading as its
-    caption, then the text in parts Telegram accepts. The chart is drawn in a thread."""
+    caption, then the text in parts Telegram accepts. ``draw`` renders a chart (by
+    default in a thread; the daily job passes its worker processes)."""
     lang = current_language()
     messages: list[Message] = []
     for d in digests:
         spec = chart_spec(d, lang) if chart else None
-        image = await asyncio.to_thread(render_chart, spec) if spec is not None else None
+        image = await draw(spec) if spec is not None else None
         first = Message(summary(d, lang), choices=summary_choices(d), columns=2)
         if image is not None:
             first.image, first.image_name = image, "digest.png"

@@ -6,43 +6,87 @@ processes run the job, and however often, each supervisor is sent one digest a
 day. Keys already queued are read first, so a second run skips the work too; a
 run that races another one builds the digest and then inserts nothing.
 
-The digest of a unit is built once per run and shared by everyone who
-supervises it; its messages are rendered once per language (the chart in a
-worker thread, so the event loop keeps serving updates). Each supervisor's row
-is its own short transaction: one failing digest does not hold back the others.
+A run builds each unit's digest once (however many people supervise it) and
+renders each set of units once per language. Charts are the costly part (about
+a tenth of a second of matplotlib each, one per unit): with more than a few to
+draw, they are drawn in worker processes (one per core, started for the run and
+stopped after it), while this process goes on building the next digests, so the
+bot's event loop never waits on matplotlib and the process never imports it.
+Each supervisor's row is its own short transaction: one failing digest does not
+hold back the others.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from db import digest as repo
-from db.digest import DigestData
+from db.digest import DigestData, Recipient
+from db.models import Unit
 from db.session import Database, UnitOfWork
-from handlers.digest import digest_messages
+from handlers.digest import ChartSpec, digest_messages, render_chart
 from handlers.i18n import current_language, pick_language, set_language
 from handlers.notify import enqueue
 from handlers.types import Message
 
 log = logging.getLogger(__name__)
 
+POOL_MIN_CHARTS = 8  # fewer charts than this are drawn in a thread: a worker starts in ~1 s
+CHART_WORKERS_MAX = 4
+Which = tuple[tuple[int, ...], str]  # the units of a digest and its language
+
 
 def digest_key(identity_id: int, day: dt.date) -> str:
     return f"digest:{identity_id}:{day.isoformat()}"
 
 
-async def messages_in(lang: str, digests: list[DigestData], *, chart: bool = True) -> list[Message]:
-    """The digests rendered in ``lang``."""
+async def messages_in(
+    lang: str,
+    digests: list[DigestData],
+    *,
+    chart: bool = True,
+    draw: Callable[[ChartSpec], Awaitable[bytes]] | None = None,
+) -> list[Message]:
+    """The digests rendered in ``lang`` (charts through ``draw``, by default a thread)."""
     previous = current_language()
     set_language(lang)
     try:
-        return await digest_messages(digests, chart=chart)
+        if draw is None:
+            return await digest_messages(digests, chart=chart)
+        return await digest_messages(digests, chart=chart, draw=draw)
     finally:
         set_language(previous)
+
+
+@contextlib.contextmanager
+def chart_workers(charts: int) -> Iterator[Callable[[ChartSpec], Awaitable[bytes]] | None]:
+    """A ``draw`` for ``charts`` charts: worker processes (one per core) when there are
+    at least ``POOL_MIN_CHARTS``, else None (a thread of this process)."""
+    if charts < POOL_MIN_CHARTS:
+        yield None
+        return
+    workers = max(1, min(os.cpu_count() or 1, CHART_WORKERS_MAX))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    async def draw(spec: ChartSpec) -> bytes:
+        return await asyncio.wrap_future(pool.submit(render_chart, spec))
+
+    try:
+        yield draw
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 async def send_digests(db: Database, settings: Settings, now: dt.datetime) -> int:
@@ -52,23 +96,45 @@ async def send_digests(db: Database, settings: Settings, now: dt.datetime) -> in
         recipients = await repo.supervisor_recipients(session)
         keys = [digest_key(r.identity.id, today) for r in recipients]
         queued_before = await repo.existing_keys(session, keys)
-    built: dict[int, DigestData] = {}
-    rendered: dict[tuple[tuple[int, ...], str], list[Message]] = {}
-    queued = failed = 0
-    for recipient, key in zip(recipients, keys, strict=True):
-        if key in queued_before or not recipient.roots:
-            continue
-        lang = pick_language(recipient.identity.language)
+    todo: list[tuple[Recipient, str, Which]] = [
+        (r, key, (tuple(u.id for u in r.roots), pick_language(r.identity.language)))
+        for r, key in zip(recipients, keys, strict=True)
+        if key not in queued_before and r.roots
+    ]
+    # How many recipients share each rendering: it is dropped once they all have it.
+    users = Counter(which for _, _, which in todo)
+    units = {u.id: u for r, _, _ in todo for u in r.roots}
+    with chart_workers(len(users)) as draw:
+        rendered, builder = _render_all(db, now, today, todo, units, draw)
         try:
+            queued, failed = await _queue_all(now, db, todo, rendered, users)
+        finally:
+            pending: list[asyncio.Future[Any]] = [builder, *rendered.values()]
+            for task in pending:
+                task.cancel()
+    log.info(
+        "daily digests for %s: %d queued, %d already queued, %d failed",
+        today.isoformat(),
+        queued,
+        len(queued_before),
+        failed,
+    )
+    return queued
+
+
+async def _queue_all(
+    now: dt.datetime,
+    db: Database,
+    todo: list[tuple[Recipient, str, Which]],
+    rendered: dict[Which, asyncio.Future[list[Message]]],
+    users: Counter[Which],
+) -> tuple[int, int]:
+    """Each recipient's row, in its own transaction, as its digest is ready: (queued, failed)."""
+    queued = failed = 0
+    for recipient, key, which in todo:
+        try:
+            messages = await rendered[which]
             async with UnitOfWork(db) as uow:
-                which = (tuple(u.id for u in recipient.roots), lang)
-                messages = rendered.get(which)
-                if messages is None:
-                    for root in recipient.roots:
-                        if root.id not in built:
-                            built[root.id] = await repo.build_digest(uow.session, root, now, today)
-                    digests = [built[u.id] for u in recipient.roots]
-                    messages = rendered[which] = await messages_in(lang, digests)
                 if await enqueue(
                     uow.session,
                     recipient.identity,
@@ -81,11 +147,48 @@ async def send_digests(db: Database, settings: Settings, now: dt.datetime) -> in
         except Exception:
             failed += 1
             log.exception("digest for identity %s failed", recipient.identity.id)
-    log.info(
-        "daily digests for %s: %d queued, %d already queued, %d failed",
-        today.isoformat(),
-        queued,
-        len(queued_before),
-        failed,
-    )
-    return queued
+        users[which] -= 1
+        if not users[which]:
+            del rendered[which]
+    return queued, failed
+
+
+def _render_all(
+    db: Database,
+    now: dt.datetime,
+    today: dt.date,
+    todo: list[tuple[Recipient, str, Which]],
+    units: dict[int, Unit],
+    draw: Callable[[ChartSpec], Awaitable[bytes]] | None,
+) -> tuple[dict[Which, asyncio.Future[list[Message]]], asyncio.Future[None]]:
+    """One future per (units, language): the digests are built one unit after the other
+    (each once) and each rendering starts as soon as its units are built."""
+    loop = asyncio.get_running_loop()
+    built: dict[int, asyncio.Future[DigestData]] = {}
+    order: list[int] = []
+    for _, _, (ids, _) in todo:
+        for unit_id in ids:
+            if unit_id not in built:
+                built[unit_id] = loop.create_future()
+                order.append(unit_id)
+
+    async def build_all() -> None:
+        for unit_id in order:
+            future = built[unit_id]
+            try:
+                async with db.sessions() as session:
+                    future.set_result(await repo.build_digest(session, units[unit_id], now, today))
+            except Exception as exc:  # its recipients fail; the others go on
+                future.set_exception(exc)
+
+    async def render(which: Which) -> list[Message]:
+        ids, lang = which
+        digests = [await built[unit_id] for unit_id in ids]
+        return await messages_in(lang, digests, draw=draw)
+
+    builder = asyncio.ensure_future(build_all())
+    rendered: dict[Which, asyncio.Future[list[Message]]] = {}
+    for _, _, which in todo:
+        if which not in rendered:
+            rendered[which] = asyncio.ensure_future(render(which))
+    return rendered, builder

@@ -10,16 +10,17 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.config import Settings
 from db.digest import build_digest, outermost, supervisor_recipients
-from db.models import Identity, Outbox, Role, Unit
+from db.models import Identity, Outbox, Role, RoleGrant, Unit
 from db.session import Database
-from handlers.digest import body, chart_spec, digest_messages, heading
+from handlers.digest import body, chart_spec, digest_messages, heading, render_chart
 from handlers.i18n import local_today, set_language
 from handlers.render import to_plain
 from handlers.types import message_from_json
+from scheduler import digest as scheduler_digest
 from scheduler.digest import digest_key, send_digests
 from scheduler.jobs import SchedulerService
 from tests.integration.digest_helpers import NOW, TODAY, Dataset, make_dataset
@@ -351,3 +352,48 @@ async def test_a_late_start_catches_up_on_the_digest_the_same_morning(
             assert job.next_run_time == expected
     finally:
         service.scheduler.shutdown(wait=False)
+
+
+async def test_the_daily_job_builds_each_unit_once_and_draws_in_worker_processes(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three supervisors of two units: two digests built, and with the worker processes
+    (lowered threshold) the queued chart is the very PNG drawn here in this process."""
+    ds = await make_dataset(db)
+    async with db.sessions() as s:
+        s.add(
+            RoleGrant(
+                member_id=ds.world.members["o-nh"],
+                unit_id=ds.world.units["nghe-an"],
+                role=Role.SUPERVISOR.value,
+            )
+        )
+        await s.commit()
+    progress_queries: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "LATERAL" in statement:
+            progress_queries.append(statement)
+
+    monkeypatch.setattr(scheduler_digest, "POOL_MIN_CHARTS", 1)
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await send_digests(db, Settings(), NOW) == 3
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert len(progress_queries) == 2  # the province and Vinh, each once
+    rows = await digest_rows(db)
+    province_rows = [
+        r
+        for r in rows
+        if r.identity_id in {await identity_id(db, "s-tinh"), await identity_id(db, "o-nh")}
+    ]
+    assert len(province_rows) == 2
+    images = [message_from_json(r.payload["messages"][0]).image for r in province_rows]
+    digest = await digest_of(db, ds, "nghe-an")
+    set_language("en")
+    spec = chart_spec(digest, "en")
+    assert spec is not None
+    drawn_here = render_chart(spec)
+    assert drawn_here.startswith(PNG)
+    assert images == [drawn_here, drawn_here]
