@@ -440,7 +440,7 @@ async def ranking(session: AsyncSession, round_: EvaluationRound, root: Unit) ->
         .where(Unit.parent_id == root.id, Unit.kind.in_(kinds), Unit.valid_to.is_(None))
     )
     rows = []
-    for unit, ev in (await session.execute(stmt)).tuples():
+    for unit, ev in (await session.execute(stmt)).all():
         rows.append(
             RankRow(
                 unit.id,
@@ -484,7 +484,7 @@ async def commendation_proposals(
     )
     taken: dict[str, int] = {}
     proposals = []
-    for ev, unit in (await session.execute(stmt)).tuples():
+    for ev, unit in (await session.execute(stmt)).all():
         if taken.get(ev.sheet_kind, 0) >= per_kind:
             continue
         taken[ev.sheet_kind] = taken.get(ev.sheet_kind, 0) + 1

@@ -270,11 +270,8 @@ async def import_register(
     """Check the units, then add recognitions and events (no commit); refuse on any problem."""
     await lock_imports(session)
     codes = sorted({r.unit_code for r in rows})
-    units = dict(
-        (await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes))))
-        .tuples()
-        .all()
-    )
+    found = await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes)))
+    units: dict[str, int] = {code: unit_id for code, unit_id in found}
     log = IssueLog(file)
     for r in rows:
         if r.unit_code not in units:
@@ -387,7 +384,7 @@ async def export_rows(session: AsyncSession, root: Unit | None = None) -> list[l
     if root is not None:
         stmt = stmt.where(Unit.path.startswith(root.path, autoescape=True))
     lines: list[list[str]] = [list(COLUMNS)]
-    for code, r, e in (await session.execute(stmt)).tuples():
+    for code, r, e in (await session.execute(stmt)).all():
         lines.append(
             [
                 code,

@@ -189,7 +189,7 @@ async def compile_report(session: AsyncSession, task: Task, root: Unit) -> Compi
                 ReportFigure.checkin_id.in_(ids)
             )
         )
-        for checkin_id, code, value in figures.tuples():
+        for checkin_id, code, value in figures.all():
             values.setdefault(checkin_id, {})[code] = value
     rows = []
     deadline = None
