@@ -7,6 +7,7 @@ is in 2026-W53; 03/01/2021 (a Sunday) is in 2020-W53; 2024 is a leap year.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -305,3 +306,43 @@ def test_dedup_keys_name_the_day_and_the_iso_week() -> None:
     assert nudge_key(34, D(2025, 5, 5)) == "nudge:34:2025-W19"
     assert nudge_key(34, D(2024, 12, 30)) == "nudge:34:2025-W01"  # ISO week-year
     assert nudge_key(34, D(2027, 1, 1)) == "nudge:34:2026-W53"
+
+
+# --- percent tasks measured from the register -------------------------------------------------
+
+
+def register(target: str | None, base: int, achieved: int | None) -> AssignmentProgress:
+    """A percent task over ``base`` communes remaining, ``achieved`` recognised since."""
+    return dataclasses.replace(
+        row("percent", target=target, checked=False),
+        recognition="safe_commune",
+        communes=base + 2,
+        base=base,
+        achieved=achieved,
+    )
+
+
+def test_a_register_task_is_done_when_the_recognised_share_reaches_the_target() -> None:
+    # 8 of 10 remaining communes recognised: 80 %, exactly the target of 80.
+    assert register("80", 10, 8).is_done(TODAY)
+    assert register("80", 10, 8).fraction(TODAY) == 1.0
+    assert register("80", 10, 8).progress(TODAY) == Progress.DONE
+    # 7 of 10: 70 % of a target of 80 is 0.875 of the way.
+    assert not register("80", 10, 7).is_done(TODAY)
+    assert register("80", 10, 7).fraction(TODAY) == 0.875
+    assert register("80", 10, 7).progress(TODAY) == Progress.IN_PROGRESS
+
+
+def test_a_register_task_without_a_target_means_every_commune() -> None:
+    assert register(None, 4, 4).is_done(TODAY)  # 100 %
+    assert not register(None, 4, 3).is_done(TODAY)
+    assert register(None, 4, 3).fraction(TODAY) == 0.75  # 75 % of 100
+    assert register(None, 8, 2).fraction(TODAY) == 0.25
+
+
+def test_a_register_task_with_no_commune_left_is_done_and_none_recognised_not_started() -> None:
+    assert register("100", 0, 0).is_done(TODAY)  # nothing remained to recognise
+    assert register("90", 10, 0).progress(TODAY) == Progress.NOT_STARTED
+    assert register("90", 10, None).progress(TODAY) == Progress.NOT_STARTED
+    assert register("90", 10, 0).fraction(TODAY) == 0.0
+    assert register("90", 10, 5).progress(D(2025, 5, 21)) == Progress.OVERDUE
