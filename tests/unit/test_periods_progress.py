@@ -346,3 +346,16 @@ def test_a_register_task_with_no_commune_left_is_done_and_none_recognised_not_st
     assert register("90", 10, None).progress(TODAY) == Progress.NOT_STARTED
     assert register("90", 10, 0).fraction(TODAY) == 0.0
     assert register("90", 10, 5).progress(D(2025, 5, 21)) == Progress.OVERDUE
+
+
+def test_a_recurring_task_without_a_cadence_has_no_period() -> None:
+    assert row("recurring", cadence=None).current_period(TODAY) is None
+    assert row("recurring", cadence="").current_period(TODAY) is None
+    assert row("recurring", cadence="monthly").current_period(TODAY) == "2025-05"
+    assert row("recurring", cadence="weekly").current_period(TODAY) == "2025-W19"  # Sat 10/05
+    # Done once is done: a check-in of any period (or none) counts.
+    assert row("recurring", cadence=None, status="done", period="2025-01").is_done(TODAY)
+    assert row("recurring", cadence=None, status="done", period=None).is_done(TODAY)
+    in_progress = row("recurring", cadence=None, status="in_progress", period="2025-01")
+    assert in_progress.progress(TODAY) == Progress.IN_PROGRESS
+    assert not row("recurring", cadence="monthly", status="done", period="2025-04").is_done(TODAY)
