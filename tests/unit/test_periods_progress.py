@@ -359,3 +359,14 @@ def test_a_recurring_task_without_a_cadence_has_no_period() -> None:
     in_progress = row("recurring", cadence=None, status="in_progress", period="2025-01")
     assert in_progress.progress(TODAY) == Progress.IN_PROGRESS
     assert not row("recurring", cadence="monthly", status="done", period="2025-04").is_done(TODAY)
+
+
+def test_a_recurring_task_without_a_cadence_is_due_on_its_deadline() -> None:
+    # No period to end: the deadline, even months away or already past.
+    assert due_date(row("recurring", cadence=None, deadline=D(2025, 12, 31)), TODAY) == D(
+        2025, 12, 31
+    )
+    assert due_date(row("recurring", cadence=None, deadline=D(2025, 5, 1)), TODAY) == D(2025, 5, 1)
+    assert due_date(row("recurring", cadence="monthly", deadline=D(2025, 12, 31)), TODAY) == D(
+        2025, 5, 31
+    )
