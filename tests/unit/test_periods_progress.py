@@ -370,3 +370,10 @@ def test_a_recurring_task_without_a_cadence_is_due_on_its_deadline() -> None:
     assert due_date(row("recurring", cadence="monthly", deadline=D(2025, 12, 31)), TODAY) == D(
         2025, 5, 31
     )
+
+
+def test_the_register_share_shown_is_recognised_over_remaining_in_percent() -> None:
+    assert register("80", 10, 7).register_share() == Decimal(70)
+    assert register("80", 3, 1).register_share().quantize(Decimal("0.1")) == Decimal("33.3")
+    assert register("80", 10, None).register_share() == Decimal(0)
+    assert register("80", 0, 0).register_share() == Decimal(100)  # none remained: all done
