@@ -127,12 +127,19 @@ async def test_a_snooze_ending_on_the_nudge_day_no_longer_hides_the_task(db: Dat
 
 async def test_an_ended_duty_does_not_stop_the_reminders_after_it(db: Database) -> None:
     team = await make_team(db)
-    duty = await add_task(db, team.world, TaskKind.RECURRING, "Tuần tra", "Patrols")
+    # A monthly duty (without a cadence it would be a one-off task, overdue, not ended).
+    duty = await add_task(
+        db, team.world, TaskKind.RECURRING, "Tuần tra", "Patrols", cadence="monthly"
+    )
     await assign(db, duty, team.world.a, D(2025, 5, 9))  # ended yesterday, listed first
     task = await add_task(db, team.world, TaskKind.MILESTONE, "Mốc", "Milestone")
     await assign(db, task, team.world.a, D(2025, 5, 17))
     await run_days(db, D(2025, 5, 10), D(2025, 5, 10))
-    assert kinds(await outbox(db, team.officer)) == [("d7", "2025-05-10")]
+    rows = await outbox(db, team.officer)
+    assert kinds(rows) == [("d7", "2025-05-10")]
+    # The day's own run: no "late reminder" line (that is the catch-up's, late=True).
+    text = messages(rows[0])[0].text
+    assert "Milestone" in text and "Late reminder" not in text and "not running" not in text
 
 
 async def test_a_check_in_exactly_seven_days_old_is_stale_for_the_nudge(db: Database) -> None:

@@ -7,6 +7,7 @@ is in 2026-W53; 03/01/2021 (a Sunday) is in 2020-W53; 2024 is a leap year.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -305,3 +306,74 @@ def test_dedup_keys_name_the_day_and_the_iso_week() -> None:
     assert nudge_key(34, D(2025, 5, 5)) == "nudge:34:2025-W19"
     assert nudge_key(34, D(2024, 12, 30)) == "nudge:34:2025-W01"  # ISO week-year
     assert nudge_key(34, D(2027, 1, 1)) == "nudge:34:2026-W53"
+
+
+# --- percent tasks measured from the register -------------------------------------------------
+
+
+def register(target: str | None, base: int, achieved: int | None) -> AssignmentProgress:
+    """A percent task over ``base`` communes remaining, ``achieved`` recognised since."""
+    return dataclasses.replace(
+        row("percent", target=target, checked=False),
+        recognition="safe_commune",
+        communes=base + 2,
+        base=base,
+        achieved=achieved,
+    )
+
+
+def test_a_register_task_is_done_when_the_recognised_share_reaches_the_target() -> None:
+    # 8 of 10 remaining communes recognised: 80 %, exactly the target of 80.
+    assert register("80", 10, 8).is_done(TODAY)
+    assert register("80", 10, 8).fraction(TODAY) == 1.0
+    assert register("80", 10, 8).progress(TODAY) == Progress.DONE
+    # 7 of 10: 70 % of a target of 80 is 0.875 of the way.
+    assert not register("80", 10, 7).is_done(TODAY)
+    assert register("80", 10, 7).fraction(TODAY) == 0.875
+    assert register("80", 10, 7).progress(TODAY) == Progress.IN_PROGRESS
+
+
+def test_a_register_task_without_a_target_means_every_commune() -> None:
+    assert register(None, 4, 4).is_done(TODAY)  # 100 %
+    assert not register(None, 4, 3).is_done(TODAY)
+    assert register(None, 4, 3).fraction(TODAY) == 0.75  # 75 % of 100
+    assert register(None, 8, 2).fraction(TODAY) == 0.25
+
+
+def test_a_register_task_with_no_commune_left_is_done_and_none_recognised_not_started() -> None:
+    assert register("100", 0, 0).is_done(TODAY)  # nothing remained to recognise
+    assert register("90", 10, 0).progress(TODAY) == Progress.NOT_STARTED
+    assert register("90", 10, None).progress(TODAY) == Progress.NOT_STARTED
+    assert register("90", 10, 0).fraction(TODAY) == 0.0
+    assert register("90", 10, 5).progress(D(2025, 5, 21)) == Progress.OVERDUE
+
+
+def test_a_recurring_task_without_a_cadence_has_no_period() -> None:
+    assert row("recurring", cadence=None).current_period(TODAY) is None
+    assert row("recurring", cadence="").current_period(TODAY) is None
+    assert row("recurring", cadence="monthly").current_period(TODAY) == "2025-05"
+    assert row("recurring", cadence="weekly").current_period(TODAY) == "2025-W19"  # Sat 10/05
+    # Done once is done: a check-in of any period (or none) counts.
+    assert row("recurring", cadence=None, status="done", period="2025-01").is_done(TODAY)
+    assert row("recurring", cadence=None, status="done", period=None).is_done(TODAY)
+    in_progress = row("recurring", cadence=None, status="in_progress", period="2025-01")
+    assert in_progress.progress(TODAY) == Progress.IN_PROGRESS
+    assert not row("recurring", cadence="monthly", status="done", period="2025-04").is_done(TODAY)
+
+
+def test_a_recurring_task_without_a_cadence_is_due_on_its_deadline() -> None:
+    # No period to end: the deadline, even months away or already past.
+    assert due_date(row("recurring", cadence=None, deadline=D(2025, 12, 31)), TODAY) == D(
+        2025, 12, 31
+    )
+    assert due_date(row("recurring", cadence=None, deadline=D(2025, 5, 1)), TODAY) == D(2025, 5, 1)
+    assert due_date(row("recurring", cadence="monthly", deadline=D(2025, 12, 31)), TODAY) == D(
+        2025, 5, 31
+    )
+
+
+def test_the_register_share_shown_is_recognised_over_remaining_in_percent() -> None:
+    assert register("80", 10, 7).register_share() == Decimal(70)
+    assert register("80", 3, 1).register_share().quantize(Decimal("0.1")) == Decimal("33.3")
+    assert register("80", 10, None).register_share() == Decimal(0)
+    assert register("80", 0, 0).register_share() == Decimal(100)  # none remained: all done
