@@ -32,6 +32,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import signal
 import statistics
@@ -40,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+KEY = secrets.token_urlsafe(32)  # the ANTT_SECRET_KEY of the sender this run starts
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / ".antt-bench"
@@ -170,6 +173,7 @@ async def queue_announcement(db_url: str, unit_id: int, text: str) -> tuple[int,
 def sender_env(db_url: str, api_url: str, rate: float, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
     env.update(
+        ANTT_SECRET_KEY=KEY,  # antt scheduler refuses to run without a strong key
         ANTT_DATABASE_URL=db_url,
         ANTT_TELEGRAM_TOKEN=TOKEN,
         ANTT_TELEGRAM_API_URL=api_url,
