@@ -9,6 +9,7 @@ imports never interleave.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,3 +114,18 @@ class ImportStats:
 async def lock_imports(session: AsyncSession) -> None:
     """Serialise imports until the end of the transaction (they read, compare, then write)."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK_KEY})
+
+
+def read_text(path: Path, log: IssueLog) -> str | None:
+    """The file as UTF-8 text (a BOM dropped); None, with the problem in ``log``, if it
+    cannot be read or is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        log.add(Where(None), _("cannot read the file: {reason}").format(reason=exc.strerror))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        log.add(Where(data[: exc.start].count(b"\n") + 1), _("the file is not UTF-8 text"))
+        return None

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import audit
-from db.importing import Counts, DataFileError, IssueLog, Where, lock_imports
+from db.importing import Counts, DataFileError, IssueLog, Where, lock_imports, read_text
 from db.models import (
     Recognition,
     RecognitionEvent,
@@ -103,14 +103,9 @@ def read_register_csv(path: Path | str, today: dt.date) -> list[RegisterRow]:
     """Parse and check a register CSV (no database); ``RegisterFileError`` on any problem."""
     path = Path(path)
     log = IssueLog(str(path))
-    try:
-        content = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        log.add(Where(None), _("cannot read the file: {reason}").format(reason=exc.strerror))
-        raise RegisterFileError(log.issues) from None
-    except UnicodeDecodeError:
-        log.add(Where(None), _("the file is not UTF-8 text"))
-        raise RegisterFileError(log.issues) from None
+    content = read_text(path, log)
+    if content is None:
+        raise RegisterFileError(log.issues)
     rows = _read(content, log, today)
     log.raise_if_any(RegisterFileError)
     return rows

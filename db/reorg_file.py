@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from db.importing import DataFileError, IssueLog, Where
+from db.importing import DataFileError, IssueLog, Where, read_text
 from db.models import UnitKind
 from db.yaml_reader import CODE_RE
 from handlers.i18n import _
@@ -124,16 +124,9 @@ def read_mapping(path: Path | str, *, display_name: str | None = None) -> Mappin
     """Parse a mapping CSV; raise ``ReorganizeError`` listing every problem of form."""
     path = Path(path)
     log = IssueLog(display_name or str(path))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        log.add(Where(None), _("cannot read the file: {reason}").format(reason=exc.strerror))
-        raise ReorganizeError(log.issues) from None
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        log.add(Where(data[: exc.start].count(b"\n") + 1), _("the file is not UTF-8 text"))
-        raise ReorganizeError(log.issues) from None
+    content = read_text(path, log)
+    if content is None:
+        raise ReorganizeError(log.issues)
     rows = _read(content, log)
     log.raise_if_any(ReorganizeError)
     return Mapping(log.file, rows)

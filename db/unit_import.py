@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import audit
-from db.importing import Counts, DataFileError, IssueLog, Where, lock_imports
+from db.importing import Counts, DataFileError, IssueLog, Where, lock_imports, read_text
 from db.models import UnitKind
 from db.unit_sync import Ref, UnitSpec, apply_units, check_units, load_units, unit_field_problems
 from db.yaml_reader import CODE_RE, DATE_RE
@@ -52,16 +52,9 @@ def read_unit_csv(path: Path | str, *, display_name: str | None = None) -> UnitF
     """Parse and check a unit CSV; raise ``UnitFileError`` listing every problem found."""
     path = Path(path)
     log = IssueLog(display_name or str(path))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        log.add(Where(None), _("cannot read the file: {reason}").format(reason=exc.strerror))
-        raise UnitFileError(log.issues) from None
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        log.add(Where(data[: exc.start].count(b"\n") + 1), _("the file is not UTF-8 text"))
-        raise UnitFileError(log.issues) from None
+    content = read_text(path, log)
+    if content is None:
+        raise UnitFileError(log.issues)
     units = _CsvReader(log).read(content)
     log.raise_if_any(UnitFileError)
     return UnitFile(log.file, units)

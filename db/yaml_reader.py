@@ -20,7 +20,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from db.importing import IssueLog, Where
+from db.importing import IssueLog, Where, read_text
 from handlers.i18n import _
 
 STR = "tag:yaml.org,2002:str"
@@ -41,15 +41,8 @@ except AttributeError:  # PyYAML built without libyaml
 
 def compose_file(path: Path, log: IssueLog) -> Node | None:
     """The file's node tree; None (with the problem logged) if unreadable, not YAML, or empty."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        log.add(Where(None), _("cannot read the file: {reason}").format(reason=exc.strerror))
-        return None
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        log.add(Where(data[: exc.start].count(b"\n") + 1), _("the file is not UTF-8 text"))
+    content = read_text(path, log)
+    if content is None:
         return None
     try:
         root = yaml.compose(content, Loader=_Loader)

@@ -45,23 +45,3 @@ def test_the_fake_bot_api_reads_its_spec_from_inside_the_repository() -> None:
     assert spec.is_file()
     assert ROOT in spec.parents
     assert (spec.parent / "LICENSE-bot-api").read_text(encoding="utf-8").startswith("MIT")
-
-
-def test_nothing_in_the_repository_opens_the_shared_folder_beside_it() -> None:
-    # ../shared is reading material for developers, never a path code or tests open.
-    offenders = []
-    for path in ROOT.rglob("*"):
-        if any(
-            part in {".venv", ".git", ".antt", ".antt-test", "node_modules"}
-            for part in path.relative_to(ROOT).parts
-        ):
-            continue
-        if path.suffix not in {".py", ".sh", ".toml", ".cfg", ".ini"} and path.name != "run":
-            continue
-        if path == Path(__file__).resolve():
-            continue
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            code = line.split("#", 1)[0]
-            if '"shared"' in code or "'shared'" in code or "../shared" in code:
-                offenders.append(f"{path.relative_to(ROOT)}:{number}")
-    assert offenders == []
