@@ -11,6 +11,15 @@ latency at a province's peak (issue 17). A connection that died with the
 database instead fails its first statement; SQLAlchemy then invalidates the
 whole pool, and the caller's retry (``Engine.handle``, a job's backoff, the
 outbox sender's next turn) gets a fresh connection.
+
+One connection per task at a time from the pool: an update holds one for its
+transaction and opens no other; the scheduler's jobs and the outbox sender hold
+their advisory lock (:mod:`scheduler.leader`) on a connection of ``lock_engine``,
+a pool of its own that never makes anyone wait. When the locks came from this
+pool, a job held one connection (its lock) while it waited for a second (its
+work): with as many jobs as connections (eight fire at start-up), every job
+waited for every other, and the updates waited behind them until the pool's
+30 s timeout.
 """
 
 from __future__ import annotations
@@ -28,15 +37,39 @@ from sqlalchemy.ext.asyncio import (
 class Database:
     """One engine and its session factory."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int | None = None,
+        echo: bool = False,
+    ) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, echo=echo
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size if max_overflow is None else max_overflow,
+            echo=echo,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._lock_engine: AsyncEngine | None = None
+
+    @property
+    def lock_engine(self) -> AsyncEngine:
+        """Connections that hold advisory locks: outside ``engine``'s pool, never waited for.
+
+        At most one per scheduled job and one per channel's outbox sender are held
+        at a time; two stay open while idle.
+        """
+        if self._lock_engine is None:
+            self._lock_engine = create_async_engine(self.url, pool_size=2, max_overflow=-1)
+        return self._lock_engine
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._lock_engine is not None:
+            await self._lock_engine.dispose()
 
 
 class UnitOfWork:

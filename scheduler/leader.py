@@ -1,7 +1,9 @@
 """One holder of a name across every process on the database: a PostgreSQL advisory lock.
 
 ``AdvisoryLock(db, "outbox:telegram")`` takes ``pg_try_advisory_lock`` on a
-connection of its own, kept out of the pool while held. PostgreSQL releases the
+connection of its own, from ``db.lock_engine``: not from the pool the work
+uses, so a job holding its lock while it waits for a connection for its work
+cannot take the last one (see :mod:`db.session`). PostgreSQL releases the
 lock when that connection ends, so a holder killed with -9 (or cut off from the
 database) loses it at once and a standby's next ``acquire`` gets it. ``acquire``
 on a held lock checks that its connection is still alive (a lost connection
@@ -52,7 +54,7 @@ class AdvisoryLock:
                 log.warning("%s: lost with its connection (%s)", self.name, exc)
                 await self._drop()
                 return False
-        conn = await self.db.engine.connect()
+        conn = await self.db.lock_engine.connect()
         try:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
