@@ -53,9 +53,11 @@ async def run(args: argparse.Namespace) -> int:
     from bot.channels.telegram.app import check_settings
     from bot.config import get_settings
     from bot.keys import require_strong_key
+    from bot.memory import keep_heap_steady
     from bot.runtime import running, wait_for_stop_signal
     from scheduler.jobs import SchedulerService
 
+    keep_heap_steady()
     settings = get_settings()
     require_strong_key(settings)
     zalo = settings.zalo_token is not None
