@@ -34,9 +34,6 @@ flowchart LR
 from __future__ import annotations
 
 import asyncio
-import io
-import textwrap
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +41,7 @@ from db.checkins import AssignmentProgress, Progress, rollup_by_child
 from db.digest import DigestData, TipCount, build_digest, outermost
 from db.models import Role, TipStatus
 from db.units import by_code
+from handlers.chart import Bar, ChartSpec, render_chart
 from handlers.checkin import PROGRESS_MARKS, deadline_text, value_text
 from handlers.flow import Context, MenuEntry, registry
 from handlers.former import including_former
@@ -59,10 +57,7 @@ LIST_LIMIT = 8  # stale tips, check-ins, overdue and due-soon assignments listed
 LAGGARDS_NAMED = 3  # per task
 SOON_DAYS = 7
 MAX_BARS = 10  # a phone screen of bars; the rest are in /progress
-LABEL_WIDTH = 38
 STATUS_ORDER = [s.value for s in TipStatus]
-# matplotlib's font cache and FreeType objects are not made for concurrent use.
-_CHART_LOCK = threading.Lock()
 
 
 def _pct(fraction: float) -> str:
@@ -71,10 +66,6 @@ def _pct(fraction: float) -> str:
 
 def _more(shown: int, total: int) -> list[str]:
     return [_("…and {n} more").format(n=total - shown)] if total > shown else []
-
-
-def _short(text: str, width: int = LABEL_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 # --- the text ----------------------------------------------------------------------
@@ -303,21 +294,6 @@ def body(d: DigestData, lang: str) -> str:
 # --- the chart ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    percent: float  # 0..100
-    overdue: int
-    note: str
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    title: str
-    xlabel: str
-    bars: list[Bar]
-
-
 def _note(text: str, overdue: int) -> str:
     return text + " · " + _("{n} overdue").format(n=overdue) if overdue else text
 
@@ -351,61 +327,6 @@ def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
         title += " " + _("({shown} lowest of {total})").format(shown=MAX_BARS, total=len(bars))
         bars = bars[:MAX_BARS]
     return ChartSpec(title, _("% of target reached"), bars)
-
-
-# A phone shows a photo about 360 px wide: the chart is drawn 720 px wide (2x) with
-# 15 pt labels at 180 dpi (37 px, about 18 px on the phone), each above its bar so a
-# long name takes the full width.
-CHART_WIDTH_IN = 4.0
-CHART_DPI = 180
-LABEL_PT = 15
-
-
-def render_chart(spec: ChartSpec) -> bytes:
-    """The chart as a PNG made for a phone: one row per bar, its name above it, the
-    share at its end; laggards on top (matplotlib, Agg canvas).
-
-    matplotlib is imported here only, so starting the bot or the CLI does not load it.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    with _CHART_LOCK:
-        bars = spec.bars
-        title = "\n".join(textwrap.wrap(spec.title, 36)[:2])
-        row_in = 0.7
-        top_in, bottom_in = 0.3 + 0.3 * title.count("\n") + 0.25, 0.15
-        height = top_in + bottom_in + row_in * len(bars)
-        figure = Figure(figsize=(CHART_WIDTH_IN, height), dpi=CHART_DPI)
-        FigureCanvasAgg(figure)
-        ax = figure.add_axes(
-            (0.03, bottom_in / height, 0.94, (height - top_in - bottom_in) / height)
-        )
-        ax.set_xlim(0, 100)
-        ax.set_ylim(len(bars), 0)  # the first bar on top
-        for i, b in enumerate(bars):
-            colour = "#c0392b" if b.overdue else "#27ae60" if b.percent >= 100 else "#2e86c1"
-            filled = min(b.percent, 100.0)
-            ax.barh(i + 0.66, 100, color="#e5e8e8", height=0.4)  # the whole target
-            ax.barh(i + 0.66, filled, color=colour, height=0.4)
-            ax.text(0, i + 0.22, _short(b.label, 30), fontsize=LABEL_PT, va="center")
-            # The figures on the bar: inside a long bar, after a short one.
-            inside = filled >= 55
-            ax.text(
-                filled - 1.5 if inside else filled + 1.5,
-                i + 0.66,
-                b.note,
-                fontsize=LABEL_PT - 3,
-                va="center",
-                ha="right" if inside else "left",
-                color="white" if inside else "#1b2631",
-                weight="bold",
-            )
-        ax.axis("off")
-        figure.text(0.03, 1 - 0.12 / height, title, fontsize=LABEL_PT - 2, weight="bold", va="top")
-        buf = io.BytesIO()
-        figure.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
-        return buf.getvalue()
 
 
 # --- messages ------------------------------------------------------------------------

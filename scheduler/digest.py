@@ -7,11 +7,11 @@ day. Keys already queued are read first, so a second run skips the work too; a
 run that races another one builds the digest and then inserts nothing.
 
 A run builds each unit's digest once (however many people supervise it) and
-renders each set of units once per language. Charts are the costly part (about
-a tenth of a second of matplotlib each, one per unit): with more than a few to
-draw, they are drawn in worker processes (one per core, started for the run and
-stopped after it), while this process goes on building the next digests, so the
-bot's event loop never waits on matplotlib and the process never imports it.
+renders each set of units once per language. Charts are the costly part of the
+rendering (one per unit, drawn with Pillow by ``handlers.chart``): with more than a
+few to draw, they are drawn in worker processes (one per core, started for the run
+and stopped after it), while this process goes on building the next digests, so the
+bot's event loop never waits on a chart.
 Each supervisor's row is its own short transaction: one failing digest does not
 hold back the others.
 """

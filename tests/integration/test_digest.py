@@ -23,6 +23,7 @@ from handlers.types import message_from_json
 from scheduler import digest as scheduler_digest
 from scheduler.digest import digest_key, send_digests
 from scheduler.jobs import SchedulerService
+from tests.chart_pixels import GREEN, RED, bars
 from tests.integration.digest_helpers import NOW, TODAY, Dataset, make_dataset
 from tests.integration.tip_helpers import identity_id, make_engine, send_tip, staff
 from tests.support import Clock, Person
@@ -155,6 +156,11 @@ async def test_digest_message_is_a_chart_photo_with_the_heading_as_caption(db: D
         ("Thành phố Vinh", 45),
         ("Huyện Nghi Lộc", 100),
     ]
+    # The photo: of the 676 px bar, none for Hưng Nguyên, 45% (304 px) in red for Vinh,
+    # all of it in green for Nghi Lộc.
+    drawn = bars(first.image)
+    assert [(b.filled, b.colour) for b in drawn] == [(0, None), (304, RED), (676, GREEN)]
+    assert {b.track for b in drawn} == {676}
     # A commune has no children: its chart is per task.
     commune = await digest_of(db, ds, "nghi-huong")
     task_chart = chart_spec(commune, "en")
