@@ -34,10 +34,11 @@ flowchart LR
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from db.checkins import AssignmentProgress, Progress, rollup_by_child
+from db.checkins import AssignmentProgress, Progress, Rollup, rollup_by_child
 from db.digest import DigestData, TipCount, build_digest, outermost
 from db.models import Role, TipStatus
 from db.units import by_code
@@ -58,6 +59,7 @@ LAGGARDS_NAMED = 3  # per task
 SOON_DAYS = 7
 MAX_BARS = 10  # a phone screen of bars; the rest are in /progress
 STATUS_ORDER = [s.value for s in TipStatus]
+_T = TypeVar("_T")
 
 
 def _pct(fraction: float) -> str:
@@ -71,8 +73,23 @@ def _more(shown: int, total: int) -> list[str]:
 # --- the text ----------------------------------------------------------------------
 
 
+def _once(d: DigestData, key: object, make: Callable[[], _T]) -> _T:
+    """``make()`` once per digest: its heading, summary, text and chart ask for the same
+    lists and roll-ups, over some 7,800 rows for a province."""
+    memo: dict[object, Any] = d.__dict__.setdefault("_rendering", {})
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]  # type: ignore[no-any-return]
+
+
 def open_assignments(d: DigestData) -> tuple[list[AssignmentProgress], list[AssignmentProgress]]:
     """(overdue, due within 7 days) among the assignments not done, nearest deadline first."""
+    return _once(d, "open", lambda: _open_assignments(d))
+
+
+def _open_assignments(
+    d: DigestData,
+) -> tuple[list[AssignmentProgress], list[AssignmentProgress]]:
     today = d.today
     undone = sorted(
         (r for r in d.rows if not r.is_done(today)),
@@ -120,8 +137,8 @@ def summary(d: DigestData, lang: str) -> str:
         sections.append(
             Section(bold(_("Overdue: {n}").format(n=len(overdue))), lines, len(overdue))
         )
-    shares = share_by_child(d.rows, d.root.path, d.today)
-    behind = [r for r in rollup_by_child(d.rows, d.root, d.children, d.today) if r.done < r.total]
+    by_child, shares = children_progress(d)
+    behind = [r for r in by_child if r.done < r.total]
     if behind:
         lines = [
             "• "
@@ -222,8 +239,24 @@ class TaskLine:
         return (-self.overdue, self.done / self.total, self.fraction, self.title)
 
 
+def children_progress(d: DigestData) -> tuple[list[Rollup], dict[int, float]]:
+    """Per child unit: its roll-up (laggards first) and its mean share of target."""
+    return _once(
+        d,
+        "children",
+        lambda: (
+            rollup_by_child(d.rows, d.root, d.children, d.today),
+            share_by_child(d.rows, d.root.path, d.today),
+        ),
+    )
+
+
 def task_lines(d: DigestData, lang: str) -> list[TaskLine]:
     """Per task, laggards first (most overdue, then the lowest share done)."""
+    return _once(d, ("tasks", lang), lambda: _task_lines_of(d, lang))
+
+
+def _task_lines_of(d: DigestData, lang: str) -> list[TaskLine]:
     today = d.today
     grouped: dict[int, list[AssignmentProgress]] = {}
     for row in d.rows:
@@ -301,9 +334,8 @@ def _note(text: str, overdue: int) -> str:
 def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
     """Bars per child unit, else per task: the share of target reached, laggards on top
     (most overdue, then the lowest share): 15 of 20 cameras shows 75%, not 0."""
-    by_child = rollup_by_child(d.rows, d.root, d.children, d.today)
+    by_child, shares = children_progress(d)
     if by_child:
-        shares = share_by_child(d.rows, d.root.path, d.today)
         bars = [
             Bar(
                 r.label,
@@ -332,24 +364,14 @@ def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
 # --- messages ------------------------------------------------------------------------
 
 
-async def _draw_in_thread(spec: ChartSpec) -> bytes:
-    return await asyncio.to_thread(render_chart, spec)
-
-
-async def digest_messages(
-    digests: Sequence[DigestData],
-    *,
-    chart: bool = True,
-    draw: Callable[[ChartSpec], Awaitable[bytes]] = _draw_in_thread,
-) -> list[Message]:
+async def digest_messages(digests: Sequence[DigestData], *, chart: bool = True) -> list[Message]:
     """The digests in the current language: per unit, the chart with the heading as its
-    caption, then the text in parts Telegram accepts. ``draw`` renders a chart (by
-    default in a thread; the daily job passes its worker processes)."""
+    caption, then the text in parts Telegram accepts. A chart is drawn in a thread."""
     lang = current_language()
     messages: list[Message] = []
     for d in digests:
         spec = chart_spec(d, lang) if chart else None
-        image = await draw(spec) if spec is not None else None
+        image = await asyncio.to_thread(render_chart, spec) if spec is not None else None
         first = Message(summary(d, lang), choices=summary_choices(d), columns=2)
         if image is not None:
             first.image, first.image_name = image, "digest.png"
