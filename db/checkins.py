@@ -43,6 +43,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from db.bulk import collector_paused
 from db.models import (
     COMMUNE_LEVEL,
     Assignment,
@@ -483,7 +484,9 @@ async def progress_in_subtree(
     # some 8,000); the flush is what the session's own execute would do first.
     await session.flush()
     connection = await session.connection()
-    return [_row(r) for r in (await connection.execute(stmt)).all()]
+    rows = (await connection.execute(stmt)).all()
+    with collector_paused():
+        return [_row(r) for r in rows]
 
 
 # --- roll-ups -------------------------------------------------------------------

@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from db.bulk import collector_paused
 from db.checkins import AssignmentProgress, Progress, Rollup, rollup_by_child
 from db.digest import DigestData, TipCount, build_digest, outermost
 from db.models import Role, TipStatus
@@ -370,13 +371,14 @@ async def digest_messages(digests: Sequence[DigestData], *, chart: bool = True) 
     lang = current_language()
     messages: list[Message] = []
     for d in digests:
-        spec = chart_spec(d, lang) if chart else None
-        image = await asyncio.to_thread(render_chart, spec) if spec is not None else None
-        first = Message(summary(d, lang), choices=summary_choices(d), columns=2)
-        if image is not None:
-            first.image, first.image_name = image, "digest.png"
-        messages.append(first)
-        messages.extend(Message(part) for part in split_text(body(d, lang)))
+        with collector_paused():  # thousands of rows sorted and rolled up
+            spec = chart_spec(d, lang) if chart else None
+            first = Message(summary(d, lang), choices=summary_choices(d), columns=2)
+            rest = [Message(part) for part in split_text(body(d, lang))]
+        if spec is not None:
+            first.image = await asyncio.to_thread(render_chart, spec)
+            first.image_name = "digest.png"
+        messages += [first, *rest]
     return messages
 
 
