@@ -16,8 +16,12 @@ from collections.abc import Iterator
 
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause the cyclic collector for a synchronous block (no ``await`` inside, so
-    nothing else of the event loop runs meanwhile); resume it after, if it was on."""
+    """Pause the cyclic collector for a block; resume it after, if it was on.
+
+    A block may await (a query): the event loop's other tasks then run without the
+    collector too, for those few tens of milliseconds. Blocks that overlap in time
+    leave it on once the first that paused it ends, never off for good.
+    """
     was_on = gc.isenabled()
     gc.disable()
     try:

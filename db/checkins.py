@@ -484,8 +484,8 @@ async def progress_in_subtree(
     # some 8,000); the flush is what the session's own execute would do first.
     await session.flush()
     connection = await session.connection()
-    rows = (await connection.execute(stmt)).all()
     with collector_paused():
+        rows = (await connection.execute(stmt)).all()
         return [_row(r) for r in rows]
 
 
@@ -523,20 +523,37 @@ def _count(key: int, label: str, rows: Iterable[AssignmentProgress], today: dt.d
     )
 
 
+def by_child(
+    rows: Iterable[AssignmentProgress], root_path: str
+) -> dict[int, list[AssignmentProgress]]:
+    """The rows under each direct child of the unit at ``root_path``, by the child's id;
+    the root's own rows are left out. One pass, shared by roll-ups and shares."""
+    grouped: dict[int, list[AssignmentProgress]] = {}
+    for row in rows:
+        path = row.unit_path
+        if not path.startswith(root_path):
+            continue
+        rest = path[len(root_path) :].strip("/")
+        if rest:
+            grouped.setdefault(int(rest.split("/", 1)[0]), []).append(row)
+    return grouped
+
+
 def rollup_by_child(
-    rows: Sequence[AssignmentProgress], root: Unit, children: Sequence[Unit], today: dt.date
+    rows: Sequence[AssignmentProgress],
+    root: Unit,
+    children: Sequence[Unit],
+    today: dt.date,
+    *,
+    grouped: dict[int, list[AssignmentProgress]] | None = None,
 ) -> list[Rollup]:
     """Per direct child of ``root``: the assignments of its whole subtree; laggards first.
 
     Children with no assignment below them are left out; the root's own
-    assignments are not counted.
+    assignments are not counted. ``grouped``: ``by_child(rows, root.path)``, if made.
     """
-    grouped: dict[int, list[AssignmentProgress]] = {}
-    for row in rows:
-        rest = row.unit_path[len(root.path) :].strip("/")
-        if not row.unit_path.startswith(root.path) or not rest:
-            continue
-        grouped.setdefault(int(rest.split("/", 1)[0]), []).append(row)
+    if grouped is None:
+        grouped = by_child(rows, root.path)
     result = [_count(c.id, c.name, grouped[c.id], today) for c in children if c.id in grouped]
     return sorted(result, key=Rollup.laggard_key)
 

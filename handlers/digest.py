@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from db.bulk import collector_paused
-from db.checkins import AssignmentProgress, Progress, Rollup, rollup_by_child
+from db.checkins import AssignmentProgress, Progress, Rollup, by_child, rollup_by_child
 from db.digest import DigestData, TipCount, build_digest, outermost
 from db.models import Role, TipStatus
 from db.units import by_code
@@ -242,13 +242,14 @@ class TaskLine:
 
 def children_progress(d: DigestData) -> tuple[list[Rollup], dict[int, float]]:
     """Per child unit: its roll-up (laggards first) and its mean share of target."""
-    return _once(
-        d,
-        "children",
-        lambda: (
-            rollup_by_child(d.rows, d.root, d.children, d.today),
-            share_by_child(d.rows, d.root.path, d.today),
-        ),
+    return _once(d, "children", lambda: _children_progress_of(d))
+
+
+def _children_progress_of(d: DigestData) -> tuple[list[Rollup], dict[int, float]]:
+    grouped = by_child(d.rows, d.root.path)
+    return (
+        rollup_by_child(d.rows, d.root, d.children, d.today, grouped=grouped),
+        share_by_child(d.rows, d.root.path, d.today, grouped=grouped),
     )
 
 
