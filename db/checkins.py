@@ -87,6 +87,7 @@ class Progress(enum.StrEnum):
 # --- periods of recurring tasks ------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # asked for each recurring row of a digest, on one day
 def period_key(cadence: str | None, day: dt.date) -> str:
     """The reporting period of a local (Asia/Ho_Chi_Minh) day; monthly unless said otherwise.
 
