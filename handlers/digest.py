@@ -138,8 +138,8 @@ def summary(d: DigestData, lang: str) -> str:
         sections.append(
             Section(bold(_("Overdue: {n}").format(n=len(overdue))), lines, len(overdue))
         )
-    by_child, shares = children_progress(d)
-    behind = [r for r in by_child if r.done < r.total]
+    rollups, shares = children_progress(d)
+    behind = [r for r in rollups if r.done < r.total]
     if behind:
         lines = [
             "• "
@@ -336,8 +336,8 @@ def _note(text: str, overdue: int) -> str:
 def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
     """Bars per child unit, else per task: the share of target reached, laggards on top
     (most overdue, then the lowest share): 15 of 20 cameras shows 75%, not 0."""
-    by_child, shares = children_progress(d)
-    if by_child:
+    rollups, shares = children_progress(d)
+    if rollups:
         bars = [
             Bar(
                 r.label,
@@ -345,7 +345,7 @@ def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
                 r.overdue,
                 _note(f"{_pct(shares.get(r.key, 0.0))} · {r.done}/{r.total}", r.overdue),
             )
-            for r in by_child
+            for r in rollups
         ]
         title = _("Progress by unit: {unit}").format(unit=d.root.name)
     elif d.rows:
