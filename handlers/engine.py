@@ -200,42 +200,61 @@ class Engine:
     async def _handle_once(self, inp: Incoming) -> Reply:
         inp = bounded_ids(inp)
         async with UnitOfWork(self.db) as uow:
-            session = uow.session
-            now = self.clock()
-            opened = await open_update(
-                session,
-                inp.channel,
-                inp.user_id,
-                update_id=inp.update_id,
-                chat_id=inp.chat_id,
-                display_name=inp.display_name,
-                language=pick_language(inp.language_code),
-                now=now,
-                settings=self.settings,
-            )
-            if not opened.fresh:
-                log.info("update %s:%s already handled", inp.channel, inp.update_id)
+            ctx = await self._open(uow, inp)
+            if ctx is None:
                 return []
-            identity, conversation = opened.identity, opened.conversation
-            set_language(identity.language)
-            ctx = Context(
-                session=session,
-                settings=self.settings,
-                identity=identity,
-                member=opened.member,
-                grants=opened.grants,
-                conversation=conversation,
-                now=now,
-                incoming=inp,
-                previous_at=opened.previous_at,
-            )
             try:
                 reply = await self._dispatch(ctx, inp)
+            except Invalid as bad:
+                # Nothing the step wrote may stay: the whole transaction goes, and a new
+                # one records the update and asks the same question again. (Bad input is
+                # rare; a savepoint around every step cost two round trips per update.)
+                await uow.rollback()
+                ctx = await self._open(uow, inp)
+                if ctx is None:
+                    return []
+                reply = await self._again(ctx, str(bad))
             except Exception:
                 log.exception("update %s:%s failed in %s", inp.channel, inp.update_id, ctx.flow)
                 return [Message(_("Sorry, something went wrong. Please try again."))]
             await uow.commit()
         return ctx.preface + reply
+
+    async def _open(self, uow: UnitOfWork, inp: Incoming) -> Context | None:
+        """Open the update in ``uow``: its context, or None when it was handled before."""
+        now = self.clock()
+        opened = await open_update(
+            uow.session,
+            inp.channel,
+            inp.user_id,
+            update_id=inp.update_id,
+            chat_id=inp.chat_id,
+            display_name=inp.display_name,
+            language=pick_language(inp.language_code),
+            now=now,
+            settings=self.settings,
+        )
+        if not opened.fresh:
+            log.info("update %s:%s already handled", inp.channel, inp.update_id)
+            return None
+        set_language(opened.identity.language)
+        ctx = Context(
+            session=uow.session,
+            settings=self.settings,
+            identity=opened.identity,
+            member=opened.member,
+            grants=opened.grants,
+            conversation=opened.conversation,
+            now=now,
+            incoming=inp,
+            previous_at=opened.previous_at,
+        )
+        if not inp.unsupported and UNSUPPORTED_STREAK in ctx.data:
+            # Something readable came: the streak of unsupported messages is over.
+            ctx.conversation.data = {
+                k: v for k, v in ctx.data.items() if k not in (UNSUPPORTED_STREAK, TOLD_OTHER_WAYS)
+            }
+        return ctx
 
     async def _dispatch(self, ctx: Context, inp: Incoming) -> Reply:
         from handlers import start
@@ -247,10 +266,6 @@ class Engine:
                     Message(_("Your previous conversation ended after a long pause."))
                 )
             return await self._unsupported(ctx)
-        if UNSUPPORTED_STREAK in ctx.data:  # something readable came: the streak is over
-            ctx.conversation.data = {
-                k: v for k, v in ctx.data.items() if k not in (UNSUPPORTED_STREAK, TOLD_OTHER_WAYS)
-            }
         if inp.command:
             if inp.command in GLOBAL_COMMANDS:
                 return await start.global_command(ctx, inp.command, inp.args)
@@ -278,13 +293,7 @@ class Engine:
             if ctx.flow or ctx.data:
                 ctx.finish()
             return await start.main_menu(ctx, note)
-        try:
-            async with ctx.session.begin_nested():
-                return await step.handle(ctx, inp)
-        except Invalid as bad:
-            # The savepoint is gone with whatever the step wrote; reload the state.
-            await ctx.session.refresh(ctx.conversation)
-            return [Message(str(bad)), *await step.prompt(ctx)]
+        return await step.handle(ctx, inp)
 
     def _current_step(self, ctx: Context):  # type: ignore[no-untyped-def]
         flow = registry.flows.get(ctx.flow or "")
@@ -317,7 +326,14 @@ class Engine:
         return await self._again(ctx, hint)
 
     async def _again(self, ctx: Context, hint: str) -> Reply:
-        """A hint, then the current question again (or the menu)."""
+        """A hint, then the current question again (or the menu).
+
+        After ``Invalid`` the current step is the one that refused the input: one process
+        keeps a person's updates in order (the channels) and the conversation row's lock
+        holds between processes, except in the moment between the rollback and the new
+        transaction, when another process's update of the same person may move them on;
+        they then get the hint and the question they are at now.
+        """
         from handlers import start
 
         step = self._current_step(ctx)
