@@ -63,10 +63,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # Closing ends the transaction, rolling back whatever was not committed.
+        await self.session.close()
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -27,14 +27,16 @@ import datetime as dt
 import importlib
 import logging
 import time
+import typing
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.config import Settings
 from bot.health import Backoff, describe
 from db.conversations import open_update
-from db.models import utcnow
+from db.models import Conversation, utcnow
 from db.outage import is_outage
 from db.session import Database, UnitOfWork
 from handlers.flow import MENU_PREFIX, Context, Invalid, registry
@@ -66,6 +68,18 @@ GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 OnHold = Callable[[Reply], Awaitable[None]]
+State = tuple[str | None, str | None, dict[str, object]]  # a conversation's flow, step, data
+_conversation = typing.cast(Table, Conversation.__table__)
+# The next state, written by the engine in one Core statement (see _save_state).
+SAVE_STATE = (
+    update(_conversation)
+    .where(_conversation.c.identity_id == bindparam("identity_id_"))
+    .values(
+        flow=bindparam("flow_", type_=_conversation.c.flow.type),
+        step=bindparam("step_", type_=_conversation.c.step.type),
+        data=bindparam("data_", type_=_conversation.c.data.type),
+    )
+)
 # Conversation data kept while a person's messages arrive unsupported (see _unsupported).
 UNSUPPORTED_STREAK = "unsupported_streak"
 TOLD_OTHER_WAYS = "told_other_ways"
@@ -200,9 +214,10 @@ class Engine:
     async def _handle_once(self, inp: Incoming) -> Reply:
         inp = bounded_ids(inp)
         async with UnitOfWork(self.db) as uow:
-            ctx = await self._open(uow, inp)
-            if ctx is None:
+            opened = await self._open(uow, inp)
+            if opened is None:
                 return []
+            ctx, before = opened
             try:
                 reply = await self._dispatch(ctx, inp)
             except Invalid as bad:
@@ -210,18 +225,25 @@ class Engine:
                 # one records the update and asks the same question again. (Bad input is
                 # rare; a savepoint around every step cost two round trips per update.)
                 await uow.rollback()
-                ctx = await self._open(uow, inp)
-                if ctx is None:
+                opened = await self._open(uow, inp)
+                if opened is None:
                     return []
+                ctx, before = opened
                 reply = await self._again(ctx, str(bad))
             except Exception:
                 log.exception("update %s:%s failed in %s", inp.channel, inp.update_id, ctx.flow)
                 return [Message(_("Sorry, something went wrong. Please try again."))]
+            await self._save_state(ctx, before)
             await uow.commit()
         return ctx.preface + reply
 
-    async def _open(self, uow: UnitOfWork, inp: Incoming) -> Context | None:
-        """Open the update in ``uow``: its context, or None when it was handled before."""
+    async def _open(self, uow: UnitOfWork, inp: Incoming) -> tuple[Context, State] | None:
+        """Open the update in ``uow``: its context and the conversation's state as it
+        stands, or None when the update was handled before.
+
+        The conversation is taken out of the session: the engine writes its next state
+        itself (``_save_state``), so the commit's flush never has to look at it.
+        """
         now = self.clock()
         opened = await open_update(
             uow.session,
@@ -249,12 +271,34 @@ class Engine:
             incoming=inp,
             previous_at=opened.previous_at,
         )
+        conversation = opened.conversation
+        uow.session.expunge(conversation)
+        before: State = (conversation.flow, conversation.step, conversation.data)
         if not inp.unsupported and UNSUPPORTED_STREAK in ctx.data:
             # Something readable came: the streak of unsupported messages is over.
-            ctx.conversation.data = {
+            conversation.data = {
                 k: v for k, v in ctx.data.items() if k not in (UNSUPPORTED_STREAK, TOLD_OTHER_WAYS)
             }
-        return ctx
+        return ctx, before
+
+    async def _save_state(self, ctx: Context, before: State) -> None:
+        """Write the conversation's flow, step and data, when the update changed them.
+
+        One Core statement (the ORM's flush of the row cost several times more), and
+        none when the state is as it was: most updates (a menu, a command) leave it.
+        """
+        conversation = ctx.conversation
+        if (conversation.flow, conversation.step, conversation.data) == before:
+            return
+        await ctx.session.execute(
+            SAVE_STATE,
+            {
+                "identity_id_": conversation.identity_id,
+                "flow_": conversation.flow,
+                "step_": conversation.step,
+                "data_": conversation.data,
+            },
+        )
 
     async def _dispatch(self, ctx: Context, inp: Incoming) -> Reply:
         from handlers import start
