@@ -199,7 +199,7 @@ async def on_unit(ctx: Context, inp: Incoming) -> Reply:
         raw = inp.choice[len(f"{P}u:") :]
         unit = await by_id(ctx.session, int(raw)) if raw.isdigit() else None
         if unit is None or not ctx.can_see(unit, *AUTHOR_ROLES):
-            # Not Invalid: the savepoint would take the audit row with it.
+            # Not Invalid: its rollback would take the audit row with it.
             _audit_refusal(ctx, "unit", raw)
             return [Message(str(_refuse_scope())), *await ask_unit(ctx)]
     else:

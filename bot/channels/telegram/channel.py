@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what the Bot API lets a bot download
 GONE = ("chat not found", "user not found", "bot was blocked", "user is deactivated")
+# Calls whose result ``_perform`` never reads, by their Bot API method.
+UNREAD_RESULTS = {"send_message": "sendMessage", "edit_message_text": "editMessageText"}
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -199,9 +201,15 @@ class TelegramChannel:
         )
 
     async def _perform(self, chat_id: str, call: Call) -> None:
-        method = getattr(self.bot, call.method)
+        endpoint = UNREAD_RESULTS.get(call.method)
         try:
-            await method(chat_id=chat_id, **call.kwargs)
+            if endpoint is not None:
+                # The same request as ``Bot.send_message`` makes, without turning the
+                # Message the API sends back (with its whole keyboard) into PTB objects
+                # that nobody reads: a tenth of the bot's CPU per update (issue 17).
+                await self.bot._post(endpoint, {"chat_id": chat_id, **call.kwargs})
+            else:
+                await getattr(self.bot, call.method)(chat_id=chat_id, **call.kwargs)
         except TelegramError as exc:
             raise map_error(exc) from exc
 
