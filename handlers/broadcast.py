@@ -64,6 +64,7 @@ from handlers.flow import (
 )
 from handlers.i18n import _, current_language, format_datetime, format_number, set_language
 from handlers.notify import enqueue
+from handlers.quiet_hours import quiet_until
 from handlers.render import bold, esc, visible_length
 from handlers.start import COMMAND_HELP
 from handlers.subscribe import stop_choice
@@ -482,8 +483,6 @@ def _send_at(ctx: Context) -> dt.datetime | None:
 
 
 def _quiet_end(ctx: Context, moment: dt.datetime) -> dt.datetime | None:
-    from scheduler.outbox import quiet_until
-
     return quiet_until(moment, ctx.settings)
 
 

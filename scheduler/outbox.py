@@ -55,7 +55,6 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, text, update
 
@@ -74,6 +73,7 @@ from db.sealed import coarse, payload_messages
 from db.session import Database
 from db.subscriptions import unsubscribe
 from handlers.i18n import set_language
+from handlers.quiet_hours import quiet_until
 from handlers.types import message_from_json
 from scheduler.leader import AdvisoryLock
 from scheduler.limits import Limiter, Rates
@@ -87,28 +87,6 @@ ERROR_LIMIT = 1000  # characters of an error kept in last_error
 RATE_MARGIN = 0.95
 TAKEOVER_PAUSE = 1.0  # seconds a new sender waits: a dead sender's last sends age out
 RECENT = dt.timedelta(seconds=60)  # sends read back on taking over (the group window)
-
-
-# --- quiet hours ---------------------------------------------------------------
-
-
-def quiet_until(now: dt.datetime, settings: Settings) -> dt.datetime | None:
-    """The end of the quiet hours ``now`` falls in (UTC), or None outside them."""
-    start, end = settings.quiet_start, settings.quiet_end
-    if start == end:
-        return None
-    tz = ZoneInfo(settings.timezone)
-    local = now.astimezone(tz)
-    t = local.time().replace(tzinfo=None)
-    if start < end:
-        inside = start <= t < end
-        end_day = local.date()
-    else:  # across midnight, e.g. 21:00-07:00
-        inside = t >= start or t < end
-        end_day = local.date() + dt.timedelta(days=1) if t >= start else local.date()
-    if not inside:
-        return None
-    return dt.datetime.combine(end_day, end, tzinfo=tz).astimezone(dt.UTC)
 
 
 # --- the sender ------------------------------------------------------------------
