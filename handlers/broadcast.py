@@ -119,8 +119,18 @@ def announcement(content: dict[str, Any], *, citizen: bool) -> list[Message]:
         choices=[stop_choice()] if citizen else [],
         bulk=True,
     )
-    if media.get("file_id"):  # sent in chat: goes out again by the channel's file id
-        msg.files = (MediaRef(media["kind"], media["file_id"], name=media.get("name")),)
+    if media.get("file_id") or media.get("stored"):
+        # Sent in chat: out again by the channel's file id. Kept before fan-out
+        # (``scheduler.broadcast_media``): channels that take a file only by URL (Zalo)
+        # get the kept copy by a signed link, and a channel without the file id uploads it.
+        msg.files = (
+            MediaRef(
+                media["kind"],
+                media.get("file_id") or "",
+                name=media.get("name"),
+                stored=media.get("stored"),
+            ),
+        )
     elif media.get("data"):  # from the command line: the file itself
         data = base64.b64decode(media["data"])
         if media["kind"] == "photo":
@@ -279,6 +289,7 @@ async def on_text(ctx: Context, inp: Incoming) -> Reply:
             )
         content["media"] = {
             "kind": ref.kind,
+            "channel": inp.channel,  # where the file id means something
             "file_id": ref.file_id,
             "name": ref.name,
             "size": ref.size,

@@ -75,6 +75,7 @@ from db.subscriptions import unsubscribe
 from handlers.i18n import set_language
 from handlers.quiet_hours import quiet_until
 from handlers.types import message_from_json
+from scheduler.cancel_watch import CancelWatch
 from scheduler.leader import AdvisoryLock
 from scheduler.limits import Limiter, Rates
 
@@ -127,6 +128,7 @@ class DrainStats:
     retried: int = 0
     postponed: int = 0
     held: int = 0
+    cancelled: int = 0
 
 
 class OutboxSender:
@@ -148,6 +150,7 @@ class OutboxSender:
         self.channels = dict(channels)
         self.clock = clock
         self._announcements: dict[int, dict[str, Any]] = {}
+        self.cancels = CancelWatch(db)  # announcements cancelled while they go out
         self._announcements_lock = asyncio.Lock()
         self.limiter = limiter or Limiter(
             Rates(
@@ -407,6 +410,8 @@ class OutboxSender:
             messages = payload_messages(self.settings, row.payload)
         start = int(row.payload.get("delivered", 0))
         for index in range(start, len(messages)):
+            if await self._cancelled(row, index, stats):
+                return _Outcome("next")
             wait = self.limiter.chat_wait(row.channel, row.chat_id)
             if wait > self.settings.outbox_max_wait_seconds:
                 await self._postpone(row, wait, stats, count_attempt=False, delivered=index)
@@ -415,12 +420,24 @@ class OutboxSender:
                 await self.limiter.sleep(wait)
             async with self._slots:  # from the bot's token to the outcome written
                 await self.limiter.acquire(row.channel, row.chat_id)
+                if await self._cancelled(row, index, stats):  # cancelled while it waited
+                    return _Outcome("next")
                 outcome = await self._send_one(row, channel, messages, index, stats)
             if outcome is not None:
                 return outcome
         await self._finish(row, OutboxStatus.SENT, None, delivered=len(messages))
         stats.sent += 1
         return _Outcome("next")
+
+    async def _cancelled(self, row: Claimed, index: int, stats: DrainStats) -> bool:
+        """An announcement's row whose announcement was cancelled: recorded so, not sent."""
+        if "broadcast" not in row.payload:
+            return False
+        if not await self.cancels.cancelled(int(row.payload["broadcast"])):
+            return False
+        await self._finish(row, OutboxStatus.CANCELLED, "cancelled", delivered=index)
+        stats.cancelled += 1
+        return True
 
     async def _announcement(self, row: Claimed) -> list[dict[str, Any]]:
         """The messages of an announcement for this recipient: member or citizen, language."""
