@@ -1,0 +1,157 @@
+"""Recipients on a channel no process sends on (Zalo without a token): counted at fan-out as
+not reachable, never left pending, so the announcement finishes and its counts add up; the
+author's status and the member report say why. And a cancel before or during fan-out counts
+the recipients never queued as cancelled."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+from sqlalchemy import select, update
+
+from bot.config import Settings
+from db import broadcasts as repo
+from db.members import identity_for
+from db.models import Broadcast, Identity, Outbox, Subscription
+from db.session import Database
+from scheduler.broadcast import ProgressReporter, fan_out_due, report_workbook, served_channels
+from scheduler.jobs import SchedulerService
+from scheduler.outbox import OutboxSender
+from tests.integration.test_broadcast import (
+    MORNING,
+    add_admins,
+    add_subscribers,
+    broadcast_rows,
+    compose,
+    staff_like,
+)
+from tests.integration.test_outbox import ScriptedChannel
+from tests.integration.tip_helpers import make_engine, make_world
+from tests.support import Clock
+
+NO_QUIET = Settings(quiet_start="00:00", quiet_end="00:00")  # type: ignore[arg-type]
+
+
+async def zalo_subscribers(db: Database, unit_id: int, count: int) -> None:
+    async with db.sessions() as s:
+        for n in range(count):
+            identity = await identity_for(s, "zalo", f"z-{n}", language="vi")
+            s.add(Subscription(identity_id=identity.id, unit_id=unit_id, created_at=MORNING))
+        await s.commit()
+
+
+def test_served_channels_are_this_process_s_and_those_with_a_token() -> None:
+    assert served_channels(Settings()) == frozenset()
+    assert served_channels(Settings(), ["emulator"]) == {"emulator"}
+    with_zalo = Settings(zalo_token="123:abc")  # type: ignore[arg-type]
+    assert served_channels(with_zalo) == {"zalo"}
+    both = Settings(telegram_token="1:x", zalo_token=" ")  # type: ignore[arg-type]
+    assert served_channels(both, ["telegram"]) == {"telegram"}  # a blank token serves nothing
+
+
+async def test_a_scheduler_without_zalo_counts_zalo_recipients_not_reachable(db: Database) -> None:
+    world = await make_world(db)
+    await add_admins(db, world, "a-1")
+    await add_subscribers(db, world.units["ben-thuy"], 1, 3)
+    await zalo_subscribers(db, world.units["ben-thuy"], 2)
+    async with db.sessions() as s:  # the officer of Bến Thủy reads the bot on Zalo only
+        await s.execute(
+            update(Identity).where(Identity.external_id == "o-bt").values(channel="zalo")
+        )
+        await s.commit()
+    engine = make_engine(db, Clock(MORNING))
+    author = staff_like(engine, "a-1")
+    await compose(author)
+    await author.press("bc:a:officer")
+    await author.press("bc:a:citizens")
+    await author.press("bc:next")
+    # o-nh (test), o-bt (zalo), three subscribers on test, two on Zalo
+    assert "Recipients: 7" in author.text and "By channel: Test 4, Zalo 3" in author.text
+    await author.press("bc:now")
+    await author.press("bc:ok")
+
+    channel = ScriptedChannel("test")
+    service = SchedulerService(db, NO_QUIET, {"test": channel}, send=False)
+    assert service.served == {"test"}  # no Zalo token: no process sends on Zalo
+    assert await fan_out_due(db, NO_QUIET, MORNING, served=service.served) == 1
+    [b] = await broadcast_rows(db)
+    async with db.sessions() as s:
+        rows = (
+            await s.execute(
+                select(Identity.channel, Outbox.status, Outbox.last_error)
+                .join(Identity, Identity.id == Outbox.identity_id)
+                .where(Outbox.broadcast_id == b.id)
+            )
+        ).all()
+    assert sorted(rows) == [
+        ("test", "pending", None),
+        ("test", "pending", None),
+        ("test", "pending", None),
+        ("test", "pending", None),
+        ("zalo", "failed", "unserved:zalo"),
+        ("zalo", "failed", "unserved:zalo"),
+        ("zalo", "failed", "unserved:zalo"),
+    ]
+    sender = OutboxSender(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING)
+    assert (await sender.drain_once()).sent == 4
+
+    reporter = ProgressReporter(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING)
+    await reporter.tick()
+    [b] = await broadcast_rows(db)
+    assert b.status == "done"
+    assert b.counts == {
+        "sent": 4,
+        "pending": 0,
+        "blocked": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "unreachable": 3,
+        "final": True,
+    }
+    assert b.recipients == 7  # 4 + 3: the counts add up
+    status = channel.texts("a-1")[-1]
+    assert "Finished." in status and "Delivered 4, blocked 0, failed 0, cancelled 0." in status
+    assert "Not reachable 3: this bot does not send on Zalo." in status
+
+    async with db.sessions() as s:
+        report = await repo.member_report(s, b)
+    assert sorted((r.member_name, r.channel, r.status) for r in report) == [
+        ("Trần Thị Hoa", "test", "sent"),
+        ("Đặng Văn Bình", "zalo", "unreachable"),
+    ]
+    book = load_workbook(io.BytesIO(report_workbook(list(report))))
+    summary = [tuple(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+    assert summary[0][-1] == "Not reachable"
+    assert sorted(summary[1:]) == [
+        ("Phường Bến Thủy", 0, 0, 0, 0, 1),
+        ("Phường Nghi Hương", 1, 0, 0, 0, 0),
+    ]
+    people = [r for ws in book.worksheets[1:] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert ("Đặng Văn Bình", "commune officer", "zalo", "not reachable (channel not set up)") in [
+        tuple(p) for p in people
+    ]
+
+
+async def test_a_cancel_before_fan_out_counts_every_recipient_cancelled(db: Database) -> None:
+    world = await make_world(db)
+    await add_admins(db, world, "a-1")
+    await add_subscribers(db, world.units["ben-thuy"], 1, 6)
+    engine = make_engine(db, Clock(MORNING))
+    author = staff_like(engine, "a-1")
+    await compose(author)
+    await author.press("bc:a:citizens")
+    await author.press("bc:next")
+    await author.press("bc:at")
+    await author.say("05/05/2025 18:00")
+    await author.press("bc:ok")
+    await author.press("bcx:x:1")
+    assert "Announcement #1 is cancelled; 0 messages" in author.text
+    channel = ScriptedChannel("test")
+    await ProgressReporter(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING).tick()
+    [b] = await broadcast_rows(db)
+    assert b.status == "cancelled" and b.recipients == 6
+    assert b.counts["cancelled"] == 6 and b.counts["final"] is True
+    assert "Delivered 0, blocked 0, failed 0, cancelled 6." in channel.texts("a-1")[-1]
+    async with db.sessions() as s:
+        assert await s.scalar(select(Broadcast.status).where(Broadcast.id == 1)) == "cancelled"
