@@ -32,21 +32,23 @@ class CancelWatch:
         *,
         refresh: float = REFRESH,
         monotonic: Callable[[], float] = time.monotonic,
+        keep: int = KEEP,
     ) -> None:
         self.db = db
         self.refresh = refresh
         self.monotonic = monotonic
+        self.keep = keep
         self.cancelled_ids: set[int] = set()
-        self._active: dict[int, float] = {}  # announcement -> when last seen not cancelled
+        self.active: dict[int, float] = {}  # announcement -> when last seen not cancelled
         self._lock = asyncio.Lock()
 
     async def cancelled(self, broadcast_id: int) -> bool:
         if broadcast_id in self.cancelled_ids:
             return True
-        if self.monotonic() - self._active.get(broadcast_id, -1e9) > self.refresh:
+        if self.monotonic() - self.active.get(broadcast_id, -1e9) > self.refresh:
             async with self._lock:  # one query for every chat that asks meanwhile
-                if self.monotonic() - self._active.get(broadcast_id, -1e9) > self.refresh:
-                    await self._read({*self._active, broadcast_id})
+                if self.monotonic() - self.active.get(broadcast_id, -1e9) > self.refresh:
+                    await self._read({*self.active, broadcast_id})
         return broadcast_id in self.cancelled_ids
 
     async def _read(self, ids: set[int]) -> None:
@@ -61,15 +63,13 @@ class CancelWatch:
         for broadcast_id in ids:
             if status.get(broadcast_id) == BroadcastStatus.CANCELLED.value:
                 self.cancelled_ids.add(broadcast_id)
-                self._active.pop(broadcast_id, None)
+                self.active.pop(broadcast_id, None)
             elif broadcast_id in status:
-                self._active[broadcast_id] = now
+                self.active[broadcast_id] = now
             else:
-                self._active.pop(broadcast_id, None)
-        if len(self._active) > KEEP:  # finished ones age out
-            for old in sorted(self._active, key=self._active.__getitem__)[
-                : len(self._active) - KEEP
-            ]:
-                del self._active[old]
+                self.active.pop(broadcast_id, None)
+        if len(self.active) > KEEP:  # finished ones age out
+            for old in sorted(self.active, key=self.active.__getitem__)[: len(self.active) - KEEP]:
+                del self.active[old]
         if len(self.cancelled_ids) > KEEP:
             self.cancelled_ids = set(sorted(self.cancelled_ids)[-KEEP:])
