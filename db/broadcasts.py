@@ -262,14 +262,8 @@ class Progress:
 
     @property
     def total(self) -> int:
-        return (
-            self.sent
-            + self.pending
-            + self.blocked
-            + self.failed
-            + self.cancelled
-            + (self.unreachable)
-        )
+        done = self.sent + self.blocked + self.failed + self.cancelled + self.unreachable
+        return done + self.pending
 
 
 def _unserved_channel() -> Any:

@@ -315,7 +315,8 @@ class ProgressReporter:
             channel = self.channels.get(author.channel) if author is not None else None
             if author is not None and channel is not None:
                 set_language(author.language)
-                choices = [] if final else [Choice(f"bcx:x:{b.id}", _("Cancel the rest"))]
+                stoppable = not final and b.status != BroadcastStatus.CANCELLED
+                choices = [Choice(f"bcx:x:{b.id}", _("Cancel the rest"))] if stoppable else []
                 rate = _rate(p, self.settings.bot_rate_per_second)
                 message = Message(_status_text(b, p, now, rate), choices=choices)
                 b.status_message_id = await channel.show(

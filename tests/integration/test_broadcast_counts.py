@@ -155,3 +155,50 @@ async def test_a_cancel_before_fan_out_counts_every_recipient_cancelled(db: Data
     assert "Delivered 0, blocked 0, failed 0, cancelled 6." in channel.texts("a-1")[-1]
     async with db.sessions() as s:
         assert await s.scalar(select(Broadcast.status).where(Broadcast.id == 1)) == "cancelled"
+
+
+async def test_rows_a_sender_holds_at_the_cancel_are_its_own_to_stop(db: Database) -> None:
+    world = await make_world(db)
+    await add_admins(db, world, "a-1")
+    await add_subscribers(db, world.units["ben-thuy"], 1, 5)
+    engine = make_engine(db, Clock(MORNING))
+    author = staff_like(engine, "a-1")
+    await compose(author)
+    await author.press("bc:a:citizens")
+    await author.press("bc:next")
+    await author.press("bc:now")
+    await author.press("bc:ok")
+    await fan_out_due(db, NO_QUIET, MORNING)
+    async with db.sessions() as s:  # a sender claimed two of them, then took its time
+        held = (
+            await s.execute(select(Outbox.id).where(Outbox.broadcast_id == 1).limit(2))
+        ).scalars()
+        await s.execute(update(Outbox).where(Outbox.id.in_(list(held))).values(leased_by="other"))
+        await s.commit()
+    await author.press("bcx:x:1")
+    assert "Announcement #1 is cancelled; 5 messages not yet sent" in author.text
+    async with db.sessions() as s:
+        rows = (await s.execute(select(Outbox.status, Outbox.leased_by))).all()
+    assert sorted(rows, key=str) == sorted(
+        [("cancelled", None)] * 3 + [("pending", "other")] * 2, key=str
+    )
+
+    channel = ScriptedChannel("test")
+    reporter = ProgressReporter(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING)
+    await reporter.tick()
+    status = channel.texts("a-1")[-1]
+    assert "Cancelling: the messages already on their way finish." in status
+    assert "Sent 0, pending 2, blocked 0, failed 0." in status and "left" not in status
+    [b] = await broadcast_rows(db)
+    assert "final" not in b.counts and b.status == "cancelled"
+
+    # The holder (or the sender taking its rows back) sees the cancel before sending.
+    sender = OutboxSender(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING)
+    stats = await sender.drain_once()
+    assert (stats.claimed, stats.cancelled, stats.sent) == (2, 2, 0)
+    assert [chat for chat, _text in channel.delivered if chat.startswith("c-")] == []
+    await reporter.tick()
+    status = channel.texts("a-1")[-1]
+    assert "Cancelled." in status and "Delivered 0, blocked 0, failed 0, cancelled 5." in status
+    [b] = await broadcast_rows(db)
+    assert b.counts["final"] is True and b.counts["cancelled"] == 5 == b.recipients
