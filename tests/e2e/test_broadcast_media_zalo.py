@@ -176,3 +176,58 @@ async def test_a_leaflet_from_telegram_is_a_named_link_in_the_zalo_text(
 
         [tg_doc] = [c for c in tg.sent_messages(CITIZEN) if c.method == "sendDocument"]
         assert [f.data for f in tg_doc.files.values()] == [PDF]  # the leaflet itself
+
+
+async def test_a_leaflet_given_to_the_command_line_reaches_both(
+    apis: tuple[FakeTelegramAPI, FakeZaloAPI], db: Database, tmp_path: Path
+) -> None:
+    """``antt broadcast send --document``: the bytes ride on the broadcast until they are
+    kept; then Zalo gets the named link and Telegram the file uploaded from the kept copy."""
+    import base64
+
+    from db.session import UnitOfWork
+    from db.units import by_code
+    from handlers.broadcast import save
+
+    tg, zalo = apis
+    await setup_people(db)
+    await zalo_subscriber(db, zalo)
+    async with both(tg, zalo, db, tmp_path / "data") as rt:
+        await TgUser(tg, CITIZEN).say("/start sub_nghi-huong")
+        async with UnitOfWork(db) as uow:  # as bot/commands/broadcast.py saves it
+            unit = await by_code(uow.session, "nghe-an")
+            assert isinstance(unit, Unit)
+            content = {
+                "text": "Tờ rơi phòng chống ma túy.",
+                "urgent": False,
+                "unit_name": unit.name,
+                "media": {
+                    "kind": "document",
+                    "data": base64.b64encode(PDF).decode(),
+                    "name": "to-roi.pdf",
+                },
+            }
+            await save(
+                uow.session,
+                rt.settings,
+                author_member_id=None,
+                unit=unit,
+                roles=[],
+                citizens=True,
+                content=content,
+                send_at=None,
+                now=utcnow(),
+                recipients=2,
+                status_identity_id=None,
+            )
+            await uow.commit()
+        since = zalo.mark()
+        await go_out(rt, db)
+
+        [text] = zalo.sent_messages(ZALO_CITIZEN, since=since)
+        found = re.search(r"to-roi\.pdf: (\S+)", text.text or "")
+        assert found and found.group(1).endswith("/to-roi.pdf"), text.text
+        assert (await fetch(found.group(1)))[:2] == (200, PDF)
+        [tg_doc] = [c for c in tg.sent_messages(CITIZEN) if c.method == "sendDocument"]
+        [upload] = tg_doc.files.values()
+        assert (upload.data, upload.filename) == (PDF, "to-roi.pdf")

@@ -38,7 +38,7 @@ from bot.channels.base import (
     TransientError,
 )
 from bot.channels.telegram.render import Call, edit_call, render_reply
-from bot.media_clean import Cleaned, clean_file
+from bot.media_clean import Cleaned, clean_file, neutral_suffix
 from handlers.i18n import _
 from handlers.types import MediaRef, Message
 
@@ -212,6 +212,8 @@ class TelegramChannel:
                 return None
             original_name = file.file_path
         label = ref.name or _("Document")
+        if suffix := neutral_suffix(label):  # "to-roi.pdf" is named "to-roi" + ".pdf"
+            label = label[: -len(suffix)]
         return await asyncio.to_thread(
             clean_file, content, label=label, original_name=original_name
         )
