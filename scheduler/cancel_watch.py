@@ -13,6 +13,7 @@ is counted delivered.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 
@@ -45,11 +46,15 @@ class CancelWatch:
     async def cancelled(self, broadcast_id: int) -> bool:
         if broadcast_id in self.cancelled_ids:
             return True
-        if self.monotonic() - self.active.get(broadcast_id, -1e9) > self.refresh:
+        if self._stale(broadcast_id):
             async with self._lock:  # one query for every chat that asks meanwhile
-                if self.monotonic() - self.active.get(broadcast_id, -1e9) > self.refresh:
+                if self._stale(broadcast_id):
                     await self._read({*self.active, broadcast_id})
         return broadcast_id in self.cancelled_ids
+
+    def _stale(self, broadcast_id: int) -> bool:
+        seen = self.active.get(broadcast_id, -math.inf)
+        return self.monotonic() - seen > self.refresh
 
     async def _read(self, ids: set[int]) -> None:
         async with self.db.sessions() as session:
@@ -68,8 +73,7 @@ class CancelWatch:
                 self.active[broadcast_id] = now
             else:
                 self.active.pop(broadcast_id, None)
-        if len(self.active) > KEEP:  # finished ones age out
-            for old in sorted(self.active, key=self.active.__getitem__)[: len(self.active) - KEEP]:
-                del self.active[old]
-        if len(self.cancelled_ids) > KEEP:
-            self.cancelled_ids = set(sorted(self.cancelled_ids)[-KEEP:])
+        # Finished announcements age out: the latest seen, and the newest cancelled, stay.
+        for old in sorted(self.active, key=self.active.__getitem__)[: -self.keep]:
+            del self.active[old]
+        self.cancelled_ids = set(sorted(self.cancelled_ids)[-self.keep :])

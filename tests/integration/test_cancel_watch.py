@@ -86,12 +86,17 @@ async def test_one_read_covers_every_announcement_going_out(db: Database) -> Non
 
 
 async def test_memory_stays_bounded(db: Database) -> None:
-    ids = await make_broadcasts(db, 5)
+    ids = await make_broadcasts(db, 6)
     ticks = Ticks()
-    watch = CancelWatch(db, refresh=0.25, monotonic=ticks, keep=3)
+    watch = CancelWatch(db, refresh=0.25, monotonic=ticks, keep=2)
     for n, b in enumerate(ids):
         ticks.now += 1
-        await set_status(db, b, "cancelled" if n % 2 else "sending")
-        await watch.cancelled(b)
-    assert len(watch.cancelled_ids) <= 3 and len(watch.active) <= 3
-    assert ids[-1] in watch.active  # the newest are kept
+        await set_status(db, b, "cancelled" if n >= 3 else "sending")
+        assert await watch.cancelled(b) == (n >= 3)
+    assert set(watch.active) == {ids[1], ids[2]}  # the latest seen going out
+    assert watch.cancelled_ids == {ids[4], ids[5]}  # the newest cancelled
+
+
+def test_an_answer_is_trusted_a_quarter_second_by_default(db: Database) -> None:
+    watch = CancelWatch(db)
+    assert (watch.refresh, watch.keep) == (0.25, 256)
