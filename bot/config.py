@@ -113,6 +113,16 @@ class Settings(BaseSettings):
     digest_hour: int = 7  # local hour of the supervisors' daily digest
     export_chat_max_rows: int = 50_000  # larger exports are refused in chat: use antt export
 
+    def messengers(self) -> frozenset[str]:
+        """The messengers a token is set for: what the deployment sends on (every process
+        of one is given the same settings)."""
+        tokens = {"telegram": self.telegram_token, "zalo": self.zalo_token}
+        return frozenset(
+            name
+            for name, token in tokens.items()
+            if token is not None and token.get_secret_value().strip()
+        )
+
     def sqlalchemy_url(self) -> str | None:
         """The configured URL with the asyncpg driver, or None for the embedded server."""
         if self.database_url is None:

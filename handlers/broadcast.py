@@ -78,6 +78,7 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 LINK_LABEL_MAX = 40
 AUDIENCES = ("officer", "force", "supervisor", "citizens")
+MESSENGERS = ("telegram", "zalo")  # channels that need a token (not the demo's emulator)
 URL = re.compile(r"^https://[^\s<>\"']{3,500}$")
 WHEN = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:h](\d{2})\s*$")
 
@@ -423,6 +424,13 @@ async def ask_preview(ctx: Context) -> Reply:
     content = {**_content(ctx), "urgent": bool(ctx.data.get("urgent"))}
     count = await _count(ctx)
     lines = [bold(_("Preview: recipients will see the message below.")), *_count_lines(count)]
+    for channel, n in sorted(count.by_channel.items()):
+        if channel in MESSENGERS and channel not in ctx.settings.messengers():
+            lines.append(
+                _("{channel} is not set up on this bot: {count} will not be reached.").format(
+                    channel=channel.capitalize(), count=format_number(n)
+                )
+            )
     urgent = ctx.data.get("urgent")
     choices = [
         Choice(f"{P}now", _("Send now")),

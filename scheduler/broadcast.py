@@ -90,11 +90,7 @@ async def fan_out_due(
 def served_channels(settings: Settings, channels: Collection[str] = ()) -> frozenset[str]:
     """The channels some process sends on: this one's, and those with a token configured
     (every process of a deployment is given the same settings)."""
-    names = set(channels)
-    for name, token in (("telegram", settings.telegram_token), ("zalo", settings.zalo_token)):
-        if token is not None and token.get_secret_value().strip():
-            names.add(name)
-    return frozenset(names)
+    return frozenset(channels) | settings.messengers()
 
 
 def _status_text(b: Broadcast, p: repo.Progress, now: dt.datetime, rate: float) -> str:

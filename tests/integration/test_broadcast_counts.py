@@ -42,6 +42,7 @@ async def zalo_subscribers(db: Database, unit_id: int, count: int) -> None:
 
 
 def test_served_channels_are_this_process_s_and_those_with_a_token() -> None:
+    assert Settings(telegram_token="1:x").messengers() == {"telegram"}  # type: ignore[arg-type]
     assert served_channels(Settings()) == frozenset()
     assert served_channels(Settings(), ["emulator"]) == {"emulator"}
     with_zalo = Settings(zalo_token="123:abc")  # type: ignore[arg-type]
@@ -68,6 +69,7 @@ async def test_a_scheduler_without_zalo_counts_zalo_recipients_not_reachable(db:
     await author.press("bc:next")
     # o-nh (test), o-bt (zalo), three subscribers on test, two on Zalo
     assert "Recipients: 7" in author.text and "By channel: Test 4, Zalo 3" in author.text
+    assert "Zalo is not set up on this bot: 3 will not be reached." in author.text
     await author.press("bc:now")
     await author.press("bc:ok")
 
