@@ -5,6 +5,7 @@ the recipients never queued as cancelled."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 from openpyxl import load_workbook
@@ -13,9 +14,15 @@ from sqlalchemy import select, update
 from bot.config import Settings
 from db import broadcasts as repo
 from db.members import identity_for
-from db.models import Broadcast, Identity, Outbox, Subscription
+from db.models import Audit, Broadcast, Identity, Outbox, Subscription
 from db.session import Database
-from scheduler.broadcast import ProgressReporter, fan_out_due, report_workbook, served_channels
+from scheduler.broadcast import (
+    ProgressReporter,
+    fan_out,
+    fan_out_due,
+    report_workbook,
+    served_channels,
+)
 from scheduler.jobs import SchedulerService
 from scheduler.outbox import OutboxSender
 from tests.integration.test_broadcast import (
@@ -204,3 +211,64 @@ async def test_rows_a_sender_holds_at_the_cancel_are_its_own_to_stop(db: Databas
     assert "Cancelled." in status and "Delivered 0, blocked 0, failed 0, cancelled 5." in status
     [b] = await broadcast_rows(db)
     assert b.counts["final"] is True and b.counts["cancelled"] == 5 == b.recipients
+
+
+def test_the_time_left_uses_the_rate_measured_once_there_is_one() -> None:
+    from scheduler.broadcast import _rate
+
+    t0 = MORNING
+    measured = repo.Progress(sent=11, first_sent=t0, last_sent=t0 + dt.timedelta(seconds=2))
+    assert _rate(measured, 30.0) == 5.5
+    too_few = repo.Progress(sent=10, first_sent=t0, last_sent=t0 + dt.timedelta(seconds=2))
+    assert _rate(too_few, 30.0) == 30.0
+    brief = repo.Progress(sent=20, first_sent=t0, last_sent=t0 + dt.timedelta(seconds=0.5))
+    assert _rate(brief, 30.0) == 40.0
+    assert _rate(repo.Progress(sent=20, first_sent=t0, last_sent=t0), 30.0) == 30.0
+    assert _rate(repo.Progress(sent=20, first_sent=None, last_sent=t0), 30.0) == 30.0
+    assert _rate(repo.Progress(sent=20, first_sent=t0, last_sent=None), 30.0) == 30.0
+
+
+async def test_an_announcement_being_fanned_out_is_not_finished(db: Database) -> None:
+    world = await make_world(db)
+    await add_admins(db, world, "a-1")
+    await add_subscribers(db, world.units["ben-thuy"], 1, 2)
+    engine = make_engine(db, Clock(MORNING))
+    author = staff_like(engine, "a-1")
+    await compose(author)
+    await author.press("bc:a:citizens")
+    await author.press("bc:next")
+    await author.press("bc:now")
+    await author.press("bc:ok")
+    async with db.sessions() as s:  # its fan-out has begun; no row is queued yet
+        await s.execute(update(Broadcast).where(Broadcast.id == 1).values(status="fanout"))
+        await s.commit()
+    channel = ScriptedChannel("test")
+    await ProgressReporter(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING).tick()
+    [b] = await broadcast_rows(db)
+    assert b.status == "fanout" and "final" not in b.counts
+    assert "Preparing the recipients…" in channel.texts("a-1")[-1]
+    assert "Finished." not in channel.texts("a-1")[-1]
+
+
+async def test_the_fan_out_is_audited_once_with_its_recipients(db: Database) -> None:
+    world = await make_world(db)
+    await add_admins(db, world, "a-1")
+    await add_subscribers(db, world.units["ben-thuy"], 1, 7)
+    engine = make_engine(db, Clock(MORNING))
+    author = staff_like(engine, "a-1")
+    await compose(author)
+    await author.press("bc:a:citizens")
+    await author.press("bc:next")
+    await author.press("bc:now")
+    await author.press("bc:ok")
+    settings = Settings(broadcast_fanout_batch=3)
+    assert await fan_out(db, settings, 1) == 3  # 3 + 3 + 1
+    async with db.sessions() as s:
+        queued = (
+            (await s.execute(select(Audit).where(Audit.action == "broadcast.queued")))
+            .scalars()
+            .all()
+        )
+    assert [(a.object_kind, a.object_id, a.data) for a in queued] == [
+        ("broadcast", "1", {"recipients": 7})
+    ]

@@ -16,7 +16,7 @@ from bot.channels.base import TransientError
 from bot.config import Settings
 from db import broadcasts as repo
 from db.members import identity_for
-from db.models import Broadcast, Subscription, Unit
+from db.models import Broadcast, Identity, Subscription, Unit
 from db.session import Database, UnitOfWork
 from db.units import by_code
 from handlers.broadcast import save
@@ -49,8 +49,16 @@ class Source:
         return self.data
 
 
-async def announcement(db: Database, media: dict[str, Any], *, zalo: int = 1, test: int = 1) -> int:
-    """An announcement to the subscribers of Nghi Hương (``zalo`` on Zalo, ``test`` others)."""
+async def announcement(
+    db: Database,
+    media: dict[str, Any],
+    *,
+    zalo: int = 1,
+    test: int = 1,
+    roles: list[str] | None = None,
+) -> int:
+    """An announcement to the subscribers of Nghi Hương (``zalo`` on Zalo, ``test`` others),
+    or with ``roles`` to those members of it (and no citizens)."""
     await make_world(db)
     async with UnitOfWork(db) as uow:
         unit = await by_code(uow.session, "nghi-huong")
@@ -66,8 +74,8 @@ async def announcement(db: Database, media: dict[str, Any], *, zalo: int = 1, te
             Settings(),
             author_member_id=None,
             unit=unit,
-            roles=[],
-            citizens=True,
+            roles=roles or [],
+            citizens=roles is None,
             content=content,
             send_at=None,
             now=NOW,
@@ -175,8 +183,8 @@ async def test_a_file_no_process_here_can_fetch_waits_then_is_given_up(
 ) -> None:
     media = {"kind": "photo", "channel": "telegram", "file_id": "tg-photo"}
     bid = await announcement(db, media)
-    assert not await keep_file(db, settings(tmp_path), bid, NOW, channels={})
-    assert not await keep_file(
+    assert False is await keep_file(db, settings(tmp_path), bid, NOW, channels={})
+    assert False is await keep_file(
         db, settings(tmp_path), bid, NOW + KEEP_WAIT - dt.timedelta(seconds=1)
     )
     assert (await stored(db, bid)).content["media"] == media
@@ -192,7 +200,7 @@ async def test_a_failing_fetch_is_tried_again_then_given_up(db: Database, tmp_pa
     bid = await announcement(db, media)
     source = Source(error=TransientError("503 Service Unavailable"))
     channels = {"telegram": source}
-    assert not await keep_file(db, settings(tmp_path), bid, NOW, channels=channels)
+    assert False is await keep_file(db, settings(tmp_path), bid, NOW, channels=channels)
     assert len(source.asked) == 1 and "keep_error" not in (await stored(db, bid)).content["media"]
     later = NOW + KEEP_WAIT
     assert await keep_file(db, settings(tmp_path), bid, later, channels=channels)
@@ -211,3 +219,118 @@ async def test_a_fan_out_under_way_keeps_its_messages(db: Database, tmp_path: Pa
     source = Source()
     assert await keep_file(db, settings(tmp_path), bid, NOW, channels={"telegram": source})
     assert source.asked == [] and (await stored(db, bid)).content["media"] == media
+
+
+def test_a_file_is_waited_for_five_minutes() -> None:
+    assert dt.timedelta(minutes=5) == KEEP_WAIT  # as the README says
+
+
+async def test_a_broadcast_without_a_file_or_with_its_file_kept_goes_at_once(
+    db: Database, tmp_path: Path
+) -> None:
+    bid = await announcement(db, {})
+    assert True is await keep_file(db, settings(tmp_path), bid, NOW, channels={})
+    async with db.sessions() as s:
+        b = await repo.get(s, bid)
+        assert b is not None
+        b.content = {**b.content, "media": {"kind": "photo", "file_id": "x", "stored": "/k"}}
+        await s.commit()
+    assert True is await keep_file(db, settings(tmp_path), bid, NOW, channels={})
+
+
+async def test_given_up_is_final(db: Database, tmp_path: Path) -> None:
+    media = {"kind": "photo", "channel": "telegram", "file_id": "tg-photo", "keep_error": "x"}
+    bid = await announcement(db, media)
+    source = Source()
+    assert True is await keep_file(db, settings(tmp_path), bid, NOW, channels={"telegram": source})
+    assert source.asked == []
+
+
+async def test_an_old_draft_s_file_is_telegram_s_and_keeps_its_name(
+    db: Database, tmp_path: Path
+) -> None:
+    media = {"kind": "document", "file_id": "tg-doc", "name": "to-roi.pdf"}  # no "channel"
+    bid = await announcement(db, media)
+    source = Source(data=b"%PDF-1.4")
+    assert True is await keep_file(db, settings(tmp_path), bid, NOW, channels={"telegram": source})
+    assert [(r.kind, r.file_id, r.name) for r in source.asked] == [
+        ("document", "tg-doc", "to-roi.pdf")
+    ]
+
+
+async def test_a_zalo_officer_in_a_member_audience_needs_the_file(
+    db: Database, tmp_path: Path
+) -> None:
+    media = {"kind": "photo", "channel": "telegram", "file_id": "tg-photo"}
+    bid = await announcement(db, media, zalo=0, test=0, roles=["officer"])
+    async with db.sessions() as s:  # the officer of Nghi Hương reads the bot on Zalo
+        await s.execute(
+            Identity.__table__.update().where(Identity.external_id == "o-nh").values(channel="zalo")
+        )
+        await s.commit()
+    source = Source()
+    assert True is await keep_file(db, settings(tmp_path), bid, NOW, channels={"telegram": source})
+    assert len(source.asked) == 1 and "stored" in (await stored(db, bid)).content["media"]
+
+
+async def test_a_cancel_during_the_fetch_wins(db: Database, tmp_path: Path) -> None:
+    media = {"kind": "photo", "channel": "telegram", "file_id": "tg-photo"}
+    bid = await announcement(db, media)
+
+    class CancelledMeanwhile(Source):
+        async def fetch(self, ref: MediaRef) -> bytes:
+            async with db.sessions() as s:
+                await s.execute(
+                    Broadcast.__table__.update()
+                    .where(Broadcast.id == bid)
+                    .values(status="cancelled")
+                )
+                await s.commit()
+            return await super().fetch(ref)
+
+    source = CancelledMeanwhile()
+    assert True is await keep_file(db, settings(tmp_path), bid, NOW, channels={"telegram": source})
+    assert (await stored(db, bid)).content["media"] == media  # nothing written after it
+
+
+async def test_a_long_error_is_kept_short(db: Database, tmp_path: Path) -> None:
+    media = {"kind": "photo", "channel": "telegram", "file_id": "tg-photo"}
+    bid = await announcement(db, media)
+    source = Source(error=TransientError("x" * 500))
+    later = NOW + KEEP_WAIT
+    assert True is await keep_file(
+        db, settings(tmp_path), bid, later, channels={"telegram": source}
+    )
+    error = (await stored(db, bid)).content["media"]["keep_error"]
+    assert error == ("TransientError: " + "x" * 500)[:300] and len(error) == 300
+
+
+async def test_a_broadcast_waiting_for_its_file_holds_back_no_other(
+    db: Database, tmp_path: Path
+) -> None:
+    """The fan-out job goes on to the next announcement while one waits for its file."""
+    from scheduler.broadcast import fan_out_due
+
+    media = {"kind": "photo", "channel": "telegram", "file_id": "tg-photo"}
+    waiting = await announcement(db, media)
+    async with UnitOfWork(db) as uow:
+        unit = await by_code(uow.session, "nghi-huong")
+        assert isinstance(unit, Unit)
+        content = {"text": "Không có ảnh.", "unit_name": unit.name}
+        plain, _asked = await save(
+            uow.session,
+            Settings(),
+            author_member_id=None,
+            unit=unit,
+            roles=[],
+            citizens=True,
+            content=content,
+            send_at=None,
+            now=NOW,
+            recipients=2,
+            status_identity_id=None,
+        )
+        await uow.commit()
+    assert await fan_out_due(db, settings(tmp_path), NOW, channels={}) == 1
+    assert (await stored(db, waiting)).status == "scheduled"
+    assert (await stored(db, plain.id)).status == "sending"
