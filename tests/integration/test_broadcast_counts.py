@@ -272,3 +272,21 @@ async def test_the_fan_out_is_audited_once_with_its_recipients(db: Database) -> 
     assert [(a.object_kind, a.object_id, a.data) for a in queued] == [
         ("broadcast", "1", {"recipients": 7})
     ]
+
+
+async def test_an_empty_audience_reaches_nobody(db: Database) -> None:
+    world = await make_world(db)
+    await add_subscribers(db, world.units["ben-thuy"], 1, 2)
+    async with db.sessions() as s:
+        from db.models import Unit
+
+        unit = await s.get(Unit, world.units["nghe-an"])
+        assert unit is not None
+        nobody = await repo.count_audience(s, unit, [], False)
+        citizens = await repo.count_audience(s, unit, [], True)
+    assert (nobody.total, nobody.by_channel) == (0, {})
+    assert (citizens.total, citizens.by_channel, citizens.by_language) == (
+        2,
+        {"test": 2},
+        {"vi": 2},
+    )
