@@ -162,6 +162,9 @@ async def test_a_cancel_before_fan_out_counts_every_recipient_cancelled(db: Data
     assert b.status == "cancelled" and b.recipients == 6
     assert b.counts["cancelled"] == 6 and b.counts["final"] is True
     assert "Delivered 0, blocked 0, failed 0, cancelled 6." in channel.texts("a-1")[-1]
+    assert await fan_out(db, NO_QUIET, 1) == 0  # a cancelled announcement is never queued
+    async with db.sessions() as s:
+        assert (await s.execute(select(Outbox.id))).all() == []
     async with db.sessions() as s:
         assert await s.scalar(select(Broadcast.status).where(Broadcast.id == 1)) == "cancelled"
 
@@ -187,10 +190,12 @@ async def test_rows_a_sender_holds_at_the_cancel_are_its_own_to_stop(db: Databas
     await author.press("bcx:x:1")
     assert "Announcement #1 is cancelled; 5 messages not yet sent" in author.text
     async with db.sessions() as s:
-        rows = (await s.execute(select(Outbox.status, Outbox.leased_by))).all()
+        rows = (await s.execute(select(Outbox.status, Outbox.leased_by, Outbox.last_error))).all()
+        keys = (await s.execute(select(Outbox.dedup_key, Outbox.identity_id))).all()
     assert sorted(rows, key=str) == sorted(
-        [("cancelled", None)] * 3 + [("pending", "other")] * 2, key=str
+        [("cancelled", None, "cancelled")] * 3 + [("pending", "other", None)] * 2, key=str
     )
+    assert all(key == f"b:1:{identity}" for key, identity in keys)  # one row a person
 
     channel = ScriptedChannel("test")
     reporter = ProgressReporter(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING)
@@ -290,3 +295,13 @@ async def test_an_empty_audience_reaches_nobody(db: Database) -> None:
         {"test": 2},
         {"vi": 2},
     )
+
+
+def test_a_unit_path_is_matched_literally_below_it() -> None:
+    # LIKE's own characters in a path match only themselves; the subtree is what follows.
+    assert repo._like("/1/a_b%c\\d/") == "/1/a\\_b\\%c\\\\d/%"
+
+
+def test_every_outcome_counts_towards_the_total() -> None:
+    p = repo.Progress(sent=1, pending=2, blocked=4, failed=8, cancelled=16, unreachable=32)
+    assert p.total == 63
