@@ -11,6 +11,7 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
+from bot.channels.base import PermanentError, RecipientBlocked
 from bot.config import Settings
 from db import broadcasts as repo
 from db.members import identity_for
@@ -102,25 +103,32 @@ async def test_a_scheduler_without_zalo_counts_zalo_recipients_not_reachable(db:
         ("zalo", "failed", "unserved:zalo"),
         ("zalo", "failed", "unserved:zalo"),
     ]
+    channel.fail("c-1", RecipientBlocked("Forbidden: bot was blocked by the user"))
+    channel.fail("c-2", PermanentError("Bad Request: message is too long"))
     sender = OutboxSender(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING)
-    assert (await sender.drain_once()).sent == 4
+    stats = await sender.drain_once()
+    assert (stats.sent, stats.blocked, stats.failed) == (2, 1, 1)
+    async with db.sessions() as s:
+        p = await repo.progress(s, 1)
+    assert (p.sent, p.blocked, p.failed, p.unreachable, p.unserved) == (2, 1, 1, 3, ("zalo",))
+    assert p.first_sent == p.last_sent == MORNING  # the sent rows' times, no other's
 
     reporter = ProgressReporter(db, NO_QUIET, {"test": channel}, clock=lambda: MORNING)
     await reporter.tick()
     [b] = await broadcast_rows(db)
     assert b.status == "done"
     assert b.counts == {
-        "sent": 4,
+        "sent": 2,
         "pending": 0,
-        "blocked": 0,
-        "failed": 0,
+        "blocked": 1,
+        "failed": 1,
         "cancelled": 0,
         "unreachable": 3,
         "final": True,
     }
-    assert b.recipients == 7  # 4 + 3: the counts add up
+    assert b.recipients == 7  # 2 + 1 + 1 + 3: the counts add up
     status = channel.texts("a-1")[-1]
-    assert "Finished." in status and "Delivered 4, blocked 0, failed 0, cancelled 0." in status
+    assert "Finished." in status and "Delivered 2, blocked 1, failed 1, cancelled 0." in status
     assert "Not reachable 3: this bot does not send on Zalo." in status
 
     async with db.sessions() as s:
@@ -189,6 +197,9 @@ async def test_rows_a_sender_holds_at_the_cancel_are_its_own_to_stop(db: Databas
         await s.commit()
     await author.press("bcx:x:1")
     assert "Announcement #1 is cancelled; 5 messages not yet sent" in author.text
+    async with db.sessions() as s:
+        p = await repo.progress(s, 1)
+    assert (p.cancelled, p.pending, p.total) == (3, 2, 5)
     async with db.sessions() as s:
         rows = (await s.execute(select(Outbox.status, Outbox.leased_by, Outbox.last_error))).all()
         keys = (await s.execute(select(Outbox.dedup_key, Outbox.identity_id))).all()
