@@ -206,6 +206,16 @@ class Settings:
         shown = " ".join(f"{name}={getattr(self, name)!r}" for name in _CONVERTERS)
         return f"Settings({shown})"
 
+    def messengers(self) -> frozenset[str]:
+        """The messengers a token is set for: what the deployment sends on (every process
+        of one is given the same settings)."""
+        tokens = {"telegram": self.telegram_token, "zalo": self.zalo_token}
+        return frozenset(
+            name
+            for name, token in tokens.items()
+            if token is not None and token.get_secret_value().strip()
+        )
+
     def sqlalchemy_url(self) -> str | None:
         """The configured URL with the asyncpg driver, or None for the embedded server."""
         if self.database_url is None:
