@@ -22,6 +22,12 @@ our transport, the median over the throughput rounds; ``peak_rss_mb`` (<= 90).
 
     .venv/bin/python -m bench.telegram_engine            # about 4 minutes
     .venv/bin/python -m bench.telegram_engine --quick    # about 1 minute (or ANTT_BENCH_QUICK=1)
+    .venv/bin/python -m bench.telegram_engine --scaleout # only the scale-out run (webhooks)
+
+The scale-out run (issue 17, after the rest unless ``--no-scaleout``): the latency run
+against one ``antt run --webhook`` process at 500 people, then against two on the same
+database at 1,000 (``scaleout_p99_ratio`` = p99 of two / p99 of one, target <= 1.5);
+see the section "scale-out" below.
 
 The last line printed is a JSON object with the figures and the targets. The
 throughput runs alternate between the bots (two rounds each). There are three
@@ -655,6 +661,430 @@ async def benchmark(quick: bool, tuning: Tuning) -> dict[str, Any]:
     }
 
 
+# --- scale-out: `antt run --webhook` processes behind a load balancer (issue 17) ------------
+#
+# The latency run against one webhook process at SCALEOUT_PEOPLE people, then against two
+# processes on the same database at twice as many (twice the rate); the rounds alternate.
+# The "balancer" posts each update to the next process in turn (round-robin per update,
+# nginx's default): Telegram's Bot API server sends a chat's next update only once our
+# answer to the one before came back, and our webhook answers after the reply went out,
+# so one person's updates cannot overtake each other whichever process takes them (and
+# the conversation's row lock in PostgreSQL orders a redelivery racing its original).
+# Each simulated person therefore posts an update only after the last one was answered.
+
+WEBHOOK_SECRET = "bench-scaleout-webhook-secret-" + secrets.token_hex(8)  # >= 32 characters
+WEBHOOK_PUBLIC_URL = "https://bot.example.test/telegram/webhook"
+SCALEOUT_PEOPLE = 500  # for one process; two get twice as many
+SCALEOUT_ROUNDS = 2  # pairs of rounds (one process, then two)
+TARGET_SCALEOUT_RATIO = 1.5
+
+
+@dataclass
+class WebhookProcess:
+    """An ``antt run --webhook`` process and the local URL a balancer posts updates to."""
+
+    proc: asyncio.subprocess.Process
+    url: str
+    log_path: Path
+
+
+def _set_webhook_calls(api: Any) -> int:
+    return sum(n for method, n in api.method_counts.items() if method.lower() == "setwebhook")
+
+
+@contextlib.asynccontextmanager
+async def webhook_processes(
+    api: Any,
+    db_url: str,
+    count: int,
+    *,
+    key: str,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[list[WebhookProcess]]:
+    """``count`` ``antt run --webhook`` processes on one database, each on a port of its
+    own; ready once each has set the webhook (its web server listens by then); stopped
+    with SIGTERM afterwards. ``key`` is their ANTT_SECRET_KEY (a strong one)."""
+    os.makedirs(log_dir, exist_ok=True)
+    before = _set_webhook_calls(api)
+    started: list[WebhookProcess] = []
+    try:
+        for index in range(count):
+            port = free_port()
+            child_env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+            child_env.update(
+                ANTT_DATABASE_URL=db_url,
+                ANTT_SECRET_KEY=key,
+                ANTT_TELEGRAM_TOKEN=api.token,
+                ANTT_TELEGRAM_API_URL=api.root_url,
+                ANTT_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                ANTT_WEB_HOST="127.0.0.1",
+                ANTT_WEB_PORT=str(port),
+                ANTT_DATA_DIR=str(log_dir / "data"),
+            )
+            child_env.update(env or {})
+            log_path = log_dir / f"webhook-{count}-{index + 1}.log"
+            with log_path.open("wb") as log:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "run",
+                    "--webhook",
+                    WEBHOOK_PUBLIC_URL,
+                    cwd=ROOT,
+                    env=child_env,
+                    stdout=log,
+                    stderr=log,
+                )
+            url = f"http://127.0.0.1:{port}/telegram/webhook"
+            started.append(WebhookProcess(proc, url, log_path))
+        deadline = time.monotonic() + 90
+        while _set_webhook_calls(api) - before < count:
+            for p in started:
+                if p.proc.returncode is not None:
+                    tail = p.log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"antt run exited with {p.proc.returncode}:\n{tail}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the webhook processes did not start within 90 s")
+            await asyncio.sleep(0.1)
+        yield started
+    finally:
+        for p in started:
+            if p.proc.returncode is None:
+                p.proc.send_signal(signal.SIGTERM)
+        for p in started:
+            try:
+                await asyncio.wait_for(p.proc.wait(), 20)
+            except TimeoutError:
+                p.proc.kill()
+                await p.proc.wait()
+
+
+def is_reply(call: Any) -> bool:
+    """The message that answers a step: the one carrying the reply's keyboard."""
+    return call.method == "sendMessage" and "inline_keyboard" in (call.reply_markup or {})
+
+
+VIETNAMESE_LETTERS = frozenset(
+    "ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ"
+)
+
+
+def reply_marker(call: Any) -> tuple[str, str]:
+    """What a reply's keyboard offers (the languages, registering, or the menu) and, for
+    the menu, the language of its labels."""
+    data = call.callback_data
+    if any(d.startswith("lang:") for d in data):
+        return ("lang", "")
+    if any(d.startswith("reg:") for d in data):
+        return ("reg", "")
+    labels = " ".join(call.button_texts).lower()
+    return ("menu", "vi" if VIETNAMESE_LETTERS.intersection(labels) else "en")
+
+
+def expected_markers(actions: list[Action]) -> list[tuple[str, str]]:
+    """The markers of the replies to one person's ``actions``, worked out from the script:
+    the language buttons after m:lang and /lang, the name question after an invite, else
+    the menu, in English from lang:en until lang:vi (they start in Vietnamese)."""
+    language, markers = "vi", []
+    for _kind, value in actions:
+        if value.startswith("lang:"):
+            language = value.removeprefix("lang:")
+        if value in ("m:lang", "/lang"):
+            markers.append(("lang", ""))
+        elif value.startswith("/start inv_"):
+            markers.append(("reg", ""))
+        else:
+            markers.append(("menu", language))
+    return markers
+
+
+def reply_log_api(**kwargs: Any) -> Any:
+    """A ``FakeTelegramAPI`` that notes, per chat, the marker of each reply it receives
+    (not every call: ``wait_for`` would scan them all), to find a doubled, missing or
+    out-of-order reply after the run."""
+    from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
+
+    class ReplyLogAPI(FakeTelegramAPI):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self.replies: dict[str, list[tuple[str, str]]] = {}
+
+        def _record(self, call: ApiCall) -> None:
+            if is_reply(call):
+                self.replies.setdefault(str(call.chat_id), []).append(reply_marker(call))
+            super()._record(call)
+
+    return ReplyLogAPI(**kwargs)
+
+
+def check_replies(
+    acted: dict[str, list[Action]], replies: dict[str, list[tuple[str, str]]]
+) -> dict[str, int]:
+    """Each person's replies against their answered updates, in order: one reply each, of
+    the kind and language the update asks for (a reply to a later update arriving first,
+    or a state the other process read stale, shows as a marker that does not fit)."""
+    doubled = missing = out_of_order = 0
+    for chat in acted.keys() | replies.keys():
+        wanted = expected_markers(acted.get(chat, []))
+        got = replies.get(chat, [])
+        doubled += max(0, len(got) - len(wanted))
+        missing += max(0, len(wanted) - len(got))
+        out_of_order += sum(1 for w, g in zip(wanted, got, strict=False) if w != g)
+    return {
+        "people": len(acted),
+        "updates_answered": sum(len(a) for a in acted.values()),
+        "replies": sum(len(r) for r in replies.values()),
+        "doubled": doubled,
+        "missing": missing,
+        "out_of_order": out_of_order,
+    }
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live descendants (PostgreSQL: the postmaster and its
+    backends, which live as long as the pools that hold their connections)."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for proc in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+    except psutil.Error:
+        return 0.0
+    return total
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class ScaleOutHarness(Harness):
+    """The latency run posted through a round-robin balancer to webhook processes."""
+
+    def __init__(self, api: Any, db_url: str, invites: list[str], tuning: Tuning) -> None:
+        super().__init__(api, db_url, invites, tuning)
+        self.urls: list[str] = []
+        self.turn = itertools.count()
+        self.acted: dict[str, list[Action]] = {}  # per chat: the updates answered with 200
+        self.refused = 0  # webhook answers other than 200
+
+    async def act(self, user_id: int, action: Action) -> float:
+        kind, value = action
+        chat = str(user_id)
+        if kind == "text":
+            # a full name, so the invite asks "Yes, that's me: ..." and reg:me joins
+            update = self.api.user_message(
+                user_id, value, first_name="Thị Lan", last_name="Nguyễn", push=False
+            )
+        else:
+            update = self.api.callback(user_id, value, push=False)
+        url = self.urls[next(self.turn) % len(self.urls)]  # round-robin per update
+        since = self.api.mark()
+        reply = asyncio.create_task(
+            self.api.wait_for(is_reply, timeout=RESPONSE_TIMEOUT, chat_id=chat, since=since)
+        )
+        await asyncio.sleep(0)  # the waiter is in place before the update goes out
+        pushed = time.monotonic()
+        try:
+            status = await self.api.post_webhook(url, update, WEBHOOK_SECRET)
+        except BaseException:
+            reply.cancel()
+            raise
+        if status != 200:
+            self.refused += 1
+            reply.cancel()
+            raise TimeoutError(f"webhook answered {status}")
+        self.acted.setdefault(chat, []).append(action)
+        call = await reply
+        return float(call.timestamp) - pushed
+
+    async def drive_webhooks(
+        self,
+        processes: list[WebhookProcess],
+        people: int,
+        mean_pause: float,
+        seconds: float,
+        warmup: float,
+        pg_pid: int | None,
+    ) -> dict[str, Any]:
+        """``people`` acting for ``warmup + seconds``; then each finishes the update it has
+        in flight (nothing is cut off, so every reply can be checked)."""
+        rng = random.Random(42)
+        stop = asyncio.Event()
+
+        async def pause() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rng.expovariate(1 / mean_pause))
+
+        self.urls = [p.url for p in processes]
+        base = 20_000_000 + 10_000 * next(self.runs)  # new people in every run
+        run = Run()
+        start = time.monotonic()
+        tasks = [
+            asyncio.create_task(
+                self.person(base + i, run, measure_from=start + warmup, pause=pause)
+            )
+            for i in range(people)
+        ]
+        await asyncio.sleep(warmup)
+        pids = [p.proc.pid for p in processes]
+        bots_before = [cpu_seconds(pid) for pid in pids]
+        pg_before = tree_cpu_seconds(pg_pid) if pg_pid else 0.0
+        own_before = time.process_time()
+        await asyncio.sleep(seconds)
+        frozen = Run(list(run.latencies), run.answered, run.lost)
+        bots_s = [cpu_seconds(pid) - b for pid, b in zip(pids, bots_before, strict=True)]
+        pg_s = tree_cpu_seconds(pg_pid) - pg_before if pg_pid else None
+        own_s = time.process_time() - own_before
+        run.stopped = True
+        stop.set()
+        ended = await asyncio.gather(*tasks, return_exceptions=True)
+        failed = [e for e in ended if isinstance(e, Exception)]
+        if failed:  # a simulated person broke down: the figures would be wrong
+            raise failed[0]
+        answered = max(frozen.answered, 1)
+        return {
+            "processes": len(processes),
+            "people": people,
+            "updates_per_s": round(frozen.answered / seconds, 1),
+            "ms": summary_ms(frozen.latencies),
+            "lost": frozen.lost,
+            # cores busy during the measured window (1.0 = one core all the time)
+            "cores": {
+                "bots": [round(s / seconds, 2) for s in bots_s],
+                "postgres": None if pg_s is None else round(pg_s / seconds, 2),
+                "load_generator": round(own_s / seconds, 2),
+            },
+            "bot_cpu_ms_per_update": round(1000 * sum(bots_s) / answered, 2),
+            "peak_rss_mb": [_round(peak_rss_mb(pid)) for pid in pids],
+        }
+
+
+async def count_processed_updates(db_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from db.models import ProcessedUpdate
+    from db.session import Database
+
+    db = Database(db_url, pool_size=1)
+    try:
+        async with db.sessions() as s:
+            return int(await s.scalar(select(func.count()).select_from(ProcessedUpdate)) or 0)
+    finally:
+        await db.dispose()
+
+
+async def scaleout_benchmark(
+    quick: bool, tuning: Tuning, *, people: int = SCALEOUT_PEOPLE, seconds: float | None = None
+) -> dict[str, Any]:
+    """One webhook process at ``people``, two at twice as many; ``scaleout_p99_ratio``."""
+    from db.embedded import embedded_url, start_embedded
+
+    mean_pause, warmup = 10.0, 5.0
+    seconds = seconds or (20.0 if quick else 60.0)
+    rounds = 1 if quick else SCALEOUT_ROUNDS
+    load_before = os.getloadavg()
+    BENCH_DIR.mkdir(exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="pg-scaleout-", dir=BENCH_DIR))
+    server = start_embedded(data_dir)
+    env = {
+        "ANTT_DB_POOL_SIZE": str(tuning.db_pool),
+        "ANTT_TELEGRAM_POOL_SIZE": str(tuning.http_pool),
+        "ANTT_TELEGRAM_CONCURRENCY": str(tuning.concurrency),
+    }
+    results: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    try:
+        db_url = embedded_url(server)
+        codes = await prepare_database(db_url, rounds * 3 * people)
+        pg_pid = postmaster_pid(data_dir)
+        api = reply_log_api(token=TOKEN, record_calls=False)
+        async with api:
+            harness = ScaleOutHarness(api, db_url, codes, tuning)
+            for index in range(rounds):
+                for count in (1, 2):
+                    print(
+                        f"scale-out {index + 1}/{rounds}: {count} webhook process(es), "
+                        f"{count * people} people ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    async with webhook_processes(
+                        api, db_url, count, key=BENCH_KEY, log_dir=BENCH_DIR / "scaleout", env=env
+                    ) as processes:
+                        results[count].append(
+                            await harness.drive_webhooks(
+                                processes, count * people, mean_pause, seconds, warmup, pg_pid
+                            )
+                        )
+            order = check_replies(harness.acted, api.replies)
+            violations = len(api.violations)
+        recorded = await count_processed_updates(db_url)
+        joined = await count_joined(db_url)
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    ratios = [
+        two["ms"].get("p99", 0) / max(one["ms"].get("p99", 0), 1e-9)
+        for one, two in zip(results[1], results[2], strict=True)
+    ]
+    ratio = round(statistics.median(ratios), 2)
+    two_p99 = round(statistics.median(r["ms"].get("p99", 0) for r in results[2]), 1)
+    one_p99 = round(statistics.median(r["ms"].get("p99", 0) for r in results[1]), 1)
+    return {
+        "scaleout_p99_ratio": ratio,
+        "scaleout_p99_ms": two_p99,
+        "scaleout": {
+            "balancing": "round-robin per update",
+            "rounds": rounds,
+            "seconds": seconds,
+            "mean_pause_s": mean_pause,
+            "cpus": os.cpu_count(),
+            "load_average": {
+                "before": [round(x, 2) for x in load_before],
+                "after": [round(x, 2) for x in os.getloadavg()],
+            },
+            "one_process_p99_ms": one_p99,
+            "p99_ratios": [round(r, 2) for r in ratios],
+            "one_process": results[1],
+            "two_processes": results[2],
+            # every person's replies: one per answered update, of the right kind, in order
+            "order": order,
+            "refused_posts": harness.refused,
+            # the database: each answered update recorded once; each person who pressed
+            # "Yes, that's me" joined (one grant each)
+            "processed_updates_recorded": recorded,
+            "joined_by_invite": joined,
+            "joins_answered": sum(
+                1 for acts in harness.acted.values() if ("press", "reg:me") in acts
+            ),
+            "bot_api_violations": violations,
+        },
+    }
+
+
+def add_scaleout(result: dict[str, Any], scaleout: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the scale-out figures, their target and whether it was met."""
+    order = scaleout["scaleout"]["order"]
+    result.update(scaleout)
+    result.setdefault("targets", {})["scaleout_p99_ratio"] = TARGET_SCALEOUT_RATIO
+    result.setdefault("met", {})["scaleout_p99_ratio"] = (
+        scaleout["scaleout_p99_ratio"] <= TARGET_SCALEOUT_RATIO
+    )
+    result["met"]["scaleout_replies_in_order"] = (
+        order["doubled"] == order["missing"] == order["out_of_order"] == 0
+    )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (ANTT_BENCH_QUICK=1)")
@@ -663,6 +1093,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keepalive", type=int, default=default.keepalive)
     parser.add_argument("--concurrency", type=int, default=default.concurrency)
     parser.add_argument("--db-pool", type=int, default=default.db_pool)
+    parser.add_argument(
+        "--scaleout", action="store_true", help="only the scale-out run (webhook processes)"
+    )
+    parser.add_argument("--no-scaleout", action="store_true", help="skip the scale-out run")
+    parser.add_argument("--scaleout-people", type=int, default=SCALEOUT_PEOPLE)
+    parser.add_argument("--scaleout-seconds", type=float, help="measured seconds per round")
     parser.add_argument("--bare-bot", metavar="API_URL", help=argparse.SUPPRESS)
     parser.add_argument("--transport", choices=("httpx", "aiohttp"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -671,7 +1107,16 @@ def main(argv: list[str] | None = None) -> int:
         run_bare_bot(args.bare_bot, tuning, args.transport or "httpx")
         return 0
     quick = args.quick or os.environ.get("ANTT_BENCH_QUICK", "") not in ("", "0")
-    result = asyncio.run(benchmark(quick, tuning))
+    result: dict[str, Any] = (
+        {"benchmark": "telegram_engine", "quick": quick}
+        if args.scaleout
+        else asyncio.run(benchmark(quick, tuning))
+    )
+    if not args.no_scaleout:
+        scaleout = scaleout_benchmark(
+            quick, tuning, people=args.scaleout_people, seconds=args.scaleout_seconds
+        )
+        add_scaleout(result, asyncio.run(scaleout))
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
