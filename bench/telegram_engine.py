@@ -843,21 +843,34 @@ def check_replies(
     }
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its live descendants (PostgreSQL: the postmaster and its
-    backends, which live as long as the pools that hold their connections)."""
+def tree_pids(pid: int) -> list[int]:
+    """A process and its live descendants (PostgreSQL: the postmaster and its backends,
+    which live as long as the pools that hold their connections)."""
     import psutil
 
-    total = 0.0
     try:
-        root = psutil.Process(pid)
-        for proc in (root, *root.children(recursive=True)):
-            with contextlib.suppress(psutil.Error):
-                times = proc.cpu_times()
-                total += times.user + times.system
+        return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
     except psutil.Error:
-        return 0.0
-    return total
+        return []
+
+
+def core_wait_seconds(pid: int) -> float:
+    """Seconds the process's threads were ready to run but waited for a core."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(stat.read_text().split()[1])  # run-queue wait, ns
+    return total / 1e9
+
+
+def usage(pids: list[int]) -> tuple[float, float]:
+    """CPU seconds and seconds waited for a core, so far, summed over ``pids``."""
+    cpu = wait = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            cpu += cpu_seconds(pid)
+            wait += core_wait_seconds(pid)
+    return cpu, wait
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
@@ -946,15 +959,18 @@ class ScaleOutHarness(Harness):
             for i in range(people)
         ]
         await asyncio.sleep(warmup)
-        pids = [p.proc.pid for p in processes]
-        bots_before = [cpu_seconds(pid) for pid in pids]
-        pg_before = tree_cpu_seconds(pg_pid) if pg_pid else 0.0
-        own_before = time.process_time()
+        # CPU used and time spent ready but waiting for a core: each bot, PostgreSQL (its
+        # processes then), and this process (the load generator and the fake Bot API)
+        groups = [[p.proc.pid] for p in processes]
+        groups.append(tree_pids(pg_pid) if pg_pid else [])
+        groups.append([os.getpid()])
+        before = [usage(g) for g in groups]
         await asyncio.sleep(seconds)
         frozen = Run(list(run.latencies), run.answered, run.lost)
-        bots_s = [cpu_seconds(pid) - b for pid, b in zip(pids, bots_before, strict=True)]
-        pg_s = tree_cpu_seconds(pg_pid) - pg_before if pg_pid else None
-        own_s = time.process_time() - own_before
+        after = [usage(g) for g in groups]
+        cpu = [round((a[0] - b[0]) / seconds, 2) for a, b in zip(after, before, strict=True)]
+        wait = [round((a[1] - b[1]) / seconds, 2) for a, b in zip(after, before, strict=True)]
+        bots_s = [a[0] - b[0] for a, b in zip(after, before, strict=True)][: len(processes)]
         run.stopped = True
         stop.set()
         ended = await asyncio.gather(*tasks, return_exceptions=True)
@@ -968,14 +984,16 @@ class ScaleOutHarness(Harness):
             "updates_per_s": round(frozen.answered / seconds, 1),
             "ms": summary_ms(frozen.latencies),
             "lost": frozen.lost,
-            # cores busy during the measured window (1.0 = one core all the time)
-            "cores": {
-                "bots": [round(s / seconds, 2) for s in bots_s],
-                "postgres": None if pg_s is None else round(pg_s / seconds, 2),
-                "load_generator": round(own_s / seconds, 2),
+            # cores busy in the measured window (1.0: one core all the time), and seconds
+            # per second spent ready to run but waiting for a core (from schedstat)
+            "cores": {"bots": cpu[:-2], "postgres": cpu[-2], "load_generator": cpu[-1]},
+            "waiting_for_a_core": {
+                "bots": wait[:-2],
+                "postgres": wait[-2],
+                "load_generator": wait[-1],
             },
             "bot_cpu_ms_per_update": round(1000 * sum(bots_s) / answered, 2),
-            "peak_rss_mb": [_round(peak_rss_mb(pid)) for pid in pids],
+            "peak_rss_mb": [_round(peak_rss_mb(p.proc.pid)) for p in processes],
         }
 
 
