@@ -844,8 +844,7 @@ def check_replies(
 
 
 def tree_pids(pid: int) -> list[int]:
-    """A process and its live descendants (PostgreSQL: the postmaster and its backends,
-    which live as long as the pools that hold their connections)."""
+    """A process and its live descendants."""
     import psutil
 
     try:
@@ -855,7 +854,7 @@ def tree_pids(pid: int) -> list[int]:
 
 
 def core_wait_seconds(pid: int) -> float:
-    """Seconds the process's threads were ready to run but waited for a core."""
+    """Seconds the process's threads were ready to run but waited for a core, so far."""
     total = 0
     for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
@@ -863,14 +862,37 @@ def core_wait_seconds(pid: int) -> float:
     return total / 1e9
 
 
-def usage(pids: list[int]) -> tuple[float, float]:
-    """CPU seconds and seconds waited for a core, so far, summed over ``pids``."""
-    cpu = wait = 0.0
-    for pid in pids:
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the children ``pid`` has waited for (PostgreSQL's ended backends)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+Usage = dict[int, tuple[float, float]]  # pid -> (CPU seconds, seconds waited for a core)
+
+
+def usage(root: int | None, *, tree: bool = False) -> Usage:
+    """So far, for ``root`` (and with ``tree`` its live descendants, and the CPU of those
+    it reaped, counted on ``root``)."""
+    found: Usage = {}
+    if root is None:
+        return found
+    for pid in tree_pids(root) if tree else [root]:
         with contextlib.suppress(OSError, ValueError, IndexError):
-            cpu += cpu_seconds(pid)
-            wait += core_wait_seconds(pid)
-    return cpu, wait
+            cpu = cpu_seconds(pid) + (reaped_cpu_seconds(pid) if pid == root and tree else 0)
+            found[pid] = (cpu, core_wait_seconds(pid))
+    return found
+
+
+def per_second(before: Usage, after: Usage, seconds: float) -> tuple[float, float]:
+    """Cores used and seconds waited for a core per second between two ``usage`` calls
+    (a process that ended in between counts through its parent's reaped CPU only)."""
+    cpu = wait = 0.0
+    for pid, (cpu_after, wait_after) in after.items():
+        cpu_before, wait_before = before.get(pid, (0.0, 0.0))
+        cpu += cpu_after - cpu_before
+        wait += wait_after - wait_before
+    return cpu / seconds, wait / seconds
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
@@ -960,17 +982,17 @@ class ScaleOutHarness(Harness):
         ]
         await asyncio.sleep(warmup)
         # CPU used and time spent ready but waiting for a core: each bot, PostgreSQL (its
-        # processes then), and this process (the load generator and the fake Bot API)
-        groups = [[p.proc.pid] for p in processes]
-        groups.append(tree_pids(pg_pid) if pg_pid else [])
-        groups.append([os.getpid()])
-        before = [usage(g) for g in groups]
+        # processes), and this process (the load generator and the fake Bot API)
+        roots: list[tuple[int | None, bool]] = [(p.proc.pid, False) for p in processes]
+        roots += [(pg_pid, True), (os.getpid(), False)]
+        before = [usage(pid, tree=tree) for pid, tree in roots]
         await asyncio.sleep(seconds)
         frozen = Run(list(run.latencies), run.answered, run.lost)
-        after = [usage(g) for g in groups]
-        cpu = [round((a[0] - b[0]) / seconds, 2) for a, b in zip(after, before, strict=True)]
-        wait = [round((a[1] - b[1]) / seconds, 2) for a, b in zip(after, before, strict=True)]
-        bots_s = [a[0] - b[0] for a, b in zip(after, before, strict=True)][: len(processes)]
+        after = [usage(pid, tree=tree) for pid, tree in roots]
+        used = [per_second(b, a, seconds) for b, a in zip(before, after, strict=True)]
+        cpu = [round(u[0], 2) for u in used]
+        wait = [round(u[1], 2) for u in used]
+        bots_s = [u[0] * seconds for u in used[: len(processes)]]
         run.stopped = True
         stop.set()
         ended = await asyncio.gather(*tasks, return_exceptions=True)
