@@ -670,7 +670,10 @@ async def benchmark(quick: bool, tuning: Tuning) -> dict[str, Any]:
 # answer to the one before came back, and our webhook answers after the reply went out,
 # so one person's updates cannot overtake each other whichever process takes them (and
 # the conversation's row lock in PostgreSQL orders a redelivery racing its original).
-# Each simulated person therefore posts an update only after the last one was answered.
+# Each simulated person therefore posts an update only after the last one was answered,
+# and posts it again (to the next pick) while it gets no 200, as Telegram does. After the
+# run every person's replies are checked against their updates (check_replies) and the
+# database against the updates answered.
 
 WEBHOOK_SECRET = "bench-scaleout-webhook-secret-" + secrets.token_hex(8)  # >= 32 characters
 WEBHOOK_PUBLIC_URL = "https://bot.example.test/telegram/webhook"
