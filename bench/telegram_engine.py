@@ -1037,9 +1037,15 @@ async def count_processed_updates(db_url: str) -> int:
 
 
 async def scaleout_benchmark(
-    quick: bool, tuning: Tuning, *, people: int = SCALEOUT_PEOPLE, seconds: float | None = None
+    quick: bool,
+    tuning: Tuning,
+    *,
+    people: int = SCALEOUT_PEOPLE,
+    seconds: float | None = None,
+    load_factor: float = 2.0,
 ) -> dict[str, Any]:
-    """One webhook process at ``people``, two at twice as many; ``scaleout_p99_ratio``."""
+    """One webhook process at ``people``, two at ``load_factor`` times as many (twice:
+    ``scaleout_p99_ratio``; once: what a second process costs at the same load)."""
     from db.embedded import embedded_url, start_embedded
 
     mean_pause, warmup = 10.0, 5.0
@@ -1057,16 +1063,17 @@ async def scaleout_benchmark(
     results: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
     try:
         db_url = embedded_url(server)
-        codes = await prepare_database(db_url, rounds * 3 * people)
+        two_people = round(load_factor * people)
+        codes = await prepare_database(db_url, rounds * (people + two_people))
         pg_pid = postmaster_pid(data_dir)
         api = reply_log_api(token=TOKEN, record_calls=False)
         async with api:
             harness = ScaleOutHarness(api, db_url, codes, tuning)
             for index in range(rounds):
-                for count in (1, 2):
+                for count, crowd in ((1, people), (2, two_people)):
                     print(
                         f"scale-out {index + 1}/{rounds}: {count} webhook process(es), "
-                        f"{count * people} people ...",
+                        f"{crowd} people ...",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -1075,7 +1082,7 @@ async def scaleout_benchmark(
                     ) as processes:
                         results[count].append(
                             await harness.drive_webhooks(
-                                processes, count * people, mean_pause, seconds, warmup, pg_pid
+                                processes, crowd, mean_pause, seconds, warmup, pg_pid
                             )
                         )
             order = check_replies(harness.acted, api.replies)
@@ -1098,6 +1105,7 @@ async def scaleout_benchmark(
         "scaleout_p99_ms": two_p99,
         "scaleout": {
             "balancing": "round-robin per update",
+            "load_factor": load_factor,  # people of the two-process rounds / one's
             "rounds": rounds,
             "seconds": seconds,
             "mean_pause_s": mean_pause,
@@ -1129,13 +1137,14 @@ def add_scaleout(result: dict[str, Any], scaleout: dict[str, Any]) -> dict[str, 
     """``result`` with the scale-out figures, their target and whether it was met."""
     order = scaleout["scaleout"]["order"]
     result.update(scaleout)
-    result.setdefault("targets", {})["scaleout_p99_ratio"] = TARGET_SCALEOUT_RATIO
-    result.setdefault("met", {})["scaleout_p99_ratio"] = (
-        scaleout["scaleout_p99_ratio"] <= TARGET_SCALEOUT_RATIO
-    )
-    result["met"]["scaleout_replies_in_order"] = (
+    result.setdefault("met", {})["scaleout_replies_in_order"] = (
         order["doubled"] == order["missing"] == order["out_of_order"] == 0
     )
+    if scaleout["scaleout"]["load_factor"] == 2.0:  # the target is for twice the load
+        result.setdefault("targets", {})["scaleout_p99_ratio"] = TARGET_SCALEOUT_RATIO
+        result["met"]["scaleout_p99_ratio"] = (
+            scaleout["scaleout_p99_ratio"] <= TARGET_SCALEOUT_RATIO
+        )
     return result
 
 
@@ -1153,6 +1162,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scaleout", action="store_true", help="skip the scale-out run")
     parser.add_argument("--scaleout-people", type=int, default=SCALEOUT_PEOPLE)
     parser.add_argument("--scaleout-seconds", type=float, help="measured seconds per round")
+    parser.add_argument(
+        "--scaleout-load-factor",
+        type=float,
+        default=2.0,
+        help="people of the two-process rounds / one's (1: the cost of a second process)",
+    )
     parser.add_argument("--bare-bot", metavar="API_URL", help=argparse.SUPPRESS)
     parser.add_argument("--transport", choices=("httpx", "aiohttp"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1168,7 +1183,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.no_scaleout:
         scaleout = scaleout_benchmark(
-            quick, tuning, people=args.scaleout_people, seconds=args.scaleout_seconds
+            quick,
+            tuning,
+            people=args.scaleout_people,
+            seconds=args.scaleout_seconds,
+            load_factor=args.scaleout_load_factor,
         )
         add_scaleout(result, asyncio.run(scaleout))
     print(json.dumps(result, ensure_ascii=False))
