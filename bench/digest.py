@@ -270,10 +270,9 @@ def summary(values_s: list[float]) -> dict[str, float]:
 
 QUERY_NAMES = (
     ("count(*) OVER", "stale tips (new, older than 24 h)"),
-    ("count(DISTINCT", "check-ins of the day: counts"),
+    ("count(DISTINCT", "check-ins of the day: counts and newest"),
     ("LATERAL", "assignments with their latest check-in"),
     ("GROUP BY tip.category", "new tips by category and status"),
-    ("FROM checkin JOIN", "check-ins of the day: newest"),
     ("WHERE unit.parent_id", "child units"),
 )
 
@@ -316,7 +315,7 @@ async def explain_digest(db: Any, root: Any, now: Any, today: Any) -> list[dict[
     report = []
     async with db.engine.connect() as conn:
         for statement, parameters in seen:
-            if not statement.lstrip().upper().startswith("SELECT"):
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
             result = await conn.exec_driver_sql(
                 "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters

@@ -22,6 +22,12 @@ our transport, the median over the throughput rounds; ``peak_rss_mb`` (<= 90).
 
     .venv/bin/python -m bench.telegram_engine            # about 4 minutes
     .venv/bin/python -m bench.telegram_engine --quick    # about 1 minute (or ANTT_BENCH_QUICK=1)
+    .venv/bin/python -m bench.telegram_engine --scaleout # only the scale-out run (webhooks)
+
+The scale-out run (issue 17, after the rest unless ``--no-scaleout``): the latency run
+against one ``antt run --webhook`` process at 500 people, then against two on the same
+database at 1,000 (``scaleout_p99_ratio`` = p99 of two / p99 of one, target <= 1.5);
+see the section "scale-out" below.
 
 The last line printed is a JSON object with the figures and the targets. The
 throughput runs alternate between the bots (two rounds each). There are three
@@ -657,6 +663,493 @@ async def benchmark(quick: bool, tuning: Tuning) -> dict[str, Any]:
     }
 
 
+# --- scale-out: `antt run --webhook` processes behind a load balancer (issue 17) ------------
+#
+# The latency run against one webhook process at SCALEOUT_PEOPLE people, then against two
+# processes on the same database at twice as many (twice the rate); the rounds alternate.
+# The "balancer" posts each update to the next process in turn (round-robin per update,
+# nginx's default): Telegram's Bot API server sends a chat's next update only once our
+# answer to the one before came back, and our webhook answers after the reply went out,
+# so one person's updates cannot overtake each other whichever process takes them (and
+# the conversation's row lock in PostgreSQL orders a redelivery racing its original).
+# Each simulated person therefore posts an update only after the last one was answered,
+# and posts it again (to the next pick) while it gets no 200, as Telegram does. After the
+# run every person's replies are checked against their updates (check_replies) and the
+# database against the updates answered.
+
+WEBHOOK_SECRET = "bench-scaleout-webhook-secret-" + secrets.token_hex(8)  # >= 32 characters
+WEBHOOK_PUBLIC_URL = "https://bot.example.test/telegram/webhook"
+SCALEOUT_PEOPLE = 500  # for one process; two get twice as many
+SCALEOUT_ROUNDS = 2  # pairs of rounds (one process, then two)
+TARGET_SCALEOUT_RATIO = 1.5
+REDELIVERY_PATIENCE = 120.0  # seconds a simulated Telegram keeps posting one update
+
+
+@dataclass
+class WebhookProcess:
+    """An ``antt run --webhook`` process and the local URL a balancer posts updates to."""
+
+    proc: asyncio.subprocess.Process
+    url: str
+    log_path: Path
+
+
+def _set_webhook_calls(api: Any) -> int:
+    return sum(n for method, n in api.method_counts.items() if method.lower() == "setwebhook")
+
+
+@contextlib.asynccontextmanager
+async def webhook_processes(
+    api: Any,
+    db_url: str,
+    count: int,
+    *,
+    key: str,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[list[WebhookProcess]]:
+    """``count`` ``antt run --webhook`` processes on one database, each on a port of its
+    own; ready once each has set the webhook (its web server listens by then); stopped
+    with SIGTERM afterwards. ``key`` is their ANTT_SECRET_KEY (a strong one)."""
+    os.makedirs(log_dir, exist_ok=True)
+    before = _set_webhook_calls(api)
+    started: list[WebhookProcess] = []
+    try:
+        for index in range(count):
+            port = free_port()
+            child_env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+            child_env.update(
+                ANTT_DATABASE_URL=db_url,
+                ANTT_SECRET_KEY=key,
+                ANTT_TELEGRAM_TOKEN=api.token,
+                ANTT_TELEGRAM_API_URL=api.root_url,
+                ANTT_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                ANTT_WEB_HOST="127.0.0.1",
+                ANTT_WEB_PORT=str(port),
+                ANTT_DATA_DIR=str(log_dir / "data"),
+            )
+            child_env.update(env or {})
+            log_path = log_dir / f"webhook-{count}-{index + 1}.log"
+            with log_path.open("wb") as log:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "run",
+                    "--webhook",
+                    WEBHOOK_PUBLIC_URL,
+                    cwd=ROOT,
+                    env=child_env,
+                    stdout=log,
+                    stderr=log,
+                )
+            url = f"http://127.0.0.1:{port}/telegram/webhook"
+            started.append(WebhookProcess(proc, url, log_path))
+        deadline = time.monotonic() + 90
+        while _set_webhook_calls(api) - before < count:
+            for p in started:
+                if p.proc.returncode is not None:
+                    tail = p.log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"antt run exited with {p.proc.returncode}:\n{tail}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the webhook processes did not start within 90 s")
+            await asyncio.sleep(0.1)
+        yield started
+    finally:
+        for p in started:
+            if p.proc.returncode is None:
+                p.proc.send_signal(signal.SIGTERM)
+        for p in started:
+            try:
+                await asyncio.wait_for(p.proc.wait(), 20)
+            except TimeoutError:
+                p.proc.kill()
+                await p.proc.wait()
+
+
+def is_reply(call: Any) -> bool:
+    """The message that answers a step: the one carrying the reply's keyboard."""
+    return call.method == "sendMessage" and "inline_keyboard" in (call.reply_markup or {})
+
+
+VIETNAMESE_LETTERS = frozenset(
+    "ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ"
+)
+
+
+def reply_marker(call: Any) -> tuple[str, str]:
+    """What a reply's keyboard offers (the languages, registering, or the menu) and, for
+    the menu, the language of its labels."""
+    data = call.callback_data
+    if any(d.startswith("lang:") for d in data):
+        return ("lang", "")
+    if any(d.startswith("reg:") for d in data):
+        return ("reg", "")
+    labels = " ".join(call.button_texts).lower()
+    return ("menu", "vi" if VIETNAMESE_LETTERS.intersection(labels) else "en")
+
+
+def expected_markers(actions: list[Action]) -> list[tuple[str, str]]:
+    """The markers of the replies to one person's ``actions``, worked out from the script:
+    the language buttons after m:lang and /lang, the name question after an invite, else
+    the menu, in English from lang:en until lang:vi (they start in Vietnamese)."""
+    language, markers = "vi", []
+    for _kind, value in actions:
+        if value.startswith("lang:"):
+            language = value.removeprefix("lang:")
+        if value in ("m:lang", "/lang"):
+            markers.append(("lang", ""))
+        elif value.startswith("/start inv_"):
+            markers.append(("reg", ""))
+        else:
+            markers.append(("menu", language))
+    return markers
+
+
+def reply_log_api(**kwargs: Any) -> Any:
+    """A ``FakeTelegramAPI`` that notes, per chat, the marker of each reply it receives
+    (not every call: ``wait_for`` would scan them all), to find a doubled, missing or
+    out-of-order reply after the run."""
+    from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
+
+    class ReplyLogAPI(FakeTelegramAPI):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self.replies: dict[str, list[tuple[str, str]]] = {}
+
+        def _record(self, call: ApiCall) -> None:
+            if is_reply(call):
+                self.replies.setdefault(str(call.chat_id), []).append(reply_marker(call))
+            super()._record(call)
+
+    return ReplyLogAPI(**kwargs)
+
+
+def check_replies(
+    acted: dict[str, list[Action]], replies: dict[str, list[tuple[str, str]]]
+) -> dict[str, int]:
+    """Each person's replies against their answered updates, in order: one reply each, of
+    the kind and language the update asks for (a reply to a later update arriving first,
+    or a state the other process read stale, shows as a marker that does not fit)."""
+    doubled = missing = out_of_order = 0
+    for chat in acted.keys() | replies.keys():
+        wanted = expected_markers(acted.get(chat, []))
+        got = replies.get(chat, [])
+        doubled += max(0, len(got) - len(wanted))
+        missing += max(0, len(wanted) - len(got))
+        out_of_order += sum(1 for w, g in zip(wanted, got, strict=False) if w != g)
+    return {
+        "people": len(acted),
+        "updates_answered": sum(len(a) for a in acted.values()),
+        "replies": sum(len(r) for r in replies.values()),
+        "doubled": doubled,
+        "missing": missing,
+        "out_of_order": out_of_order,
+    }
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and its live descendants."""
+    import psutil
+
+    try:
+        return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    except psutil.Error:
+        return []
+
+
+def core_wait_seconds(pid: int) -> float:
+    """Seconds the process's threads were ready to run but waited for a core, so far."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(stat.read_text().split()[1])  # run-queue wait, ns
+    return total / 1e9
+
+
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the children ``pid`` has waited for (PostgreSQL's ended backends)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+Usage = dict[int, tuple[float, float]]  # pid -> (CPU seconds, seconds waited for a core)
+
+
+def usage(root: int | None, *, tree: bool = False) -> Usage:
+    """So far, for ``root`` (and with ``tree`` its live descendants, and the CPU of those
+    it reaped, counted on ``root``)."""
+    found: Usage = {}
+    if root is None:
+        return found
+    for pid in tree_pids(root) if tree else [root]:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            cpu = cpu_seconds(pid) + (reaped_cpu_seconds(pid) if pid == root and tree else 0)
+            found[pid] = (cpu, core_wait_seconds(pid))
+    return found
+
+
+def per_second(before: Usage, after: Usage, seconds: float) -> tuple[float, float]:
+    """Cores used and seconds waited for a core per second between two ``usage`` calls
+    (a process that ended in between counts through its parent's reaped CPU only)."""
+    cpu = wait = 0.0
+    for pid, (cpu_after, wait_after) in after.items():
+        cpu_before, wait_before = before.get(pid, (0.0, 0.0))
+        cpu += cpu_after - cpu_before
+        wait += wait_after - wait_before
+    return cpu / seconds, wait / seconds
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class ScaleOutHarness(Harness):
+    """The latency run posted through a round-robin balancer to webhook processes."""
+
+    def __init__(self, api: Any, db_url: str, invites: list[str], tuning: Tuning) -> None:
+        super().__init__(api, db_url, invites, tuning)
+        self.urls: list[str] = []
+        self.turn = itertools.count()
+        self.acted: dict[str, list[Action]] = {}  # per chat: the updates delivered
+        self.redelivered = 0  # posts answered other than 200 (or not in time): posted again
+
+    async def act(self, user_id: int, action: Action) -> float:
+        """Post one update as Telegram would: again (to the balancer's next pick) until a
+        webhook answers 200, and only then the person's next one. 200 comes after the
+        reply went out, so the reply is there by then."""
+        import aiohttp
+
+        kind, value = action
+        chat = str(user_id)
+        if kind == "text":
+            # a full name, so the invite asks "Yes, that's me: ..." and reg:me joins
+            update = self.api.user_message(
+                user_id, value, first_name="Thị Lan", last_name="Nguyễn", push=False
+            )
+        else:
+            update = self.api.callback(user_id, value, push=False)
+        since = self.api.mark()
+        reply = asyncio.create_task(
+            self.api.wait_for(is_reply, timeout=REDELIVERY_PATIENCE, chat_id=chat, since=since)
+        )
+        await asyncio.sleep(0)  # the waiter is in place before the update goes out
+        pushed = time.monotonic()
+        self.acted.setdefault(chat, []).append(action)
+        try:
+            while True:
+                url = self.urls[next(self.turn) % len(self.urls)]  # round-robin per update
+                try:
+                    status = await self.api.post_webhook(url, update, WEBHOOK_SECRET)
+                except (TimeoutError, aiohttp.ClientError):  # 30 s without an answer
+                    status = None
+                if status == 200:
+                    break
+                self.redelivered += 1
+                if time.monotonic() - pushed > REDELIVERY_PATIENCE:
+                    raise TimeoutError(f"update not taken in {REDELIVERY_PATIENCE} s")
+                await asyncio.sleep(1.0)
+            call = await reply
+        finally:
+            reply.cancel()
+        return float(call.timestamp) - pushed
+
+    async def drive_webhooks(
+        self,
+        processes: list[WebhookProcess],
+        people: int,
+        mean_pause: float,
+        seconds: float,
+        warmup: float,
+        pg_pid: int | None,
+    ) -> dict[str, Any]:
+        """``people`` acting for ``warmup + seconds``; then each finishes the update it has
+        in flight (nothing is cut off, so every reply can be checked)."""
+        rng = random.Random(42)
+        stop = asyncio.Event()
+
+        async def pause() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rng.expovariate(1 / mean_pause))
+
+        self.urls = [p.url for p in processes]
+        base = 20_000_000 + 10_000 * next(self.runs)  # new people in every run
+        run = Run()
+        start = time.monotonic()
+        tasks = [
+            asyncio.create_task(
+                self.person(base + i, run, measure_from=start + warmup, pause=pause)
+            )
+            for i in range(people)
+        ]
+        await asyncio.sleep(warmup)
+        # CPU used and time spent ready but waiting for a core: each bot, PostgreSQL (its
+        # processes), and this process (the load generator and the fake Bot API)
+        roots: list[tuple[int | None, bool]] = [(p.proc.pid, False) for p in processes]
+        roots += [(pg_pid, True), (os.getpid(), False)]
+        before = [usage(pid, tree=tree) for pid, tree in roots]
+        await asyncio.sleep(seconds)
+        frozen = Run(list(run.latencies), run.answered, run.lost)
+        after = [usage(pid, tree=tree) for pid, tree in roots]
+        used = [per_second(b, a, seconds) for b, a in zip(before, after, strict=True)]
+        cpu = [round(u[0], 2) for u in used]
+        wait = [round(u[1], 2) for u in used]
+        bots_s = [u[0] * seconds for u in used[: len(processes)]]
+        run.stopped = True
+        stop.set()
+        ended = await asyncio.gather(*tasks, return_exceptions=True)
+        failed = [e for e in ended if isinstance(e, Exception)]
+        if failed:  # a simulated person broke down: the figures would be wrong
+            raise failed[0]
+        answered = max(frozen.answered, 1)
+        return {
+            "processes": len(processes),
+            "people": people,
+            "updates_per_s": round(frozen.answered / seconds, 1),
+            "ms": summary_ms(frozen.latencies),
+            "lost": frozen.lost,
+            # cores busy in the measured window (1.0: one core all the time), and seconds
+            # per second spent ready to run but waiting for a core (from schedstat)
+            "cores": {"bots": cpu[:-2], "postgres": cpu[-2], "load_generator": cpu[-1]},
+            "waiting_for_a_core": {
+                "bots": wait[:-2],
+                "postgres": wait[-2],
+                "load_generator": wait[-1],
+            },
+            "bot_cpu_ms_per_update": round(1000 * sum(bots_s) / answered, 2),
+            "peak_rss_mb": [_round(peak_rss_mb(p.proc.pid)) for p in processes],
+        }
+
+
+async def count_processed_updates(db_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from db.models import ProcessedUpdate
+    from db.session import Database
+
+    db = Database(db_url, pool_size=1)
+    try:
+        async with db.sessions() as s:
+            return int(await s.scalar(select(func.count()).select_from(ProcessedUpdate)) or 0)
+    finally:
+        await db.dispose()
+
+
+async def scaleout_benchmark(
+    quick: bool,
+    tuning: Tuning,
+    *,
+    people: int = SCALEOUT_PEOPLE,
+    seconds: float | None = None,
+    load_factor: float = 2.0,
+) -> dict[str, Any]:
+    """One webhook process at ``people``, two at ``load_factor`` times as many (twice:
+    ``scaleout_p99_ratio``; once: what a second process costs at the same load)."""
+    from db.embedded import embedded_url, start_embedded
+
+    mean_pause, warmup = 10.0, 5.0
+    seconds = seconds or (20.0 if quick else 60.0)
+    rounds = 1 if quick else SCALEOUT_ROUNDS
+    load_before = os.getloadavg()
+    BENCH_DIR.mkdir(exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="pg-scaleout-", dir=BENCH_DIR))
+    server = start_embedded(data_dir)
+    env = {
+        "ANTT_DB_POOL_SIZE": str(tuning.db_pool),
+        "ANTT_TELEGRAM_POOL_SIZE": str(tuning.http_pool),
+        "ANTT_TELEGRAM_CONCURRENCY": str(tuning.concurrency),
+    }
+    results: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    try:
+        db_url = embedded_url(server)
+        two_people = round(load_factor * people)
+        codes = await prepare_database(db_url, rounds * (people + two_people))
+        pg_pid = postmaster_pid(data_dir)
+        api = reply_log_api(token=TOKEN, record_calls=False)
+        async with api:
+            harness = ScaleOutHarness(api, db_url, codes, tuning)
+            for index in range(rounds):
+                for count, crowd in ((1, people), (2, two_people)):
+                    print(
+                        f"scale-out {index + 1}/{rounds}: {count} webhook process(es), "
+                        f"{crowd} people ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    async with webhook_processes(
+                        api, db_url, count, key=BENCH_KEY, log_dir=BENCH_DIR / "scaleout", env=env
+                    ) as processes:
+                        results[count].append(
+                            await harness.drive_webhooks(
+                                processes, crowd, mean_pause, seconds, warmup, pg_pid
+                            )
+                        )
+            order = check_replies(harness.acted, api.replies)
+            violations = len(api.violations)
+        recorded = await count_processed_updates(db_url)
+        joined = await count_joined(db_url)
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    ratios = [
+        two["ms"].get("p99", 0) / max(one["ms"].get("p99", 0), 1e-9)
+        for one, two in zip(results[1], results[2], strict=True)
+    ]
+    ratio = round(statistics.median(ratios), 2)
+    two_p99 = round(statistics.median(r["ms"].get("p99", 0) for r in results[2]), 1)
+    one_p99 = round(statistics.median(r["ms"].get("p99", 0) for r in results[1]), 1)
+    return {
+        "scaleout_p99_ratio": ratio,
+        "scaleout_p99_ms": two_p99,
+        "scaleout": {
+            "balancing": "round-robin per update",
+            "load_factor": load_factor,  # people of the two-process rounds / one's
+            "rounds": rounds,
+            "seconds": seconds,
+            "mean_pause_s": mean_pause,
+            "cpus": os.cpu_count(),
+            "load_average": {
+                "before": [round(x, 2) for x in load_before],
+                "after": [round(x, 2) for x in os.getloadavg()],
+            },
+            "one_process_p99_ms": one_p99,
+            "p99_ratios": [round(r, 2) for r in ratios],
+            "one_process": results[1],
+            "two_processes": results[2],
+            # every person's replies: one per answered update, of the right kind, in order
+            "order": order,
+            "redelivered_posts": harness.redelivered,
+            # the database: each answered update recorded once; each person who pressed
+            # "Yes, that's me" joined (one grant each)
+            "processed_updates_recorded": recorded,
+            "joined_by_invite": joined,
+            "joins_answered": sum(
+                1 for acts in harness.acted.values() if ("press", "reg:me") in acts
+            ),
+            "bot_api_violations": violations,
+        },
+    }
+
+
+def add_scaleout(result: dict[str, Any], scaleout: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the scale-out figures, their target and whether it was met."""
+    order = scaleout["scaleout"]["order"]
+    result.update(scaleout)
+    result.setdefault("met", {})["scaleout_replies_in_order"] = (
+        order["doubled"] == order["missing"] == order["out_of_order"] == 0
+    )
+    if scaleout["scaleout"]["load_factor"] == 2.0:  # the target is for twice the load
+        result.setdefault("targets", {})["scaleout_p99_ratio"] = TARGET_SCALEOUT_RATIO
+        result["met"]["scaleout_p99_ratio"] = (
+            scaleout["scaleout_p99_ratio"] <= TARGET_SCALEOUT_RATIO
+        )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (ANTT_BENCH_QUICK=1)")
@@ -665,6 +1158,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keepalive", type=int, default=default.keepalive)
     parser.add_argument("--concurrency", type=int, default=default.concurrency)
     parser.add_argument("--db-pool", type=int, default=default.db_pool)
+    parser.add_argument(
+        "--scaleout", action="store_true", help="only the scale-out run (webhook processes)"
+    )
+    parser.add_argument("--no-scaleout", action="store_true", help="skip the scale-out run")
+    parser.add_argument("--scaleout-people", type=int, default=SCALEOUT_PEOPLE)
+    parser.add_argument("--scaleout-seconds", type=float, help="measured seconds per round")
+    parser.add_argument(
+        "--scaleout-load-factor",
+        type=float,
+        default=2.0,
+        help="people of the two-process rounds / one's (1: the cost of a second process)",
+    )
     parser.add_argument("--bare-bot", metavar="API_URL", help=argparse.SUPPRESS)
     parser.add_argument("--transport", choices=("httpx", "aiohttp"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -673,7 +1178,20 @@ def main(argv: list[str] | None = None) -> int:
         run_bare_bot(args.bare_bot, tuning, args.transport or "httpx")
         return 0
     quick = args.quick or os.environ.get("ANTT_BENCH_QUICK", "") not in ("", "0")
-    result = asyncio.run(benchmark(quick, tuning))
+    result: dict[str, Any] = (
+        {"benchmark": "telegram_engine", "quick": quick}
+        if args.scaleout
+        else asyncio.run(benchmark(quick, tuning))
+    )
+    if not args.no_scaleout:
+        scaleout = scaleout_benchmark(
+            quick,
+            tuning,
+            people=args.scaleout_people,
+            seconds=args.scaleout_seconds,
+            load_factor=args.scaleout_load_factor,
+        )
+        add_scaleout(result, asyncio.run(scaleout))
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

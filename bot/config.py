@@ -1,21 +1,75 @@
-"""Typed settings, read from the environment with the ``ANTT_`` prefix."""
+"""Typed settings, read from the environment with the ``ANTT_`` prefix.
+
+A plain class, not pydantic-settings (issue 17: pydantic and pydantic-settings cost
+about 9 MB of every process's memory). Each annotated attribute below is a setting:
+its default is the class attribute, ``ANTT_<NAME>`` (any case) overrides it, and a
+keyword argument overrides both. Values are checked and converted by their type
+(``int``, ``float``, ``bool``, ``str``, ``Path``, ``dt.time``, ``SecretStr``, or one
+of them ``| None``) with pydantic's rules and messages; all bad values are reported
+together in one ``SettingsError``.
+"""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import os
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-only-change-me"
 
 
-class Settings(BaseSettings):
-    """Every knob of the application in one place; secrets are ``SecretStr``."""
+class SecretStr:
+    """A string that does not show itself in ``str``, ``repr`` or logs."""
 
-    model_config = SettingsConfigDict(env_prefix="ANTT_", env_file=None, extra="ignore")
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __repr__(self) -> str:
+        return f"SecretStr({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be read; the message names each field and what is wrong."""
+
+    def __init__(self, errors: list[tuple[str, str, str, object]]) -> None:
+        self.errors = errors  # (field, message, type, input)
+        count = len(errors)
+        lines = [f"{count} validation error{'s' if count > 1 else ''} for Settings"]
+        for name, message, kind, value in errors:
+            lines.append(name)
+            lines.append(
+                f"  {message} [type={kind}, input_value={value!r}, "
+                f"input_type={type(value).__name__}]"
+            )
+        super().__init__("\n".join(lines))
+
+
+class Settings:
+    """Every knob of the application in one place; secrets are ``SecretStr``."""
 
     # Database: unset means "start the embedded PostgreSQL under data_dir".
     database_url: SecretStr | None = None
@@ -113,6 +167,55 @@ class Settings(BaseSettings):
     digest_hour: int = 7  # local hour of the supervisors' daily digest
     export_chat_max_rows: int = 50_000  # larger exports are refused in chat: use antt export
 
+    def __init__(self, **values: Any) -> None:
+        env = {name.lower(): value for name, value in os.environ.items()}
+        errors: list[tuple[str, str, str, object]] = []
+        for name, convert in _CONVERTERS.items():
+            if name in values:
+                raw = values.pop(name)
+            elif f"antt_{name}" in env:
+                raw = env[f"antt_{name}"]
+            else:
+                continue  # the class attribute's default
+            try:
+                setattr(self, name, convert(raw))
+            except _Invalid as exc:
+                errors.append((name, exc.message, exc.kind, raw))
+        if values:
+            raise TypeError(f"unknown settings: {', '.join(sorted(values))}")
+        if errors:
+            raise SettingsError(errors)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Settings:
+        """A copy with ``update`` applied as given (not converted), like pydantic's."""
+        copied = copy.copy(self)
+        for name, value in (update or {}).items():
+            if name not in _CONVERTERS:
+                raise TypeError(f"unknown setting: {name}")
+            setattr(copied, name, value)
+        return copied
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, name) == getattr(other, name) for name in _CONVERTERS
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = " ".join(f"{name}={getattr(self, name)!r}" for name in _CONVERTERS)
+        return f"Settings({shown})"
+
+    def messengers(self) -> frozenset[str]:
+        """The messengers a token is set for: what the deployment sends on (every process
+        of one is given the same settings)."""
+        tokens = {"telegram": self.telegram_token, "zalo": self.zalo_token}
+        return frozenset(
+            name
+            for name, token in tokens.items()
+            if token is not None and token.get_secret_value().strip()
+        )
+
     def sqlalchemy_url(self) -> str | None:
         """The configured URL with the asyncpg driver, or None for the embedded server."""
         if self.database_url is None:
@@ -126,6 +229,130 @@ def to_asyncpg_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     return url
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str, kind: str) -> None:
+        self.message, self.kind = message, kind
+
+
+_INTEGER = re.compile(r"[+-]?\d+(?:_\d+)*(?:\.0*)?")
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+_TIME = re.compile(
+    r"(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?(?:(?P<utc>[Zz])|(?P<sign>[+-])(\d\d):?(\d\d))?"
+)
+
+
+def _to_int(raw: object) -> int:
+    if isinstance(raw, int):  # bool too, as pydantic's lax mode
+        return int(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
+        return int(raw.strip().split(".")[0])
+    if isinstance(raw, str):
+        raise _Invalid(
+            "Input should be a valid integer, unable to parse string as an integer", "int_parsing"
+        )
+    raise _Invalid("Input should be a valid integer", "int_type")
+
+
+def _to_float(raw: object) -> float:
+    if isinstance(raw, int | float):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+        raise _Invalid(
+            "Input should be a valid number, unable to parse string as a number", "float_parsing"
+        )
+    raise _Invalid("Input should be a valid number", "float_type")
+
+
+def _to_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if raw in (0, 1):
+        return bool(raw)
+    if isinstance(raw, str) and raw.lower() in _TRUE | _FALSE:
+        return raw.lower() in _TRUE
+    raise _Invalid("Input should be a valid boolean, unable to interpret input", "bool_parsing")
+
+
+def _to_str(raw: object) -> str:
+    if isinstance(raw, str):
+        return raw
+    raise _Invalid("Input should be a valid string", "string_type")
+
+
+def _to_secret(raw: object) -> SecretStr:
+    return raw if isinstance(raw, SecretStr) else SecretStr(_to_str(raw))
+
+
+def _to_path(raw: object) -> Path:
+    if isinstance(raw, str | os.PathLike):
+        return Path(raw)
+    raise _Invalid("Input is not a valid path", "path_type")
+
+
+def _to_time(raw: object) -> dt.time:
+    """``HH:MM[:SS[.ffffff]][Z|±HH:MM]``, as pydantic reads a time."""
+    if isinstance(raw, dt.time):
+        return raw
+    if not isinstance(raw, str):
+        raise _Invalid("Input should be a valid time", "time_type")
+    match = _TIME.fullmatch(raw)
+
+    def bad(detail: str) -> _Invalid:
+        return _Invalid(f"Input should be in a valid time format, {detail}", "time_parsing")
+
+    if match is None:
+        raise bad("input is too short" if len(raw) < 5 else "invalid character in time")
+    hour, minute, second, fraction = match.group(1, 2, 3, 4)
+    for value, unit, top in ((hour, "hour", 23), (minute, "minute", 59), (second, "second", 59)):
+        if value is not None and int(value) > top:
+            raise bad(f"{unit} value is outside expected range of 0-{top}")
+    zone = None
+    if match["utc"]:
+        zone = dt.UTC
+    elif match["sign"]:
+        offset = dt.timedelta(hours=int(match.group(7)), minutes=int(match.group(8)))
+        zone = dt.timezone(-offset if match["sign"] == "-" else offset)
+    micro = int((fraction or "0").ljust(6, "0"))
+    return dt.time(int(hour), int(minute), int(second or 0), micro, tzinfo=zone)
+
+
+_BASE: dict[object, Callable[[object], Any]] = {
+    int: _to_int,
+    float: _to_float,
+    bool: _to_bool,
+    str: _to_str,
+    Path: _to_path,
+    SecretStr: _to_secret,
+    dt.time: _to_time,
+}
+
+
+def _converter(hint: object) -> Callable[[object], Any]:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = (arg for arg in args if arg is not type(None))
+        base = _converter(inner)
+        return lambda raw: None if raw is None else base(raw)
+    if hint in _BASE:
+        return _BASE[hint]
+    raise TypeError(f"Settings: no reader for the type {hint!r}")
+
+
+# Every setting, by name, with what reads it: built once from the annotations.
+_CONVERTERS = {
+    name: _converter(hint)
+    for name, hint in typing.get_type_hints(Settings).items()
+    if not name.startswith("_")
+}
 
 
 @lru_cache(maxsize=1)

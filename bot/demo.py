@@ -116,7 +116,15 @@ async def running_demo(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / CLOCK_FILE).write_text(clock.now().isoformat())
     # The demo's digest comes with "next day", never as the demo starts.
-    triggers = SchedulerService(db, settings, {}, clock=clock, send=False, digest_catch_up=False)
+    triggers = SchedulerService(
+        db,
+        settings,
+        {},
+        clock=clock,
+        send=False,
+        digest_catch_up=False,
+        served={channel.name},
+    )
     sender = OutboxSender(db, settings, {channel.name: channel})
     progress = ProgressReporter(db, settings, {channel.name: channel}, clock=clock)
     stop = asyncio.Event()

@@ -2,7 +2,9 @@
 
 ``media_link(settings, stored_path)`` gives
 ``<ANTT_PUBLIC_URL>/media/<sha256>/<expires>/<signature>``: signed with a key
-derived from ``ANTT_SECRET_KEY``, valid for ``LINK_SECONDS``; ``serve_media``
+derived from ``ANTT_SECRET_KEY``, valid for ``LINK_SECONDS``; with ``name`` (a
+leaflet's file name) ``/<name>`` follows, and the file is served under that name
+(the name is not signed: it changes only what the download is called); ``serve_media``
 (mounted on our web server) answers it from ``<data_dir>/media`` and refuses a
 link that is forged, altered or expired. Without a public URL there are no
 links: the channel then falls back to the messenger's own URL, if it has one.
@@ -16,6 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -25,6 +28,7 @@ from db.sealed import derived_key
 
 LINK_SECONDS = 7 * 24 * 3600  # a voice message's link is opened later than a photo is fetched
 ROUTE = "/media/{sha}/{expires}/{sig}"
+NAMED_ROUTE = ROUTE + "/{name}"
 _LINK_INFO = b"antt/media-link/v1"
 _SHA = re.compile(r"[0-9a-f]{64}")
 # Content types by the first bytes (the stored name is only the checksum).
@@ -45,7 +49,9 @@ def _signature(settings: Settings, sha: str, expires: int) -> str:
     return hmac.new(key, f"{sha}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def media_link(settings: Settings, stored_path: str, *, now: float | None = None) -> str | None:
+def media_link(
+    settings: Settings, stored_path: str, *, name: str | None = None, now: float | None = None
+) -> str | None:
     """A signed public URL of a kept file, or None without ``ANTT_PUBLIC_URL``."""
     if not settings.public_url:
         return None
@@ -54,14 +60,21 @@ def media_link(settings: Settings, stored_path: str, *, now: float | None = None
         return None
     expires = int(now if now is not None else time.time()) + LINK_SECONDS
     base = settings.public_url.rstrip("/")
-    return f"{base}/media/{sha}/{expires}/{_signature(settings, sha, expires)}"
+    url = f"{base}/media/{sha}/{expires}/{_signature(settings, sha, expires)}"
+    shown = (name or "").replace("/", "-").replace("\\", "-").strip()
+    return f"{url}/{quote(shown, safe='')}" if shown else url
 
 
-def public_links(settings: Settings) -> Callable[[str], str | None] | None:
-    """``media_link`` for these settings, or None without a public URL."""
+def public_links(settings: Settings) -> Callable[[str, str | None], str | None] | None:
+    """``media_link`` for these settings (a kept file's path, its name), or None without
+    a public URL."""
     if not settings.public_url:
         return None
-    return lambda stored_path: media_link(settings, stored_path)
+
+    def link(stored_path: str, name: str | None) -> str | None:
+        return media_link(settings, stored_path, name=name)
+
+    return link
 
 
 def content_type(head: bytes) -> str:
@@ -90,6 +103,11 @@ def mount_media(app: web.Application, settings: Settings) -> None:
             data = path.read_bytes()
         except OSError:
             raise web.HTTPNotFound() from None
-        return web.Response(body=data, content_type=content_type(data[:8]))
+        response = web.Response(body=data, content_type=content_type(data[:8]))
+        name = request.match_info.get("name")
+        if name:
+            response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(name)}"
+        return response
 
     app.router.add_get(ROUTE, serve_media)
+    app.router.add_get(NAMED_ROUTE, serve_media)

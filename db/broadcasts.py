@@ -16,11 +16,11 @@ sender takes the messages from ``broadcast.messages`` in the recipient's languag
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import case, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -36,6 +36,8 @@ from db.models import (
 )
 
 MEMBER_ROLES = ("officer", "force", "supervisor")
+# ``last_error`` of a recipient on a channel no process sends on (``unserved:zalo``).
+UNSERVED = "unserved:"
 
 
 def audience_filter(
@@ -144,8 +146,17 @@ async def due_for_fanout(session: AsyncSession, now: dt.datetime) -> Sequence[in
     return (await session.execute(stmt)).scalars().all()
 
 
-async def fan_out_batch(session: AsyncSession, broadcast_id: int, batch: int) -> int | None:
+async def fan_out_batch(
+    session: AsyncSession,
+    broadcast_id: int,
+    batch: int,
+    served: Collection[str] | None = None,
+) -> int | None:
     """Queue the next ``batch`` recipients of a broadcast (in the caller's transaction).
+
+    A recipient on a channel not in ``served`` (None: every channel) gets a row that is
+    ``failed`` at once with ``last_error`` ``unserved:<channel>``: counted as not
+    reachable, never left pending for a sender that does not exist.
 
     Returns how many recipients the batch covered (0: the fan-out is complete and the
     broadcast moves to ``sending``), or None when another process holds the broadcast
@@ -162,7 +173,9 @@ async def fan_out_batch(session: AsyncSession, broadcast_id: int, batch: int) ->
     sql = text(
         f"""
         WITH batch AS (
-            SELECT i.id, {extra["is_member"]} AS is_member
+            SELECT i.id, i.channel, {extra["is_member"]} AS is_member,
+                   (CAST(:every AS boolean) OR i.channel = ANY(CAST(:served AS text[])))
+                       AS reachable
             FROM identity i
             WHERE i.id > :cursor AND {where}
             ORDER BY i.id
@@ -170,12 +183,15 @@ async def fan_out_batch(session: AsyncSession, broadcast_id: int, batch: int) ->
         ), queued AS (
             INSERT INTO outbox
                 (identity_id, dedup_key, payload, urgent, not_before, status, attempts,
-                 broadcast_id, created_at)
+                 broadcast_id, created_at, last_error)
             SELECT id, :key_prefix || id,
                    jsonb_build_object(
                        'broadcast', CAST(:bid AS bigint),
                        'as', CASE WHEN is_member THEN 'member' ELSE 'citizen' END),
-                   :urgent, :not_before, 'pending', 0, CAST(:bid AS bigint), now()
+                   :urgent, :not_before,
+                   CASE WHEN reachable THEN 'pending' ELSE 'failed' END,
+                   0, CAST(:bid AS bigint), now(),
+                   CASE WHEN reachable THEN NULL ELSE :unserved || channel END
             FROM batch
             ON CONFLICT (dedup_key) DO NOTHING
             RETURNING 1
@@ -192,6 +208,9 @@ async def fan_out_batch(session: AsyncSession, broadcast_id: int, batch: int) ->
         "key_prefix": f"b:{b.id}:",
         "urgent": b.urgent,
         "not_before": b.send_at or b.created_at,
+        "every": served is None,
+        "served": sorted(served or ()),
+        "unserved": UNSERVED,
     }
     last, covered, _queued = (await session.execute(sql, params)).one()
     if covered:
@@ -208,16 +227,24 @@ async def fan_out_batch(session: AsyncSession, broadcast_id: int, batch: int) ->
 
 
 async def cancel(session: AsyncSession, broadcast: Broadcast, now: dt.datetime) -> int:
-    """Stop what has not been sent: the broadcast is cancelled, its pending rows too."""
+    """Stop what has not been sent; how many messages that is.
+
+    The broadcast is cancelled and its pending rows no sender holds are cancelled at
+    once. A row a sender has claimed stays its own: the sender sees the broadcast is
+    cancelled before it hands the row to the messenger and records it cancelled (or,
+    if it was already on its way, sent), so every row ends with one true outcome.
+    """
     broadcast.status = BroadcastStatus.CANCELLED.value
     broadcast.finished_at = now
+    pending = (Outbox.broadcast_id == broadcast.id) & (Outbox.status == OutboxStatus.PENDING.value)
     result = await session.execute(
         update(Outbox)
-        .where(Outbox.broadcast_id == broadcast.id, Outbox.status == OutboxStatus.PENDING.value)
+        .where(pending, Outbox.leased_by.is_(None))
         .values(status=OutboxStatus.CANCELLED.value, last_error="cancelled")
         .returning(Outbox.id)
     )
-    return len(result.all())
+    claimed = await session.scalar(select(func.count()).select_from(Outbox).where(pending))
+    return len(result.all()) + int(claimed or 0)
 
 
 @dataclass(frozen=True)
@@ -229,22 +256,50 @@ class Progress:
     cancelled: int = 0
     first_sent: dt.datetime | None = None
     last_sent: dt.datetime | None = None
+    # recipients on a channel no process sends on, and those channels
+    unreachable: int = 0
+    unserved: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
-        return self.sent + self.pending + self.blocked + self.failed + self.cancelled
+        done = self.sent + self.blocked + self.failed + self.cancelled + self.unreachable
+        return done + self.pending
+
+
+def _unserved_channel() -> Any:
+    """``zalo`` for a row failed as ``unserved:zalo``, else NULL."""
+    return case(
+        (
+            Outbox.last_error.startswith(UNSERVED, autoescape=True),
+            func.substr(Outbox.last_error, len(UNSERVED) + 1),
+        ),
+        else_=None,
+    )
 
 
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
+    unserved = _unserved_channel().label("unserved")
     stmt = (
-        select(Outbox.status, func.count(), func.min(Outbox.sent_at), func.max(Outbox.sent_at))
+        select(
+            Outbox.status,
+            unserved,
+            func.count(),
+            func.min(Outbox.sent_at),
+            func.max(Outbox.sent_at),
+        )
         .where(Outbox.broadcast_id == broadcast_id)
-        .group_by(Outbox.status)
+        .group_by(Outbox.status, unserved)
     )
     counts: dict[str, int] = {}
+    channels: set[str] = set()
+    unreachable = 0
     first = last = None
-    for status, n, lo, hi in (await session.execute(stmt)).all():
-        counts[status] = n
+    for status, channel, n, lo, hi in (await session.execute(stmt)).all():
+        if status == OutboxStatus.FAILED.value and channel is not None:
+            unreachable += n
+            channels.add(channel)
+            continue
+        counts[status] = counts.get(status, 0) + n
         if status == OutboxStatus.SENT.value:
             first, last = lo, hi
     return Progress(
@@ -255,6 +310,8 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         cancelled=counts.get("cancelled", 0),
         first_sent=first,
         last_sent=last,
+        unreachable=unreachable,
+        unserved=tuple(sorted(channels)),
     )
 
 
@@ -285,14 +342,23 @@ class ReportRow:
 async def member_report(session: AsyncSession, broadcast: Broadcast) -> Sequence[ReportRow]:
     """Members reached by the broadcast with what became of their message, by unit.
 
-    Citizens are never listed (their rows have payload ``as = citizen``).
+    Citizens are never listed (their rows have payload ``as = citizen``). The status is
+    the row's, or ``unreachable`` for a member on a channel no process sends on.
     """
     unit = await session.get(Unit, broadcast.unit_id)
     assert unit is not None
     roles = list(broadcast.audience.get("roles", []))
     stmt = (
         select(
-            Unit.code, Unit.name, Member.full_name, RoleGrant.role, Identity.channel, Outbox.status
+            Unit.code,
+            Unit.name,
+            Member.full_name,
+            RoleGrant.role,
+            Identity.channel,
+            case(
+                (_unserved_channel().is_not(None), literal("unreachable")),
+                else_=Outbox.status,
+            ),
         )
         .join(Identity, Identity.id == Outbox.identity_id)
         .join(Member, Member.id == Identity.member_id)

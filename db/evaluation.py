@@ -24,7 +24,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +59,8 @@ class EvaluationError(UserError):
 
 def load_sheet(path: Path | str = SHIPPED_SHEET) -> dict[str, Any]:
     """Read and check a scoring sheet; ``EvaluationError`` lists every problem."""
+    import yaml  # here, not at the top: the bot's process never reads a sheet (issue 17)
+
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

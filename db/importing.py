@@ -8,6 +8,7 @@ imports never interleave.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import UserError
 from handlers.i18n import _
+
+# A unit's code, and a date, as the data files write them.
+CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # pg_advisory_xact_lock key shared by every import that writes units or plans ("ANTT").
 IMPORT_LOCK_KEY = 0x414E5454

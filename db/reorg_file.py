@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from db.importing import DataFileError, IssueLog, Where, read_text
+from db.importing import CODE_RE, DataFileError, IssueLog, Where, read_text
 from db.models import UnitKind
-from db.yaml_reader import CODE_RE
 from handlers.i18n import _
 
 COLUMNS = (

@@ -24,10 +24,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import audit
-from db.importing import Counts, DataFileError, IssueLog, Where, lock_imports, read_text
+from db.importing import (
+    CODE_RE,
+    DATE_RE,
+    Counts,
+    DataFileError,
+    IssueLog,
+    Where,
+    lock_imports,
+    read_text,
+)
 from db.models import UnitKind
 from db.unit_sync import Ref, UnitSpec, apply_units, check_units, load_units, unit_field_problems
-from db.yaml_reader import CODE_RE, DATE_RE
 from handlers.i18n import _
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent_code")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from db.importing import IssueLog, Where, read_text
+from db.importing import CODE_RE, DATE_RE, IssueLog, Where, read_text
 from handlers.i18n import _
 
 STR = "tag:yaml.org,2002:str"
@@ -29,9 +28,6 @@ FLOAT = "tag:yaml.org,2002:float"
 BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
 TIMESTAMP = "tag:yaml.org,2002:timestamp"
-
-CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 try:
     _Loader: type = yaml.CSafeLoader

@@ -64,6 +64,7 @@ from handlers.flow import (
 )
 from handlers.i18n import _, current_language, format_datetime, format_number, set_language
 from handlers.notify import enqueue
+from handlers.quiet_hours import quiet_until
 from handlers.render import bold, esc, visible_length
 from handlers.start import COMMAND_HELP
 from handlers.subscribe import stop_choice
@@ -77,6 +78,7 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 LINK_LABEL_MAX = 40
 AUDIENCES = ("officer", "force", "supervisor", "citizens")
+MESSENGERS = ("telegram", "zalo")  # channels that need a token (not the demo's emulator)
 URL = re.compile(r"^https://[^\s<>\"']{3,500}$")
 WHEN = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:h](\d{2})\s*$")
 
@@ -118,8 +120,18 @@ def announcement(content: dict[str, Any], *, citizen: bool) -> list[Message]:
         choices=[stop_choice()] if citizen else [],
         bulk=True,
     )
-    if media.get("file_id"):  # sent in chat: goes out again by the channel's file id
-        msg.files = (MediaRef(media["kind"], media["file_id"], name=media.get("name")),)
+    if media.get("file_id") or media.get("stored"):
+        # Sent in chat: out again by the channel's file id. Kept before fan-out
+        # (``scheduler.broadcast_media``): channels that take a file only by URL (Zalo)
+        # get the kept copy by a signed link, and a channel without the file id uploads it.
+        msg.files = (
+            MediaRef(
+                media["kind"],
+                media.get("file_id") or "",
+                name=media.get("name"),
+                stored=media.get("stored"),
+            ),
+        )
     elif media.get("data"):  # from the command line: the file itself
         data = base64.b64decode(media["data"])
         if media["kind"] == "photo":
@@ -199,7 +211,7 @@ async def on_unit(ctx: Context, inp: Incoming) -> Reply:
         raw = inp.choice[len(f"{P}u:") :]
         unit = await by_id(ctx.session, int(raw)) if raw.isdigit() else None
         if unit is None or not ctx.can_see(unit, *AUTHOR_ROLES):
-            # Not Invalid: the savepoint would take the audit row with it.
+            # Not Invalid: its rollback would take the audit row with it.
             _audit_refusal(ctx, "unit", raw)
             return [Message(str(_refuse_scope())), *await ask_unit(ctx)]
     else:
@@ -278,6 +290,7 @@ async def on_text(ctx: Context, inp: Incoming) -> Reply:
             )
         content["media"] = {
             "kind": ref.kind,
+            "channel": inp.channel,  # where the file id means something
             "file_id": ref.file_id,
             "name": ref.name,
             "size": ref.size,
@@ -411,6 +424,13 @@ async def ask_preview(ctx: Context) -> Reply:
     content = {**_content(ctx), "urgent": bool(ctx.data.get("urgent"))}
     count = await _count(ctx)
     lines = [bold(_("Preview: recipients will see the message below.")), *_count_lines(count)]
+    for channel, n in sorted(count.by_channel.items()):
+        if channel in MESSENGERS and channel not in ctx.settings.messengers():
+            lines.append(
+                _("{channel} is not set up on this bot: {count} will not be reached.").format(
+                    channel=channel.capitalize(), count=format_number(n)
+                )
+            )
     urgent = ctx.data.get("urgent")
     choices = [
         Choice(f"{P}now", _("Send now")),
@@ -482,8 +502,6 @@ def _send_at(ctx: Context) -> dt.datetime | None:
 
 
 def _quiet_end(ctx: Context, moment: dt.datetime) -> dt.datetime | None:
-    from scheduler.outbox import quiet_until
-
     return quiet_until(moment, ctx.settings)
 
 

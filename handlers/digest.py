@@ -34,16 +34,16 @@ flowchart LR
 from __future__ import annotations
 
 import asyncio
-import io
-import textwrap
-import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from db.checkins import AssignmentProgress, Progress, rollup_by_child
+from db.bulk import collector_paused
+from db.checkins import AssignmentProgress, Progress, Rollup, by_child, rollup_by_child
 from db.digest import DigestData, TipCount, build_digest, outermost
 from db.models import Role, TipStatus
 from db.units import by_code
+from handlers.chart import Bar, ChartSpec, render_chart
 from handlers.checkin import PROGRESS_MARKS, deadline_text, value_text
 from handlers.flow import Context, MenuEntry, registry
 from handlers.former import including_former
@@ -59,10 +59,8 @@ LIST_LIMIT = 8  # stale tips, check-ins, overdue and due-soon assignments listed
 LAGGARDS_NAMED = 3  # per task
 SOON_DAYS = 7
 MAX_BARS = 10  # a phone screen of bars; the rest are in /progress
-LABEL_WIDTH = 38
 STATUS_ORDER = [s.value for s in TipStatus]
-# matplotlib's font cache and FreeType objects are not made for concurrent use.
-_CHART_LOCK = threading.Lock()
+_T = TypeVar("_T")
 
 
 def _pct(fraction: float) -> str:
@@ -73,15 +71,26 @@ def _more(shown: int, total: int) -> list[str]:
     return [_("…and {n} more").format(n=total - shown)] if total > shown else []
 
 
-def _short(text: str, width: int = LABEL_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
-
-
 # --- the text ----------------------------------------------------------------------
+
+
+def _once(d: DigestData, key: object, make: Callable[[], _T]) -> _T:
+    """``make()`` once per digest: its heading, summary, text and chart ask for the same
+    lists and roll-ups, over some 7,800 rows for a province."""
+    memo: dict[object, Any] = d.__dict__.setdefault("_rendering", {})
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def open_assignments(d: DigestData) -> tuple[list[AssignmentProgress], list[AssignmentProgress]]:
     """(overdue, due within 7 days) among the assignments not done, nearest deadline first."""
+    return _once(d, "open", lambda: _open_assignments(d))
+
+
+def _open_assignments(
+    d: DigestData,
+) -> tuple[list[AssignmentProgress], list[AssignmentProgress]]:
     today = d.today
     undone = sorted(
         (r for r in d.rows if not r.is_done(today)),
@@ -129,8 +138,8 @@ def summary(d: DigestData, lang: str) -> str:
         sections.append(
             Section(bold(_("Overdue: {n}").format(n=len(overdue))), lines, len(overdue))
         )
-    shares = share_by_child(d.rows, d.root.path, d.today)
-    behind = [r for r in rollup_by_child(d.rows, d.root, d.children, d.today) if r.done < r.total]
+    rollups, shares = children_progress(d)
+    behind = [r for r in rollups if r.done < r.total]
     if behind:
         lines = [
             "• "
@@ -231,8 +240,25 @@ class TaskLine:
         return (-self.overdue, self.done / self.total, self.fraction, self.title)
 
 
+def children_progress(d: DigestData) -> tuple[list[Rollup], dict[int, float]]:
+    """Per child unit: its roll-up (laggards first) and its mean share of target."""
+    return _once(d, "children", lambda: _children_progress_of(d))
+
+
+def _children_progress_of(d: DigestData) -> tuple[list[Rollup], dict[int, float]]:
+    grouped = by_child(d.rows, d.root.path)
+    return (
+        rollup_by_child(d.rows, d.root, d.children, d.today, grouped=grouped),
+        share_by_child(d.rows, d.root.path, d.today, grouped=grouped),
+    )
+
+
 def task_lines(d: DigestData, lang: str) -> list[TaskLine]:
     """Per task, laggards first (most overdue, then the lowest share done)."""
+    return _once(d, ("tasks", lang), lambda: _task_lines_of(d, lang))
+
+
+def _task_lines_of(d: DigestData, lang: str) -> list[TaskLine]:
     today = d.today
     grouped: dict[int, list[AssignmentProgress]] = {}
     for row in d.rows:
@@ -303,21 +329,6 @@ def body(d: DigestData, lang: str) -> str:
 # --- the chart ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    percent: float  # 0..100
-    overdue: int
-    note: str
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    title: str
-    xlabel: str
-    bars: list[Bar]
-
-
 def _note(text: str, overdue: int) -> str:
     return text + " · " + _("{n} overdue").format(n=overdue) if overdue else text
 
@@ -325,9 +336,8 @@ def _note(text: str, overdue: int) -> str:
 def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
     """Bars per child unit, else per task: the share of target reached, laggards on top
     (most overdue, then the lowest share): 15 of 20 cameras shows 75%, not 0."""
-    by_child = rollup_by_child(d.rows, d.root, d.children, d.today)
-    if by_child:
-        shares = share_by_child(d.rows, d.root.path, d.today)
+    rollups, shares = children_progress(d)
+    if rollups:
         bars = [
             Bar(
                 r.label,
@@ -335,7 +345,7 @@ def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
                 r.overdue,
                 _note(f"{_pct(shares.get(r.key, 0.0))} · {r.done}/{r.total}", r.overdue),
             )
-            for r in by_child
+            for r in rollups
         ]
         title = _("Progress by unit: {unit}").format(unit=d.root.name)
     elif d.rows:
@@ -353,87 +363,23 @@ def chart_spec(d: DigestData, lang: str) -> ChartSpec | None:
     return ChartSpec(title, _("% of target reached"), bars)
 
 
-# A phone shows a photo about 360 px wide: the chart is drawn 720 px wide (2x) with
-# 15 pt labels at 180 dpi (37 px, about 18 px on the phone), each above its bar so a
-# long name takes the full width.
-CHART_WIDTH_IN = 4.0
-CHART_DPI = 180
-LABEL_PT = 15
-
-
-def render_chart(spec: ChartSpec) -> bytes:
-    """The chart as a PNG made for a phone: one row per bar, its name above it, the
-    share at its end; laggards on top (matplotlib, Agg canvas).
-
-    matplotlib is imported here only, so starting the bot or the CLI does not load it.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    with _CHART_LOCK:
-        bars = spec.bars
-        title = "\n".join(textwrap.wrap(spec.title, 36)[:2])
-        row_in = 0.7
-        top_in, bottom_in = 0.3 + 0.3 * title.count("\n") + 0.25, 0.15
-        height = top_in + bottom_in + row_in * len(bars)
-        figure = Figure(figsize=(CHART_WIDTH_IN, height), dpi=CHART_DPI)
-        FigureCanvasAgg(figure)
-        ax = figure.add_axes(
-            (0.03, bottom_in / height, 0.94, (height - top_in - bottom_in) / height)
-        )
-        ax.set_xlim(0, 100)
-        ax.set_ylim(len(bars), 0)  # the first bar on top
-        for i, b in enumerate(bars):
-            colour = "#c0392b" if b.overdue else "#27ae60" if b.percent >= 100 else "#2e86c1"
-            filled = min(b.percent, 100.0)
-            ax.barh(i + 0.66, 100, color="#e5e8e8", height=0.4)  # the whole target
-            ax.barh(i + 0.66, filled, color=colour, height=0.4)
-            ax.text(0, i + 0.22, _short(b.label, 30), fontsize=LABEL_PT, va="center")
-            # The figures on the bar: inside a long bar, after a short one.
-            inside = filled >= 55
-            ax.text(
-                filled - 1.5 if inside else filled + 1.5,
-                i + 0.66,
-                b.note,
-                fontsize=LABEL_PT - 3,
-                va="center",
-                ha="right" if inside else "left",
-                color="white" if inside else "#1b2631",
-                weight="bold",
-            )
-        ax.axis("off")
-        figure.text(0.03, 1 - 0.12 / height, title, fontsize=LABEL_PT - 2, weight="bold", va="top")
-        buf = io.BytesIO()
-        figure.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
-        return buf.getvalue()
-
-
 # --- messages ------------------------------------------------------------------------
 
 
-async def _draw_in_thread(spec: ChartSpec) -> bytes:
-    return await asyncio.to_thread(render_chart, spec)
-
-
-async def digest_messages(
-    digests: Sequence[DigestData],
-    *,
-    chart: bool = True,
-    draw: Callable[[ChartSpec], Awaitable[bytes]] = _draw_in_thread,
-) -> list[Message]:
+async def digest_messages(digests: Sequence[DigestData], *, chart: bool = True) -> list[Message]:
     """The digests in the current language: per unit, the chart with the heading as its
-    caption, then the text in parts Telegram accepts. ``draw`` renders a chart (by
-    default in a thread; the daily job passes its worker processes)."""
+    caption, then the text in parts Telegram accepts. A chart is drawn in a thread."""
     lang = current_language()
     messages: list[Message] = []
     for d in digests:
-        spec = chart_spec(d, lang) if chart else None
-        image = await draw(spec) if spec is not None else None
-        first = Message(summary(d, lang), choices=summary_choices(d), columns=2)
-        if image is not None:
-            first.image, first.image_name = image, "digest.png"
-        messages.append(first)
-        messages.extend(Message(part) for part in split_text(body(d, lang)))
+        with collector_paused():  # thousands of rows sorted and rolled up
+            spec = chart_spec(d, lang) if chart else None
+            first = Message(summary(d, lang), choices=summary_choices(d), columns=2)
+            rest = [Message(part) for part in split_text(body(d, lang))]
+        if spec is not None:
+            first.image = await asyncio.to_thread(render_chart, spec)
+            first.image_name = "digest.png"
+        messages += [first, *rest]
     return messages
 
 

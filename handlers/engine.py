@@ -27,14 +27,16 @@ import datetime as dt
 import importlib
 import logging
 import time
+import typing
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.config import Settings
 from bot.health import Backoff, describe
 from db.conversations import open_update
-from db.models import utcnow
+from db.models import Conversation, utcnow
 from db.outage import is_outage
 from db.session import Database, UnitOfWork
 from handlers.flow import MENU_PREFIX, Context, Invalid, registry
@@ -66,6 +68,18 @@ GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 OnHold = Callable[[Reply], Awaitable[None]]
+State = tuple[str | None, str | None, dict[str, object]]  # a conversation's flow, step, data
+_conversation = typing.cast(Table, Conversation.__table__)
+# The next state, written by the engine in one Core statement (see _save_state).
+SAVE_STATE = (
+    update(_conversation)
+    .where(_conversation.c.identity_id == bindparam("identity_id_"))
+    .values(
+        flow=bindparam("flow_", type_=_conversation.c.flow.type),
+        step=bindparam("step_", type_=_conversation.c.step.type),
+        data=bindparam("data_", type_=_conversation.c.data.type),
+    )
+)
 # Conversation data kept while a person's messages arrive unsupported (see _unsupported).
 UNSUPPORTED_STREAK = "unsupported_streak"
 TOLD_OTHER_WAYS = "told_other_ways"
@@ -200,42 +214,91 @@ class Engine:
     async def _handle_once(self, inp: Incoming) -> Reply:
         inp = bounded_ids(inp)
         async with UnitOfWork(self.db) as uow:
-            session = uow.session
-            now = self.clock()
-            opened = await open_update(
-                session,
-                inp.channel,
-                inp.user_id,
-                update_id=inp.update_id,
-                chat_id=inp.chat_id,
-                display_name=inp.display_name,
-                language=pick_language(inp.language_code),
-                now=now,
-                settings=self.settings,
-            )
-            if not opened.fresh:
-                log.info("update %s:%s already handled", inp.channel, inp.update_id)
+            opened = await self._open(uow, inp)
+            if opened is None:
                 return []
-            identity, conversation = opened.identity, opened.conversation
-            set_language(identity.language)
-            ctx = Context(
-                session=session,
-                settings=self.settings,
-                identity=identity,
-                member=opened.member,
-                grants=opened.grants,
-                conversation=conversation,
-                now=now,
-                incoming=inp,
-                previous_at=opened.previous_at,
-            )
+            ctx, before = opened
             try:
                 reply = await self._dispatch(ctx, inp)
+            except Invalid as bad:
+                # Nothing the step wrote may stay: the whole transaction goes, and a new
+                # one records the update and asks the same question again. (Bad input is
+                # rare; a savepoint around every step cost two round trips per update.)
+                await uow.rollback()
+                opened = await self._open(uow, inp)
+                if opened is None:
+                    return []
+                ctx, before = opened
+                reply = await self._again(ctx, str(bad))
             except Exception:
                 log.exception("update %s:%s failed in %s", inp.channel, inp.update_id, ctx.flow)
                 return [Message(_("Sorry, something went wrong. Please try again."))]
+            await self._save_state(ctx, before)
             await uow.commit()
         return ctx.preface + reply
+
+    async def _open(self, uow: UnitOfWork, inp: Incoming) -> tuple[Context, State] | None:
+        """Open the update in ``uow``: its context and the conversation's state as it
+        stands, or None when the update was handled before.
+
+        The conversation is taken out of the session: the engine writes its next state
+        itself (``_save_state``), so the commit's flush never has to look at it.
+        """
+        now = self.clock()
+        opened = await open_update(
+            uow.session,
+            inp.channel,
+            inp.user_id,
+            update_id=inp.update_id,
+            chat_id=inp.chat_id,
+            display_name=inp.display_name,
+            language=pick_language(inp.language_code),
+            now=now,
+            settings=self.settings,
+        )
+        if not opened.fresh:
+            log.info("update %s:%s already handled", inp.channel, inp.update_id)
+            return None
+        set_language(opened.identity.language)
+        ctx = Context(
+            session=uow.session,
+            settings=self.settings,
+            identity=opened.identity,
+            member=opened.member,
+            grants=opened.grants,
+            conversation=opened.conversation,
+            now=now,
+            incoming=inp,
+            previous_at=opened.previous_at,
+        )
+        conversation = opened.conversation
+        uow.session.expunge(conversation)
+        before: State = (conversation.flow, conversation.step, conversation.data)
+        if not inp.unsupported and UNSUPPORTED_STREAK in ctx.data:
+            # Something readable came: the streak of unsupported messages is over.
+            conversation.data = {
+                k: v for k, v in ctx.data.items() if k not in (UNSUPPORTED_STREAK, TOLD_OTHER_WAYS)
+            }
+        return ctx, before
+
+    async def _save_state(self, ctx: Context, before: State) -> None:
+        """Write the conversation's flow, step and data, when the update changed them.
+
+        One Core statement (the ORM's flush of the row cost several times more), and
+        none when the state is as it was: most updates (a menu, a command) leave it.
+        """
+        conversation = ctx.conversation
+        if (conversation.flow, conversation.step, conversation.data) == before:
+            return
+        await ctx.session.execute(
+            SAVE_STATE,
+            {
+                "identity_id_": conversation.identity_id,
+                "flow_": conversation.flow,
+                "step_": conversation.step,
+                "data_": conversation.data,
+            },
+        )
 
     async def _dispatch(self, ctx: Context, inp: Incoming) -> Reply:
         from handlers import start
@@ -247,10 +310,6 @@ class Engine:
                     Message(_("Your previous conversation ended after a long pause."))
                 )
             return await self._unsupported(ctx)
-        if UNSUPPORTED_STREAK in ctx.data:  # something readable came: the streak is over
-            ctx.conversation.data = {
-                k: v for k, v in ctx.data.items() if k not in (UNSUPPORTED_STREAK, TOLD_OTHER_WAYS)
-            }
         if inp.command:
             if inp.command in GLOBAL_COMMANDS:
                 return await start.global_command(ctx, inp.command, inp.args)
@@ -278,13 +337,7 @@ class Engine:
             if ctx.flow or ctx.data:
                 ctx.finish()
             return await start.main_menu(ctx, note)
-        try:
-            async with ctx.session.begin_nested():
-                return await step.handle(ctx, inp)
-        except Invalid as bad:
-            # The savepoint is gone with whatever the step wrote; reload the state.
-            await ctx.session.refresh(ctx.conversation)
-            return [Message(str(bad)), *await step.prompt(ctx)]
+        return await step.handle(ctx, inp)
 
     def _current_step(self, ctx: Context):  # type: ignore[no-untyped-def]
         flow = registry.flows.get(ctx.flow or "")
@@ -317,7 +370,14 @@ class Engine:
         return await self._again(ctx, hint)
 
     async def _again(self, ctx: Context, hint: str) -> Reply:
-        """A hint, then the current question again (or the menu)."""
+        """A hint, then the current question again (or the menu).
+
+        After ``Invalid`` the current step is the one that refused the input: one process
+        keeps a person's updates in order (the channels) and the conversation row's lock
+        holds between processes, except in the moment between the rollback and the new
+        transaction, when another process's update of the same person may move them on;
+        they then get the hint and the question they are at now.
+        """
         from handlers import start
 
         step = self._current_step(ctx)

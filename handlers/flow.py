@@ -68,20 +68,25 @@ class Context:
     def goto(self, flow: str, step: str, **data: Any) -> None:
         """Move to ``flow``/``step``; when entering another flow, data starts afresh."""
         if flow != self.conversation.flow:
-            self.conversation.data = {}
-        self.conversation.flow = flow
-        self.conversation.step = step
+            self._set(data={})
+        self._set(flow=flow, step=step)
         if data:
             self.update(**data)
 
     def update(self, **data: Any) -> None:
-        # Reassign so SQLAlchemy sees the JSONB change.
-        self.conversation.data = {**self.conversation.data, **data}
+        # A new dict, so SQLAlchemy sees the JSONB change.
+        self._set(data={**self.conversation.data, **data})
 
     def finish(self) -> None:
-        self.conversation.flow = None
-        self.conversation.step = None
-        self.conversation.data = {}
+        self._set(flow=None, step=None, data={})
+
+    def _set(self, **values: Any) -> None:
+        """Assign only what changes: an assignment, even of an equal value, costs the
+        commit a flush of the row (most updates leave the state as it was)."""
+        conversation = self.conversation
+        for name, value in values.items():
+            if getattr(conversation, name) != value:
+                setattr(conversation, name, value)
 
     # --- who is this -----------------------------------------------------
     def has_role(self, *roles: Role) -> bool:

@@ -5,7 +5,7 @@ entry "Join with an invite code". A refused code (unknown, expired, used up,
 withdrawn) is counted in ``rate_event``; ``invite_max_failures`` refusals within
 ``invite_lock_minutes`` lock code entry for that person for ``invite_lock_minutes``,
 and while locked no code is even looked at. The failure is recorded by returning
-a normal reply (not ``Invalid``, whose savepoint rollback would erase it).
+a normal reply (not ``Invalid``, whose rollback would erase it).
 
 Between the code step and the final confirmation the conversation keeps the
 invite's id, never the code: the code is a secret, stored only as a hash.

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from db.checkins import AssignmentProgress
+from db.checkins import AssignmentProgress, by_child
 from handlers.i18n import _
 from handlers.render import visible_length
 
@@ -74,15 +74,16 @@ def target_share(rows: Iterable[AssignmentProgress], today: dt.date) -> float:
 
 
 def share_by_child(
-    rows: Sequence[AssignmentProgress], root_path: str, today: dt.date
+    rows: Sequence[AssignmentProgress],
+    root_path: str,
+    today: dt.date,
+    *,
+    grouped: dict[int, list[AssignmentProgress]] | None = None,
 ) -> dict[int, float]:
     """Per direct child of the unit at ``root_path``: the mean share of target of its subtree
-    (grouped as ``db.checkins.rollup_by_child`` groups them)."""
-    grouped: dict[int, list[AssignmentProgress]] = {}
-    for row in rows:
-        rest = row.unit_path[len(root_path) :].strip("/")
-        if row.unit_path.startswith(root_path) and rest:
-            grouped.setdefault(int(rest.split("/", 1)[0]), []).append(row)
+    (grouped by ``db.checkins.by_child``, as ``rollup_by_child`` groups them)."""
+    if grouped is None:
+        grouped = by_child(rows, root_path)
     return {key: target_share(items, today) for key, items in grouped.items()}
 
 

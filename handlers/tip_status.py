@@ -4,7 +4,7 @@ Anyone who holds a tracking code may see that tip's status and the officers'
 public messages, and add information while it is open. Ten wrong codes within an
 hour lock look-ups for that person for an hour; the failures are counted as
 keyed counters (``db.rate_limits``) written in the normal path (never under ``Invalid``, whose
-savepoint would roll them back).
+rollback would undo them).
 
 Buttons that name a tip in the citizen's chat carry an encrypted reference
 (``tpa:i:<ref>`` to add information, ``tpa:a:<ref>`` to answer a relayed

@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from sqlalchemy import select
 
@@ -30,18 +31,24 @@ from handlers.i18n import _, format_datetime, format_number, set_language
 from handlers.notify import enqueue
 from handlers.render import bold
 from handlers.types import Choice, Message
+from scheduler.broadcast_media import keep_file
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 
 
-async def fan_out(db: Database, settings: Settings, broadcast_id: int) -> int:
-    """Queue every recipient of one announcement; how many batches ran."""
+async def fan_out(
+    db: Database, settings: Settings, broadcast_id: int, *, served: Collection[str] | None = None
+) -> int:
+    """Queue every recipient of one announcement; how many batches ran.
+
+    Recipients on a channel not in ``served`` (None: all) are recorded as not reachable.
+    """
     batches = 0
     while True:
         async with UnitOfWork(db) as uow:
             covered = await repo.fan_out_batch(
-                uow.session, broadcast_id, settings.broadcast_fanout_batch
+                uow.session, broadcast_id, settings.broadcast_fanout_batch, served
             )
             if covered == 0:
                 b = await repo.get(uow.session, broadcast_id)
@@ -59,20 +66,44 @@ async def fan_out(db: Database, settings: Settings, broadcast_id: int) -> int:
         batches += 1
 
 
-async def fan_out_due(db: Database, settings: Settings, now: dt.datetime) -> int:
-    """The job: fan out every announcement whose time has come."""
+async def fan_out_due(
+    db: Database,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    channels: Mapping[str, Channel] | None = None,
+    served: Collection[str] | None = None,
+) -> int:
+    """The job: fan out every announcement whose time has come (its file kept first, when
+    Zalo needs it: ``scheduler.broadcast_media``); how many were fanned out."""
     async with db.sessions() as session:
         due = await repo.due_for_fanout(session, now)
+    done = 0
     for broadcast_id in due:
-        await fan_out(db, settings, broadcast_id)
-    return len(due)
+        if not await keep_file(db, settings, broadcast_id, now, channels=channels, served=served):
+            continue
+        await fan_out(db, settings, broadcast_id, served=served)
+        done += 1
+    return done
+
+
+def served_channels(settings: Settings, channels: Collection[str] = ()) -> frozenset[str]:
+    """The channels some process sends on: this one's, and those with a token configured
+    (every process of a deployment is given the same settings)."""
+    return frozenset(channels) | settings.messengers()
 
 
 def _status_text(b: Broadcast, p: repo.Progress, now: dt.datetime, rate: float) -> str:
     lines = [bold(_("Announcement #{id}").format(id=b.id))]
     if b.status == BroadcastStatus.FANOUT:
         lines.append(_("Preparing the recipients…"))
-    if b.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED):
+    unreachable = ""
+    if p.unreachable:
+        unreachable = _("Not reachable {count}: this bot does not send on {channels}.").format(
+            count=format_number(p.unreachable),
+            channels=", ".join(c.capitalize() for c in p.unserved),
+        )
+    if _final(b, p):
         title = _("Finished.") if b.status == BroadcastStatus.DONE else _("Cancelled.")
         lines.append(title)
         lines.append(
@@ -85,7 +116,9 @@ def _status_text(b: Broadcast, p: repo.Progress, now: dt.datetime, rate: float) 
                 cancelled=format_number(p.cancelled),
             )
         )
-        return "\n".join(lines)
+        return "\n".join([*lines, unreachable] if unreachable else lines)
+    if b.status == BroadcastStatus.CANCELLED:
+        lines.append(_("Cancelling: the messages already on their way finish."))
     lines.append(
         _("Sent {sent}, pending {pending}, blocked {blocked}, failed {failed}.").format(
             sent=format_number(p.sent),
@@ -94,7 +127,9 @@ def _status_text(b: Broadcast, p: repo.Progress, now: dt.datetime, rate: float) 
             failed=format_number(p.failed),
         )
     )
-    if p.pending:
+    if unreachable:
+        lines.append(unreachable)
+    if p.pending and b.status != BroadcastStatus.CANCELLED:
         seconds = int(p.pending / max(rate, 0.1))
         lines.append(
             _("About {minutes} min {seconds} s left.").format(
@@ -103,6 +138,23 @@ def _status_text(b: Broadcast, p: repo.Progress, now: dt.datetime, rate: float) 
         )
     lines.append(_("Updated {time}").format(time=format_datetime(now)))
     return "\n".join(lines)
+
+
+def _final(b: Broadcast, p: repo.Progress) -> bool:
+    """Done, or cancelled with nothing left on its way (a claimed row is the sender's
+    until it records what became of it)."""
+    return b.status == BroadcastStatus.DONE or (
+        b.status == BroadcastStatus.CANCELLED and p.pending == 0
+    )
+
+
+def final_counts(b: Broadcast, p: repo.Progress) -> repo.Progress:
+    """The counts of a cancelled announcement: recipients never queued (cancelled during
+    its fan-out or before it) are cancelled too, so the counts add up to its recipients."""
+    if b.status != BroadcastStatus.CANCELLED:
+        return p
+    unqueued = max(0, (b.recipients or 0) - p.total)
+    return dataclasses.replace(p, cancelled=p.cancelled + unqueued)
 
 
 def _rate(p: repo.Progress, fallback: float) -> float:
@@ -126,6 +178,7 @@ def report_workbook(rows: list[repo.ReportRow]) -> bytes:
         "failed": _("failed"),
         "cancelled": _("cancelled"),
         "pending": _("pending"),
+        "unreachable": _("not reachable (channel not set up)"),
     }
     by_unit: dict[tuple[str, str], list[repo.ReportRow]] = {}
     for row in rows:
@@ -135,12 +188,21 @@ def report_workbook(rows: list[repo.ReportRow]) -> bytes:
     book.sheet(
         _("Summary"),
         "summary.csv",
-        [_("Unit"), _("Received"), _("Blocked"), _("Failed"), _("Cancelled")],
-        [40, 12, 12, 12, 12],
+        [_("Unit"), _("Received"), _("Blocked"), _("Failed"), _("Cancelled"), _("Not reachable")],
+        [40, 12, 12, 12, 12, 14],
     )
     for (_code, name), unit_rows in by_unit.items():
         count = {s: sum(1 for r in unit_rows if r.status == s) for s in status_names}
-        book.row([name, count["sent"], count["blocked"], count["failed"], count["cancelled"]])
+        book.row(
+            [
+                name,
+                count["sent"],
+                count["blocked"],
+                count["failed"],
+                count["cancelled"],
+                count["unreachable"],
+            ]
+        )
     used: set[str] = set()
     for (code, name), unit_rows in by_unit.items():
         title = re.sub(r"[\[\]:*?/\\]", "-", name)[:28]  # characters Excel refuses
@@ -213,7 +275,7 @@ class ProgressReporter:
             b = await repo.get(uow.session, broadcast_id, lock=True)
             if b is None:
                 return 0
-            p = await repo.progress(uow.session, b.id)
+            p = final_counts(b, await repo.progress(uow.session, b.id))
             finishing = b.status == BroadcastStatus.SENDING and p.pending == 0
             if finishing:
                 b.status = BroadcastStatus.DONE.value
@@ -224,15 +286,21 @@ class ProgressReporter:
                     actor_member_id=None,
                     object_kind="broadcast",
                     object_id=b.id,
-                    data={"sent": p.sent, "blocked": p.blocked, "failed": p.failed},
+                    data={
+                        "sent": p.sent,
+                        "blocked": p.blocked,
+                        "failed": p.failed,
+                        "unreachable": p.unreachable,
+                    },
                 )
-            final = b.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED)
+            final = _final(b, p)
             b.counts = {
                 "sent": p.sent,
                 "pending": p.pending,
                 "blocked": p.blocked,
                 "failed": p.failed,
                 "cancelled": p.cancelled,
+                "unreachable": p.unreachable,
                 **({"final": True} if final else {}),
             }
             author = (
@@ -243,7 +311,8 @@ class ProgressReporter:
             channel = self.channels.get(author.channel) if author is not None else None
             if author is not None and channel is not None:
                 set_language(author.language)
-                choices = [] if final else [Choice(f"bcx:x:{b.id}", _("Cancel the rest"))]
+                stoppable = not final and b.status != BroadcastStatus.CANCELLED
+                choices = [Choice(f"bcx:x:{b.id}", _("Cancel the rest"))] if stoppable else []
                 rate = _rate(p, self.settings.bot_rate_per_second)
                 message = Message(_status_text(b, p, now, rate), choices=choices)
                 b.status_message_id = await channel.show(

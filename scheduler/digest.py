@@ -7,11 +7,9 @@ day. Keys already queued are read first, so a second run skips the work too; a
 run that races another one builds the digest and then inserts nothing.
 
 A run builds each unit's digest once (however many people supervise it) and
-renders each set of units once per language. Charts are the costly part (about
-a tenth of a second of matplotlib each, one per unit): with more than a few to
-draw, they are drawn in worker processes (one per core, started for the run and
-stopped after it), while this process goes on building the next digests, so the
-bot's event loop never waits on matplotlib and the process never imports it.
+renders each set of units once per language; its chart (``handlers.chart``, about
+ten milliseconds of Pillow) is drawn in a thread, so the event loop goes on building
+the next digests and never waits on a chart.
 Each supervisor's row is its own short transaction: one failing digest does not
 hold back the others.
 """
@@ -19,14 +17,9 @@ hold back the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-import multiprocessing
-import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,15 +29,13 @@ from db import digest as repo
 from db.digest import DigestData, Recipient
 from db.models import Unit
 from db.session import Database, UnitOfWork
-from handlers.digest import ChartSpec, digest_messages, render_chart
+from handlers.digest import digest_messages
 from handlers.i18n import current_language, pick_language, set_language
 from handlers.notify import enqueue
 from handlers.types import Message
 
 log = logging.getLogger(__name__)
 
-POOL_MIN_CHARTS = 8  # fewer charts than this are drawn in a thread: a worker starts in ~1 s
-CHART_WORKERS_MAX = 4
 Which = tuple[tuple[int, ...], str]  # the units of a digest and its language
 
 
@@ -52,41 +43,14 @@ def digest_key(identity_id: int, day: dt.date) -> str:
     return f"digest:{identity_id}:{day.isoformat()}"
 
 
-async def messages_in(
-    lang: str,
-    digests: list[DigestData],
-    *,
-    chart: bool = True,
-    draw: Callable[[ChartSpec], Awaitable[bytes]] | None = None,
-) -> list[Message]:
-    """The digests rendered in ``lang`` (charts through ``draw``, by default a thread)."""
+async def messages_in(lang: str, digests: list[DigestData], *, chart: bool = True) -> list[Message]:
+    """The digests rendered in ``lang``, each chart drawn in a thread."""
     previous = current_language()
     set_language(lang)
     try:
-        if draw is None:
-            return await digest_messages(digests, chart=chart)
-        return await digest_messages(digests, chart=chart, draw=draw)
+        return await digest_messages(digests, chart=chart)
     finally:
         set_language(previous)
-
-
-@contextlib.contextmanager
-def chart_workers(charts: int) -> Iterator[Callable[[ChartSpec], Awaitable[bytes]] | None]:
-    """A ``draw`` for ``charts`` charts: worker processes (one per core) when there are
-    at least ``POOL_MIN_CHARTS``, else None (a thread of this process)."""
-    if charts < POOL_MIN_CHARTS:
-        yield None
-        return
-    workers = max(1, min(os.cpu_count() or 1, CHART_WORKERS_MAX))
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-
-    async def draw(spec: ChartSpec) -> bytes:
-        return await asyncio.wrap_future(pool.submit(render_chart, spec))
-
-    try:
-        yield draw
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 async def send_digests(db: Database, settings: Settings, now: dt.datetime) -> int:
@@ -104,14 +68,13 @@ async def send_digests(db: Database, settings: Settings, now: dt.datetime) -> in
     # How many recipients share each rendering: it is dropped once they all have it.
     users = Counter(which for _, _, which in todo)
     units = {u.id: u for r, _, _ in todo for u in r.roots}
-    with chart_workers(len(users)) as draw:
-        rendered, builder = _render_all(db, now, today, todo, units, draw)
-        try:
-            queued, failed = await _queue_all(now, db, todo, rendered, users)
-        finally:
-            pending: list[asyncio.Future[Any]] = [builder, *rendered.values()]
-            for task in pending:
-                task.cancel()
+    rendered, builder = _render_all(db, now, today, todo, units)
+    try:
+        queued, failed = await _queue_all(now, db, todo, rendered, users)
+    finally:
+        pending: list[asyncio.Future[Any]] = [builder, *rendered.values()]
+        for task in pending:
+            task.cancel()
     log.info(
         "daily digests for %s: %d queued, %d already queued, %d failed",
         today.isoformat(),
@@ -159,7 +122,6 @@ def _render_all(
     today: dt.date,
     todo: list[tuple[Recipient, str, Which]],
     units: dict[int, Unit],
-    draw: Callable[[ChartSpec], Awaitable[bytes]] | None,
 ) -> tuple[dict[Which, asyncio.Future[list[Message]]], asyncio.Future[None]]:
     """One future per (units, language): the digests are built one unit after the other
     (each once) and each rendering starts as soon as its units are built."""
@@ -184,7 +146,7 @@ def _render_all(
     async def render(which: Which) -> list[Message]:
         ids, lang = which
         digests = [await built[unit_id] for unit_id in ids]
-        return await messages_in(lang, digests, draw=draw)
+        return await messages_in(lang, digests)
 
     builder = asyncio.ensure_future(build_all())
     rendered: dict[Which, asyncio.Future[list[Message]]] = {}

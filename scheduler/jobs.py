@@ -42,7 +42,7 @@ import asyncio
 import datetime as dt
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,7 +56,7 @@ from bot.health import Backoff, Health, describe, wait_or_stop
 from db.models import utcnow
 from db.outage import is_outage
 from db.session import Database
-from scheduler.broadcast import ProgressReporter, fan_out_due
+from scheduler.broadcast import ProgressReporter, fan_out_due, served_channels
 from scheduler.catch_up import deadline_reminders_caught_up
 from scheduler.digest import send_digests
 from scheduler.evaluation import send_evaluation_reminders
@@ -102,8 +102,12 @@ class SchedulerService:
         send: bool = True,
         digest_catch_up: bool = True,
         health: Health | None = None,
+        served: Collection[str] | None = None,
     ) -> None:
         self.db = db
+        self.channels = dict(channels)
+        # Channels some process sends on; announcements to others are "not reachable".
+        self.served = served_channels(settings, channels) if served is None else frozenset(served)
         self.health = health or Health()
         self.settings = settings
         self.clock = clock
@@ -206,8 +210,12 @@ class SchedulerService:
             replace_existing=True,
             next_run_time=soon,
         )
+
+        async def fan_out(db: Database, settings: Settings, now: dt.datetime) -> int:
+            return await fan_out_due(db, settings, now, channels=self.channels, served=self.served)
+
         self.scheduler.add_job(
-            self._wrap("broadcast-fanout", fan_out_due),
+            self._wrap("broadcast-fanout", fan_out),
             IntervalTrigger(seconds=FANOUT_SECONDS, timezone=self.tz),
             id="broadcast-fanout",
             replace_existing=True,

@@ -55,7 +55,6 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, text, update
 
@@ -74,7 +73,9 @@ from db.sealed import coarse, payload_messages
 from db.session import Database
 from db.subscriptions import unsubscribe
 from handlers.i18n import set_language
+from handlers.quiet_hours import quiet_until
 from handlers.types import message_from_json
+from scheduler.cancel_watch import CancelWatch
 from scheduler.leader import AdvisoryLock
 from scheduler.limits import Limiter, Rates
 
@@ -87,28 +88,6 @@ ERROR_LIMIT = 1000  # characters of an error kept in last_error
 RATE_MARGIN = 0.95
 TAKEOVER_PAUSE = 1.0  # seconds a new sender waits: a dead sender's last sends age out
 RECENT = dt.timedelta(seconds=60)  # sends read back on taking over (the group window)
-
-
-# --- quiet hours ---------------------------------------------------------------
-
-
-def quiet_until(now: dt.datetime, settings: Settings) -> dt.datetime | None:
-    """The end of the quiet hours ``now`` falls in (UTC), or None outside them."""
-    start, end = settings.quiet_start, settings.quiet_end
-    if start == end:
-        return None
-    tz = ZoneInfo(settings.timezone)
-    local = now.astimezone(tz)
-    t = local.time().replace(tzinfo=None)
-    if start < end:
-        inside = start <= t < end
-        end_day = local.date()
-    else:  # across midnight, e.g. 21:00-07:00
-        inside = t >= start or t < end
-        end_day = local.date() + dt.timedelta(days=1) if t >= start else local.date()
-    if not inside:
-        return None
-    return dt.datetime.combine(end_day, end, tzinfo=tz).astimezone(dt.UTC)
 
 
 # --- the sender ------------------------------------------------------------------
@@ -149,6 +128,7 @@ class DrainStats:
     retried: int = 0
     postponed: int = 0
     held: int = 0
+    cancelled: int = 0
 
 
 class OutboxSender:
@@ -170,6 +150,7 @@ class OutboxSender:
         self.channels = dict(channels)
         self.clock = clock
         self._announcements: dict[int, dict[str, Any]] = {}
+        self.cancels = CancelWatch(db)  # announcements cancelled while they go out
         self._announcements_lock = asyncio.Lock()
         self.limiter = limiter or Limiter(
             Rates(
@@ -429,6 +410,8 @@ class OutboxSender:
             messages = payload_messages(self.settings, row.payload)
         start = int(row.payload.get("delivered", 0))
         for index in range(start, len(messages)):
+            if await self._cancelled(row, index, stats):
+                return _Outcome("next")
             wait = self.limiter.chat_wait(row.channel, row.chat_id)
             if wait > self.settings.outbox_max_wait_seconds:
                 await self._postpone(row, wait, stats, count_attempt=False, delivered=index)
@@ -437,12 +420,24 @@ class OutboxSender:
                 await self.limiter.sleep(wait)
             async with self._slots:  # from the bot's token to the outcome written
                 await self.limiter.acquire(row.channel, row.chat_id)
+                if await self._cancelled(row, index, stats):  # cancelled while it waited
+                    return _Outcome("next")
                 outcome = await self._send_one(row, channel, messages, index, stats)
             if outcome is not None:
                 return outcome
         await self._finish(row, OutboxStatus.SENT, None, delivered=len(messages))
         stats.sent += 1
         return _Outcome("next")
+
+    async def _cancelled(self, row: Claimed, index: int, stats: DrainStats) -> bool:
+        """An announcement's row whose announcement was cancelled: recorded so, not sent."""
+        if "broadcast" not in row.payload:
+            return False
+        if not await self.cancels.cancelled(int(row.payload["broadcast"])):
+            return False
+        await self._finish(row, OutboxStatus.CANCELLED, "cancelled", delivered=index)
+        stats.cancelled += 1
+        return True
 
     async def _announcement(self, row: Claimed) -> list[dict[str, Any]]:
         """The messages of an announcement for this recipient: member or citizen, language."""

@@ -6,9 +6,9 @@ import a messenger library.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from handlers.types import Message
+from handlers.types import MediaRef, Message
 
 
 class DeliveryError(Exception):
@@ -48,4 +48,13 @@ class Channel(Protocol):
         With ``replace``, that message is edited in place (a status that changes);
         a channel that cannot edit sends the message anew and returns the new id.
         """
+        ...
+
+
+@runtime_checkable
+class FileSource(Protocol):
+    """A channel that can fetch a file people sent on it (an announcement's photo or leaflet)."""
+
+    async def fetch(self, ref: MediaRef) -> bytes:
+        """The file's bytes; raises a ``DeliveryError`` when it cannot be had."""
         ...

@@ -202,12 +202,13 @@ async def status_command(args: argparse.Namespace) -> int:
     from bot.bootstrap import open_database
     from bot.config import get_settings
     from db import broadcasts as repo
+    from scheduler.broadcast import final_counts
 
     async with open_database(get_settings()) as db, db.sessions() as session:
         b = await repo.get(session, args.id)
         if b is None:
             raise UserError(_("no announcement with number {id}").format(id=args.id))
-        p = await repo.progress(session, b.id)
+        p = final_counts(b, await repo.progress(session, b.id))
     print(_("Announcement #{id}: {status}").format(id=b.id, status=b.status))
     print(
         _(
@@ -222,6 +223,12 @@ async def status_command(args: argparse.Namespace) -> int:
             total=b.recipients or p.total,
         )
     )
+    if p.unreachable:
+        print(
+            _("Not reachable {count}: this bot does not send on {channels}.").format(
+                count=p.unreachable, channels=", ".join(c.capitalize() for c in p.unserved)
+            )
+        )
     return 0
 
 

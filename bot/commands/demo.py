@@ -134,9 +134,7 @@ def demo_only(settings: Settings) -> Settings:
     """
     from urllib.parse import urlsplit
 
-    from pydantic import SecretStr
-
-    from bot.config import DEFAULT_SECRET_KEY
+    from bot.config import DEFAULT_SECRET_KEY, SecretStr
     from bot.errors import UserError
     from bot.keys import demo_key
 

@@ -51,12 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 async def run(args: argparse.Namespace) -> int:
     from bot.channels.telegram.app import check_settings
-    from bot.channels.zalo.service import check_zalo_settings
     from bot.config import get_settings
     from bot.keys import require_strong_key
+    from bot.memory import keep_heap_steady
     from bot.runtime import running, wait_for_stop_signal
     from scheduler.jobs import SchedulerService
 
+    keep_heap_steady()
     settings = get_settings()
     require_strong_key(settings)
     zalo = settings.zalo_token is not None
@@ -64,6 +65,8 @@ async def run(args: argparse.Namespace) -> int:
     if telegram:  # before the database starts
         check_settings(settings, webhook_url=args.webhook)
     if zalo and args.zalo_webhook is not None:
+        from bot.channels.zalo.service import check_zalo_settings  # Zalo's code only with Zalo
+
         check_zalo_settings(settings, webhook_url=args.zalo_webhook)
     async with contextlib.AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(

@@ -78,9 +78,11 @@ async def run(args: argparse.Namespace) -> int:
     from bot.bootstrap import open_database
     from bot.config import get_settings
     from bot.keys import require_strong_key
+    from bot.memory import keep_heap_steady
     from bot.runtime import wait_for_stop_signal
     from scheduler.jobs import SchedulerService
 
+    keep_heap_steady()
     settings = get_settings()
     require_strong_key(settings)
     async with open_database(settings) as db, sending_channels(settings, db) as channels:

@@ -119,8 +119,8 @@ async def test_an_announcement_with_a_photo_to_officers_and_subscribers(
     book = load_workbook(io.BytesIO(upload.data))
     summary = [tuple(r) for r in book.worksheets[0].iter_rows(values_only=True)]
     assert sorted(summary[1:]) == [
-        ("Phường Bến Thủy", 1, 0, 0, 0),
-        ("Phường Nghi Hương", 1, 0, 0, 0),
+        ("Phường Bến Thủy", 1, 0, 0, 0, 0),
+        ("Phường Nghi Hương", 1, 0, 0, 0, 0),
     ]
     people = [r for ws in book.worksheets[1:] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert sorted(p[0] for p in people) == ["Trần Thị Hoa", "Đặng Văn Bình"]

@@ -303,6 +303,29 @@ async def test_proactive_message_arrives_live_and_stays_in_history(emu: Emu) -> 
     assert missed["html"] == "Tin thứ hai"
 
 
+async def test_a_status_edited_in_place_reaches_the_live_page(emu: Emu) -> None:
+    """An announcement's status (``Channel.show`` with ``replace``) keeps its entry id: the
+    stream sends the edit all the same, without an ``id:`` that would move the reconnect
+    point back."""
+    async with emu.http.get("/api/personas/officer/events") as stream:
+        await _wait_subscribed(emu.channel, "officer")
+        shown = await emu.channel.show("officer", Message("Đã gửi 0, đang chờ 5"))
+        await emu.channel.send("officer", [Message("Tin khác")])
+        edited = await emu.channel.show("officer", Message("Đã hoàn tất."), replace=shown)
+        assert edited == shown
+        first_id, first = await _next_event(stream.content)
+        other_id, _other = await _next_event(stream.content)
+        raw: list[str] = []
+        while not raw or raw[-1] != "":
+            raw.append((await asyncio.wait_for(stream.content.readline(), 10)).decode().strip())
+    assert first_id == first["id"] == int(shown) and other_id > first_id
+    assert not any(line.startswith("id:") for line in raw)
+    [data] = [json.loads(line[6:]) for line in raw if line.startswith("data: ")]
+    assert (data["id"], data["edited"], data["html"]) == (int(shown), True, "Đã hoàn tất.")
+    history = (await emu.get("/api/personas/officer/history"))["entries"]
+    assert [e["html"] for e in history] == ["Đã hoàn tất.", "Tin khác"]
+
+
 async def test_reply_is_pushed_to_the_live_page_too(emu: Emu) -> None:
     async with emu.http.get("/api/personas/citizen/events") as stream:
         await _wait_subscribed(emu.channel, "citizen")

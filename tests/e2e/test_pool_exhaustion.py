@@ -30,7 +30,7 @@ ANSWERED_WITHIN = 15.0  # seconds; a few hundred ms without contention, the pool
 @pytest.fixture
 async def small(db: Database, pg_url: str) -> AsyncIterator[Database]:
     """The emptied test database behind a pool of two connections, no overflow."""
-    small = Database(pg_url, pool_size=2, max_overflow=0)
+    small = Database(pg_url, pool_size=1)  # two connections, no overflow
     yield small
     await small.dispose()
 

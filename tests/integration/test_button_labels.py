@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from matplotlib import font_manager
 from PIL import ImageFont
 from sqlalchemy import select
 
@@ -13,6 +12,7 @@ from bot.channels.telegram.render import inline_keyboard
 from db.models import Assignment, Role, Task, TipCategory, Unit
 from db.plan_import import SHIPPED_PLAN
 from db.session import Database
+from handlers.chart import REGULAR
 from handlers.types import PHONE_LINE
 from tests.integration import plan_fixtures as plan
 from tests.integration.import_support import import_plan
@@ -20,9 +20,10 @@ from tests.integration.tip_helpers import send_tip
 from tests.support import Clock, Person
 
 # A phone line: 360 px less the chat's and the button's margins, measured in DejaVu Sans
-# at Telegram's 14 px button size (wider than the phones' own Roboto, so on the safe side).
+# (the digest chart's, shipped in handlers/fonts/) at Telegram's 14 px button size (wider
+# than the phones' own Roboto, so on the safe side).
 LINE_PX = 330
-FONT = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 14)
+FONT = ImageFont.truetype(str(REGULAR), 14)
 
 
 def labels(person: Person) -> list[str]:

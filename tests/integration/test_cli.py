@@ -275,7 +275,7 @@ def test_role_choices_match_the_model() -> None:
 def test_cli_startup_stays_light() -> None:
     probe = (
         "import bot.cli, sys; bot.cli.build_parser(); "
-        "print('telegram' in sys.modules, 'matplotlib' in sys.modules, "
+        "print('telegram' in sys.modules, 'PIL' in sys.modules, "
         "'sqlalchemy' in sys.modules)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}

@@ -20,9 +20,9 @@ from handlers.digest import body, chart_spec, digest_messages, heading, render_c
 from handlers.i18n import local_today, set_language
 from handlers.render import to_plain
 from handlers.types import message_from_json
-from scheduler import digest as scheduler_digest
 from scheduler.digest import digest_key, send_digests
 from scheduler.jobs import SchedulerService
+from tests.chart_pixels import GREEN, RED, bars
 from tests.integration.digest_helpers import NOW, TODAY, Dataset, make_dataset
 from tests.integration.tip_helpers import identity_id, make_engine, send_tip, staff
 from tests.support import Clock, Person
@@ -155,6 +155,11 @@ async def test_digest_message_is_a_chart_photo_with_the_heading_as_caption(db: D
         ("Thành phố Vinh", 45),
         ("Huyện Nghi Lộc", 100),
     ]
+    # The photo: of the 676 px bar, none for Hưng Nguyên, 45% (304 px) in red for Vinh,
+    # all of it in green for Nghi Lộc.
+    drawn = bars(first.image)
+    assert [(b.filled, b.colour) for b in drawn] == [(0, None), (304, RED), (676, GREEN)]
+    assert {b.track for b in drawn} == {676}
     # A commune has no children: its chart is per task.
     commune = await digest_of(db, ds, "nghi-huong")
     task_chart = chart_spec(commune, "en")
@@ -354,11 +359,9 @@ async def test_a_late_start_catches_up_on_the_digest_the_same_morning(
         service.scheduler.shutdown(wait=False)
 
 
-async def test_the_daily_job_builds_each_unit_once_and_draws_in_worker_processes(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Three supervisors of two units: two digests built, and with the worker processes
-    (lowered threshold) the queued chart is the very PNG drawn here in this process."""
+async def test_the_daily_job_builds_each_unit_once_with_its_chart(db: Database) -> None:
+    """Three supervisors of two units: two digests built, and the queued chart is the
+    very PNG drawn here for the same digest."""
     ds = await make_dataset(db)
     async with db.sessions() as s:
         s.add(
@@ -375,7 +378,6 @@ async def test_the_daily_job_builds_each_unit_once_and_draws_in_worker_processes
         if "LATERAL" in statement:
             progress_queries.append(statement)
 
-    monkeypatch.setattr(scheduler_digest, "POOL_MIN_CHARTS", 1)
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:
         assert await send_digests(db, Settings(), NOW) == 3

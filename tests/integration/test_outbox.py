@@ -19,9 +19,10 @@ from db.members import identity_for
 from db.models import Identity, Outbox, OutboxStatus
 from db.session import Database, UnitOfWork
 from handlers.notify import enqueue
+from handlers.quiet_hours import quiet_until
 from handlers.types import Message
 from scheduler.limits import Limiter, Rates
-from scheduler.outbox import OutboxSender, quiet_until
+from scheduler.outbox import OutboxSender
 from tests.support import Clock
 
 # 2025-05-05 09:00 in Asia/Ho_Chi_Minh

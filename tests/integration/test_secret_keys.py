@@ -6,12 +6,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.cli import main
 from bot.commands.demo import demo_only
-from bot.config import Settings
+from bot.config import SecretStr, Settings
 from bot.errors import UserError
 from bot.keys import demo_key, key_bits, new_key, require_strong_key
 from db import tips as repo

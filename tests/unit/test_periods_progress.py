@@ -377,3 +377,24 @@ def test_the_register_share_shown_is_recognised_over_remaining_in_percent() -> N
     assert register("80", 3, 1).register_share().quantize(Decimal("0.1")) == Decimal("33.3")
     assert register("80", 10, None).register_share() == Decimal(0)
     assert register("80", 0, 0).register_share() == Decimal(100)  # none remained: all done
+
+
+def test_answers_are_remembered_for_one_day_only() -> None:
+    """A digest asks each row the same questions many times a day; a new day asks again:
+    done for May (2025-05) on 10/05, nothing yet for June on 01/06."""
+    monthly = row("recurring", cadence="monthly", status="done", period="2025-05")
+    june = D(2025, 6, 1)
+    assert (monthly.is_done(TODAY), monthly.progress(TODAY), monthly.fraction(TODAY)) == (
+        True,
+        Progress.DONE,
+        1.0,
+    )
+    assert (monthly.is_done(june), monthly.progress(june), monthly.fraction(june)) == (
+        False,
+        Progress.OVERDUE,  # its deadline, 20/05, has passed
+        0.0,
+    )
+    assert monthly.is_done(TODAY) and monthly.progress(TODAY) == Progress.DONE
+    # A copy with another check-in is judged afresh, not from the original's memory.
+    redone = dataclasses.replace(monthly, latest=None)
+    assert not redone.is_done(TODAY) and redone.fraction(TODAY) == 0.0

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from handlers import digest
+from handlers import chart
 from handlers.i18n import set_language
 from handlers.summary import Section, fit
 
@@ -32,14 +32,14 @@ def test_fit_keeps_what_fits_and_counts_the_rest() -> None:
 
 
 def test_the_chart_is_drawn_for_a_phone() -> None:
-    spec = digest.ChartSpec(
+    spec = chart.ChartSpec(
         "Progress by unit: Tỉnh Nghệ An",
         "% of target reached",
-        [digest.Bar("Huyện Hưng Nguyên", 0, 1, "0% · 1 overdue"), digest.Bar("Vinh", 75, 0, "75%")],
+        [chart.Bar("Huyện Hưng Nguyên", 0, 1, "0% · 1 overdue"), chart.Bar("Vinh", 75, 0, "75%")],
     )
-    png = Image.open(io.BytesIO(digest.render_chart(spec)))
+    png = Image.open(io.BytesIO(chart.render_chart(spec)))
     assert png.width == 720, "twice a 360 px phone screen"
-    # A label on the phone: points -> pixels of the PNG -> pixels at 360 px wide.
-    on_phone = digest.LABEL_PT * digest.CHART_DPI / 72 * 360 / png.width
+    # A label on the phone: pixels of the PNG -> pixels at 360 px wide.
+    on_phone = chart.LABEL_PX * 360 / png.width
     before = 9 * 100 / 72 * 360 / 800  # 9 pt labels at 100 dpi in an 800 px chart
     assert on_phone >= 2 * before

@@ -25,7 +25,8 @@ route                                       does
 ==========================================  =============================================
 
 Events carry ``id:`` = the entry id; a reconnecting ``EventSource`` sends
-``Last-Event-ID`` and gets what it missed first.
+``Last-Event-ID`` and gets what it missed first. An entry edited in place (an
+announcement's status) comes again with ``edited`` and without ``id:``.
 
 The emulator has no passwords, so it trusts only its own page on this machine:
 every request must name a loopback ``Host`` (no DNS rebinding), an API request
@@ -379,7 +380,9 @@ async def language(request: web.Request) -> web.Response:
 
 def _event(entry: Entry) -> bytes:
     data = json.dumps(entry.as_json(), ensure_ascii=False)
-    return f"id: {entry.id}\nevent: entry\ndata: {data}\n\n".encode()
+    # An edit keeps its entry's (older) id: it must not move the reconnect point back.
+    head = "" if entry.edited else f"id: {entry.id}\n"
+    return f"{head}event: entry\ndata: {data}\n\n".encode()
 
 
 async def _stream(request: web.Request, persona_id: str | None) -> web.StreamResponse:
@@ -414,7 +417,9 @@ async def _stream(request: web.Request, persona_id: str | None) -> web.StreamRes
                 continue
             if item is None:
                 break
-            if item.id > last:
+            if item.edited:  # a status edited in place: its entry again, under its id
+                await response.write(_event(item))
+            elif item.id > last:
                 await response.write(_event(item))
                 last = item.id
     except ConnectionResetError:

@@ -30,6 +30,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import aiohttp
+
 from bot.channels.base import (
     DeliveryError,
     PermanentError,
@@ -42,10 +44,11 @@ from bot.channels.zalo.render import Link, ZaloCall, render_reply
 from db.models import utcnow
 from db.session import Database, UnitOfWork
 from db.shown_choices import remember
-from handlers.types import Choice, Message
+from handlers.types import Choice, MediaRef, Message
 
 log = logging.getLogger(__name__)
 UNREACHABLE = frozenset({410, 422})
+MEDIA_MAX_BYTES = 50 * 1024 * 1024  # a file people sent, kept
 
 
 class QuotaExceeded(TransientError):
@@ -94,6 +97,21 @@ class ZaloChannel:
     async def send(self, chat_id: str, messages: list[Message]) -> None:
         """Deliver in order, once each; the first failed text raises a ``DeliveryError``."""
         await self._deliver(chat_id, messages, tries=1)
+
+    async def fetch(self, ref: MediaRef) -> bytes:
+        """A file people sent, from Zalo's URL (no token needed; the URLs expire)."""
+        timeout = aiohttp.ClientTimeout(total=60)
+        try:
+            async with self.client.session.get(ref.file_id, timeout=timeout) as response:
+                response.raise_for_status()
+                if (response.content_length or 0) > MEDIA_MAX_BYTES:
+                    raise PermanentError(f"{response.content_length} bytes is too large to keep")
+                content = await response.content.read(MEDIA_MAX_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"file not fetched: {type(exc).__name__}") from exc
+        if len(content) > MEDIA_MAX_BYTES:
+            raise PermanentError("too large to keep")
+        return content
 
     async def show(self, chat_id: str, message: Message, replace: str | None = None) -> str:
         """Zalo cannot edit a message: the new state goes out as a new message."""

@@ -9,8 +9,9 @@ Files people sent (``Message.files``) go out from the kept copy, by a signed
 link to our web server (``link``, see ``bot.media_links``); without one, a file
 that came on Zalo goes out by Zalo's own URL while it lasts. A photo becomes a
 ``sendPhoto`` with its label as caption; Zalo cannot send voice messages or
-documents, so they become a line with their link. A chart or a document made
-here has no URL to give, so only its text goes.
+documents, so they become a line with their link (a document's link ends in its
+name; an announcement's leaflet is a line of the announcement's own text). A
+chart or a document made here has no URL to give, so only its text goes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from handlers.render import to_plain
 from handlers.types import Choice, MediaRef, Message
 
 TEXT_LIMIT = 2000
-Link = Callable[[str], str | None]  # a kept file's path -> a public URL, or None
+Link = Callable[[str, str | None], str | None]  # a kept file's path and name -> a URL, or None
 
 
 @dataclass
@@ -59,9 +60,10 @@ def split_plain(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 
 def file_url(ref: MediaRef, link: Link | None) -> str | None:
-    """Where Zalo can fetch the file: the kept copy's link, else Zalo's own URL."""
+    """Where Zalo can fetch the file: the kept copy's link (a document's under its
+    name), else Zalo's own URL."""
     if ref.stored and link is not None:
-        url = link(ref.stored)
+        url = link(ref.stored, ref.name if ref.kind == "document" else None)
         if url:
             return url
     return ref.file_id if ref.file_id.startswith(("http://", "https://")) else None
@@ -81,7 +83,7 @@ def render_message(msg: Message, link: Link | None = None) -> list[ZaloCall]:
             calls.append(ZaloCall("sendPhoto", params))
         else:
             links.append(f"{ref.name or ref.kind}: {url}")
-    if links:
+    if links and not msg.text_as_caption:
         calls.append(ZaloCall("sendMessage", {"text": "\n".join(links)[:TEXT_LIMIT]}))
     if msg.request == "location":
         blocks = [_("Type the name of the commune or ward.")]
@@ -89,6 +91,8 @@ def render_message(msg: Message, link: Link | None = None) -> list[ZaloCall]:
         blocks = [_("Type your phone number.")]
     else:
         blocks = [to_plain(msg.text or "").strip()]
+    if links and msg.text_as_caption:  # an announcement's leaflet: a line of its text
+        blocks.append("\n".join(links))
     if msg.link is not None:
         blocks.append(f"{msg.link[0]}: {msg.link[1]}")
     if msg.choices and msg.numeric_answer:

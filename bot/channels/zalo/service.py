@@ -29,7 +29,6 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
 
 from bot.channels.base import DeliveryError, RecipientBlocked
@@ -49,7 +48,7 @@ from db.session import UnitOfWork
 from db.shown_choices import answer
 from handlers.engine import Engine, StoreUnavailable
 from handlers.i18n import _
-from handlers.types import Incoming, Reply
+from handlers.types import Incoming, MediaRef, Reply
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,6 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,256}")
 POLL_SECONDS = 30
 TYPING_AFTER = 1.0  # seconds of engine work before "typing…" is shown
-MEDIA_MAX_BYTES = 50 * 1024 * 1024
 
 
 def zalo_token(settings: Settings) -> str:
@@ -161,15 +159,7 @@ class ZaloService:
 
     async def _download(self, row: Attachment) -> bytes:
         """A file people sent, from Zalo's URL (no token needed)."""
-        timeout = aiohttp.ClientTimeout(total=60)
-        async with self.client.session.get(row.file_id, timeout=timeout) as response:
-            response.raise_for_status()
-            if (response.content_length or 0) > MEDIA_MAX_BYTES:
-                raise ValueError(f"{response.content_length} bytes is too large to keep")
-            content = await response.content.read(MEDIA_MAX_BYTES + 1)
-        if len(content) > MEDIA_MAX_BYTES:
-            raise ValueError("too large to keep")
-        return content
+        return await self.channel.fetch(MediaRef(row.kind, row.file_id))  # type: ignore[arg-type]
 
     # --- updates in ---------------------------------------------------------------------
 
