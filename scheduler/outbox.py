@@ -16,12 +16,14 @@ per-second limits) before it sends. Then:
    urgent ones first; each claimed row gets ``attempts + 1``, ``not_before = now +
    lease`` and ``leased_by``. Two senders never claim the same row; the rows of a
    sender that dies come back when another takes over, or after the lease.
-2. **Send** outside any transaction, one message at a time under the token buckets
-   of :mod:`scheduler.limits`; rows to one chat go in order. At most
+2. **Send** outside any transaction, one message at a time under the limits of
+   :mod:`scheduler.limits`; rows to one chat go in order. At most
    ``outbox_in_flight`` messages are between their request and the write of its
    outcome at any moment, so a sender killed with -9 repeats at most that many.
-3. **Record**, guarded by the claimed ``attempts`` (a fencing token: a sender whose
-   lease ran out cannot overwrite the row's next claim):
+3. **Record**, in batches (:mod:`scheduler.outcomes`: one statement for the
+   outcomes of the messages in flight), each guarded by the claimed ``attempts``
+   (a fencing token: a sender whose lease ran out cannot overwrite the row's next
+   claim):
 
    ============================  ===================================================
    outcome                       row becomes
@@ -49,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import os
 import socket
 import uuid
@@ -57,7 +60,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 
 from bot.channels.base import (
     Channel,
@@ -76,16 +79,20 @@ from db.subscriptions import unsubscribe
 from handlers.i18n import set_language
 from handlers.types import message_from_json
 from scheduler.leader import AdvisoryLock
-from scheduler.limits import Limiter, Rates
+from scheduler.limits import BOT_GUARD, Limiter, Rates
+from scheduler.outcomes import Outcome, OutcomeWriter
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 ERROR_LIMIT = 1000  # characters of an error kept in last_error
-# The limits are kept with a little room: the messenger measures arrival times, which
-# jitter by a few milliseconds against our send times.
-RATE_MARGIN = 0.95
-TAKEOVER_PAUSE = 1.0  # seconds a new sender waits: a dead sender's last sends age out
+# Chat and group limits are kept with a little room: the messenger measures arrival
+# times, which jitter by a few milliseconds against our send times. (The bot's limit
+# keeps its own, see scheduler.limits.)
+CHAT_MARGIN = 0.95
+# Seconds a new sender waits: the bot window of a dead sender's last sends ages out.
+TAKEOVER_PAUSE = 1.0 + BOT_GUARD + 0.05
+CLAIM_SECONDS = 1.0  # a claim holds about this long of sending (urgent rows wait for it)
 RECENT = dt.timedelta(seconds=60)  # sends read back on taking over (the group window)
 
 
@@ -132,7 +139,8 @@ class Claimed:
 class _Outcome:
     """What a row's fate means for the chat's later rows in the batch."""
 
-    kind: str  # "next": go on; "held": wait ``delay`` too; "blocked": block them too
+    kind: str  # "next": go on; "held": wait ``delay`` too; "blocked": block them too;
+    # "stop": leave them as they are (claimed): outcomes can no longer be recorded
     delay: float = 0.0
 
     @classmethod
@@ -173,15 +181,26 @@ class OutboxSender:
         self._announcements_lock = asyncio.Lock()
         self.limiter = limiter or Limiter(
             Rates(
-                bot_per_second=settings.bot_rate_per_second * RATE_MARGIN,
-                chat_per_second=settings.chat_rate_per_second * RATE_MARGIN,
-                group_per_minute=settings.group_rate_per_minute * RATE_MARGIN,
+                bot_per_second=settings.bot_rate_per_second,
+                chat_per_second=settings.chat_rate_per_second * CHAT_MARGIN,
+                group_per_minute=settings.group_rate_per_minute * CHAT_MARGIN,
             )
         )
         self.token = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._locks = {name: AdvisoryLock(db, f"outbox:{name}") for name in self.channels}
         # Messages sent and not yet recorded, at most: a crash repeats at most these.
         self._slots = asyncio.Semaphore(settings.outbox_in_flight)
+        self._halted: Exception | None = None  # why this batch stopped sending
+        self._outcomes = OutcomeWriter(db)
+        # A claim holds about CLAIM_SECONDS of sending at the bot's rate, so an urgent
+        # row queued during an announcement waits for little more than that.
+        self.claim_size = max(
+            1,
+            min(
+                settings.outbox_batch_size,
+                math.ceil(settings.bot_rate_per_second * CLAIM_SECONDS),
+            ),
+        )
 
     # -- the loop ---------------------------------------------------------------
 
@@ -220,7 +239,7 @@ class OutboxSender:
             self.health.up("outbox")
             if not leading:
                 await wait_or_stop(stop, self.settings.outbox_standby_seconds)
-            elif stats.claimed < self.settings.outbox_batch_size:
+            elif stats.claimed < self.claim_size:
                 await wait_or_stop(stop, self.settings.outbox_poll_seconds)
 
     # -- leading ------------------------------------------------------------------
@@ -297,6 +316,7 @@ class OutboxSender:
             stats.held = await self._hold_for_quiet_hours(now, quiet_end)
         rows = await self._claim(now, channels, urgent_only=quiet_end is not None)
         stats.claimed = len(rows)
+        self._halted = None
         by_chat: dict[tuple[str, str], list[Claimed]] = {}
         for row in rows:
             by_chat.setdefault((row.channel, row.chat_id), []).append(row)
@@ -307,6 +327,8 @@ class OutboxSender:
         for result in done:  # every chat finished first, then the first error is raised
             if isinstance(result, BaseException):
                 raise result
+        if self._halted is not None:
+            raise self._halted
         return stats
 
     # -- claiming -----------------------------------------------------------------
@@ -347,7 +369,7 @@ class OutboxSender:
             .order_by(
                 Outbox.broadcast_id.isnot(None), Outbox.urgent.desc(), Outbox.not_before, Outbox.id
             )
-            .limit(self.settings.outbox_batch_size)
+            .limit(self.claim_size)
             .with_for_update(of=Outbox, skip_locked=True)
         )
         if urgent_only:
@@ -407,6 +429,8 @@ class OutboxSender:
                 outcome = _Outcome.held(self.settings.outbox_backoff_seconds)
             if outcome.kind == "next":
                 continue
+            if self._halted is not None:
+                return  # the rest stays claimed, unsent, until a takeover or the lease's end
             for later in rows[index + 1 :]:
                 if outcome.kind == "blocked":
                     await self._finish(later, OutboxStatus.BLOCKED, "recipient blocked the bot")
@@ -437,6 +461,8 @@ class OutboxSender:
                 await self.limiter.sleep(wait)
             async with self._slots:  # from the bot's token to the outcome written
                 await self.limiter.acquire(row.channel, row.chat_id)
+                if self._halted is not None:  # no outcome can be written: send nothing more
+                    return _Outcome("stop")
                 outcome = await self._send_one(row, channel, messages, index, stats)
             if outcome is not None:
                 return outcome
@@ -517,22 +543,21 @@ class OutboxSender:
             .returning(Outbox.id)
         )
 
-    async def _record(self, row: Claimed, values: dict[str, Any]) -> bool:
-        """Write an outcome (or progress) of a claimed row, quickly.
+    async def _record(self, outcome: Outcome) -> bool:
+        """Write an outcome (or progress) of a claimed row, with the next batch.
 
-        The commit does not wait for the disk (``synchronous_commit`` off): the
-        time between a message going out and its row saying so is what a crash
-        of the sender turns into a duplicate, and waiting for an fsync there
-        widened it most. Only a crash of PostgreSQL itself within the last moment
-        can lose such a write, and then the message goes again (never lost).
+        The caller holds the message's in-flight slot until this returns.
         """
-        values = {"leased_by": None, **values}  # the outcome ends the claim
-        async with self.db.sessions.begin() as session:
-            await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            done = (await session.execute(self._mine(row).values(**values))).first()
-        if done is None:
-            log.warning("outbox row %s: lease lost before the outcome was recorded", row.id)
-        return done is not None
+        try:
+            done = await self._outcomes.write(outcome)
+        except Exception as exc:
+            # The messages in flight went out unrecorded (they will go again); stop
+            # sending, so that nothing more joins them.
+            self._halted = self._halted or exc
+            raise
+        if not done:
+            log.warning("outbox row %s: lease lost before the outcome was recorded", outcome.id)
+        return done
 
     async def _save_progress(self, row: Claimed, delivered: int) -> bool:
         """Record that the first ``delivered`` messages went out, before the next one.
@@ -540,12 +565,14 @@ class OutboxSender:
         A sender that dies in the middle of a row of several messages then repeats
         at most the message that was in flight.
         """
-        return await self._record(row, {**self._progress(row, delivered), "leased_by": self.token})
+        payload = self._progress(row, delivered)
+        return await self._record(Outcome(row.id, row.attempts, keep_lease=True, payload=payload))
 
-    def _progress(self, row: Claimed, delivered: int | None) -> dict[str, Any]:
+    def _progress(self, row: Claimed, delivered: int | None) -> dict[str, Any] | None:
+        """The payload that says ``delivered`` messages went out (None: no change)."""
         if delivered is None or delivered == int(row.payload.get("delivered", 0)):
-            return {}
-        return {"payload": {**row.payload, "delivered": delivered}}
+            return None
+        return {**row.payload, "delivered": delivered}
 
     async def _finish(
         self,
@@ -556,27 +583,22 @@ class OutboxSender:
         delivered: int | None = None,
     ) -> None:
         if "sealed" in row.payload:  # to a reporter: gone once done (see handlers.notify)
-            await self._forget(row, status, error)
+            await self._record(Outcome(row.id, row.attempts, forget=True))
+            if status is not OutboxStatus.SENT:
+                log.warning("outbox row %s: %s, deleted (%s)", row.id, status.value, error)
             return
-        values: dict[str, Any] = {"status": status.value, **self._progress(row, delivered)}
-        if status is OutboxStatus.SENT:
-            values["sent_at"] = self.clock()
-        if error is not None:
-            values["last_error"] = error[:ERROR_LIMIT]
-        await self._record(row, values)
-
-    async def _forget(self, row: Claimed, status: OutboxStatus, error: str | None) -> None:
-        """Delete a finished private row (while it is still this sender's claim)."""
-        async with self.db.sessions.begin() as session:
-            await session.execute(
-                delete(Outbox).where(
-                    Outbox.id == row.id,
-                    Outbox.attempts == row.attempts,
-                    Outbox.status == OutboxStatus.PENDING.value,
-                )
+        sent = status is OutboxStatus.SENT
+        await self._record(
+            Outcome(
+                row.id,
+                row.attempts,
+                status=status.value,
+                sent_at=self.clock() if sent else None,
+                # a row that went out is never resumed: its count is not needed
+                payload=None if sent else self._progress(row, delivered),
+                last_error=None if error is None else error[:ERROR_LIMIT],
             )
-        if status is not OutboxStatus.SENT:
-            log.warning("outbox row %s: %s, deleted (%s)", row.id, status.value, error)
+        )
 
     async def _blocked(self, row: Claimed, exc: Exception, *, delivered: int) -> None:
         # Only the day: the moment would line up with the message's (and its tip's) time.
@@ -587,13 +609,15 @@ class OutboxSender:
                     delete(Outbox).where(Outbox.id == row.id, Outbox.attempts == row.attempts)
                 )
             else:
-                await session.execute(
-                    self._mine(row).values(
-                        status=OutboxStatus.BLOCKED.value,
-                        last_error=_describe(exc)[:ERROR_LIMIT],
-                        **self._progress(row, delivered),
-                    )
-                )
+                values: dict[str, Any] = {
+                    "status": OutboxStatus.BLOCKED.value,
+                    "last_error": _describe(exc)[:ERROR_LIMIT],
+                    "leased_by": None,
+                }
+                payload = self._progress(row, delivered)
+                if payload is not None:
+                    values["payload"] = payload
+                await session.execute(self._mine(row).values(**values))
             await session.execute(
                 update(Identity)
                 .where(Identity.id == row.identity_id, Identity.blocked_at.is_(None))
@@ -612,15 +636,16 @@ class OutboxSender:
         delivered: int | None = None,
         error: Exception | None = None,
     ) -> None:
-        values: dict[str, Any] = {
-            "not_before": self.clock() + dt.timedelta(seconds=seconds),
-            **self._progress(row, delivered),
-        }
-        if not count_attempt:
-            values["attempts"] = row.attempts - 1
-        if error is not None:
-            values["last_error"] = _describe(error)[:ERROR_LIMIT]
-        await self._record(row, values)
+        await self._record(
+            Outcome(
+                row.id,
+                row.attempts,
+                not_before=self.clock() + dt.timedelta(seconds=seconds),
+                payload=self._progress(row, delivered),
+                new_attempts=None if count_attempt else row.attempts - 1,
+                last_error=None if error is None else _describe(error)[:ERROR_LIMIT],
+            )
+        )
         stats.postponed += 1
 
     async def _retry_or_fail(
@@ -632,12 +657,15 @@ class OutboxSender:
             stats.failed += 1
             return None
         delay = self.backoff(row.attempts)
-        values: dict[str, Any] = {
-            "not_before": self.clock() + dt.timedelta(seconds=delay),
-            "last_error": _describe(exc)[:ERROR_LIMIT],
-            **self._progress(row, delivered),
-        }
-        await self._record(row, values)
+        await self._record(
+            Outcome(
+                row.id,
+                row.attempts,
+                not_before=self.clock() + dt.timedelta(seconds=delay),
+                payload=self._progress(row, delivered),
+                last_error=_describe(exc)[:ERROR_LIMIT],
+            )
+        )
         stats.retried += 1
         return delay
 
