@@ -15,7 +15,11 @@ per-second limits) before it sends. Then:
    of pending rows whose ``not_before`` has come, personal rows before announcements,
    urgent ones first; each claimed row gets ``attempts + 1``, ``not_before = now +
    lease`` and ``leased_by``. Two senders never claim the same row; the rows of a
-   sender that dies come back when another takes over, or after the lease.
+   sender that dies come back when another takes over, or after the lease. A claim
+   is about ``CLAIM_SECONDS`` of sending at the bot's rate; the running sender
+   claims again while a claim goes out, once less than half of it waits for its
+   turn, so sending never pauses for a claim and an urgent row queued during a
+   large announcement is claimed, and goes, within about a second.
 2. **Send** outside any transaction, one message at a time under the limits of
    :mod:`scheduler.limits`; rows to one chat go in order. At most
    ``outbox_in_flight`` messages are between their request and the write of its
@@ -92,7 +96,8 @@ ERROR_LIMIT = 1000  # characters of an error kept in last_error
 CHAT_MARGIN = 0.95
 # Seconds a new sender waits: the bot window of a dead sender's last sends ages out.
 TAKEOVER_PAUSE = 1.0 + BOT_GUARD + 0.05
-CLAIM_SECONDS = 1.0  # a claim holds about this long of sending (urgent rows wait for it)
+CLAIM_SECONDS = 0.5  # a claim holds about this long of sending (urgent rows wait for it)
+LOCK_CHECK_SECONDS = 2.0  # while claiming again, how often the locks are checked
 RECENT = dt.timedelta(seconds=60)  # sends read back on taking over (the group window)
 
 
@@ -157,6 +162,7 @@ class DrainStats:
     retried: int = 0
     postponed: int = 0
     held: int = 0
+    caught_up: bool = True  # the last claim found fewer rows than it asked for
 
 
 class OutboxSender:
@@ -223,7 +229,11 @@ class OutboxSender:
         while not stop.is_set():
             try:
                 leading = await self.lead(stop)
-                stats = await self.drain_once(leading) if leading else DrainStats()
+                stats = (
+                    await self.drain_once(leading, refill=True, stop=stop)
+                    if leading
+                    else DrainStats()
+                )
             except Exception as exc:
                 delay = backoff.next()
                 self.health.down("outbox", describe(exc))
@@ -239,7 +249,7 @@ class OutboxSender:
             self.health.up("outbox")
             if not leading:
                 await wait_or_stop(stop, self.settings.outbox_standby_seconds)
-            elif stats.claimed < self.claim_size:
+            elif stats.caught_up:
                 await wait_or_stop(stop, self.settings.outbox_poll_seconds)
 
     # -- leading ------------------------------------------------------------------
@@ -258,6 +268,11 @@ class OutboxSender:
             elif was:
                 log.warning("outbox sender: no longer the sender for %s", name)
         return {name for name, lock in self._locks.items() if lock.held}
+
+    async def _still_leading(self, channels: Collection[str]) -> bool:
+        """Whether the locks of ``channels`` held when sending began are still held."""
+        held = [self._locks[name] for name in channels if self._locks[name].held]
+        return all([await lock.acquire() for lock in held])
 
     async def _take_over(self, channel: str, stop: asyncio.Event | None) -> None:
         """Become the sender of ``channel``: the previous one's rows back, its pace known."""
@@ -304,8 +319,20 @@ class OutboxSender:
         if stop is not None:
             await wait_or_stop(stop, TAKEOVER_PAUSE)
 
-    async def drain_once(self, channels: Collection[str] | None = None) -> DrainStats:
-        """Claim one batch of due rows of ``channels`` (default: all) and send them."""
+    async def drain_once(
+        self,
+        channels: Collection[str] | None = None,
+        *,
+        refill: bool = False,
+        stop: asyncio.Event | None = None,
+    ) -> DrainStats:
+        """Claim one batch of due rows of ``channels`` (default: all) and send them.
+
+        With ``refill`` (the running sender), claim again whenever fewer than half a
+        claim of chats wait, until no more are due, ``stop`` is set, quiet hours
+        begin or end, or a lock is lost (checked every ``LOCK_CHECK_SECONDS``). A
+        chat's rows from a later claim go after its earlier ones.
+        """
         stats = DrainStats()
         channels = sorted(self.channels if channels is None else channels)
         if not channels:
@@ -314,16 +341,47 @@ class OutboxSender:
         quiet_end = quiet_until(now, self.settings)
         if quiet_end is not None:
             stats.held = await self._hold_for_quiet_hours(now, quiet_end)
-        rows = await self._claim(now, channels, urgent_only=quiet_end is not None)
-        stats.claimed = len(rows)
         self._halted = None
-        by_chat: dict[tuple[str, str], list[Claimed]] = {}
-        for row in rows:
-            by_chat.setdefault((row.channel, row.chat_id), []).append(row)
-        done = await asyncio.gather(
-            *(self._send_chat(chat_rows, stats) for chat_rows in by_chat.values()),
-            return_exceptions=True,
-        )
+        chats: dict[tuple[str, str], asyncio.Task[None]] = {}
+        waiting = 0  # chats of this drain not finished yet
+        room = asyncio.Event()
+
+        def chat_done(_: asyncio.Task[None]) -> None:
+            nonlocal waiting
+            waiting -= 1
+            if waiting < max(1, self.claim_size // 2):
+                room.set()
+
+        loop = asyncio.get_running_loop()
+        check_locks_at = loop.time() + LOCK_CHECK_SECONDS
+        while True:
+            rows = await self._claim(now, channels, urgent_only=quiet_end is not None)
+            stats.claimed += len(rows)
+            stats.caught_up = len(rows) < self.claim_size
+            by_chat: dict[tuple[str, str], list[Claimed]] = {}
+            for row in rows:
+                by_chat.setdefault((row.channel, row.chat_id), []).append(row)
+            for key, chat_rows in by_chat.items():
+                task = asyncio.create_task(self._send_chat(chat_rows, stats, chats.get(key)))
+                chats[key] = task
+                waiting += 1
+                task.add_done_callback(chat_done)
+            room.clear()
+            if waiting < max(1, self.claim_size // 2):
+                room.set()
+            if not refill or stats.caught_up:
+                break
+            await room.wait()
+            if self._halted is not None or (stop is not None and stop.is_set()):
+                break
+            now = self.clock()
+            if (quiet_until(now, self.settings) is None) != (quiet_end is None):
+                break
+            if loop.time() > check_locks_at:
+                check_locks_at = loop.time() + LOCK_CHECK_SECONDS
+                if not await self._still_leading(channels):
+                    break
+        done = await asyncio.gather(*chats.values(), return_exceptions=True)
         for result in done:  # every chat finished first, then the first error is raised
             if isinstance(result, BaseException):
                 raise result
@@ -377,39 +435,32 @@ class OutboxSender:
         due_cte = due.cte("due")
         claim = (
             update(Outbox)
-            .where(Outbox.id.in_(select(due_cte.c.id)))
+            .where(Outbox.id.in_(select(due_cte.c.id)), Identity.id == Outbox.identity_id)
             .values(not_before=now + lease, attempts=Outbox.attempts + 1, leased_by=self.token)
-            .returning(Outbox.id, Outbox.identity_id, Outbox.payload, Outbox.attempts)
+            .returning(
+                Outbox.id,
+                Outbox.identity_id,
+                Outbox.payload,
+                Outbox.attempts,
+                Identity.channel,
+                Identity.chat_id,
+                Identity.blocked_at,
+                Identity.language,
+            )
+            .execution_options(synchronize_session=False)
         )
         async with self.db.sessions.begin() as session:
             claimed = (await session.execute(claim)).all()
-            if not claimed:
-                return []
-            ids = {r.identity_id for r in claimed}
-            people = {
-                p.id: p
-                for p in (
-                    await session.execute(
-                        select(
-                            Identity.id,
-                            Identity.channel,
-                            Identity.chat_id,
-                            Identity.blocked_at,
-                            Identity.language,
-                        ).where(Identity.id.in_(ids))
-                    )
-                ).all()
-            }
         rows = [
             Claimed(
                 id=r.id,
                 identity_id=r.identity_id,
-                channel=people[r.identity_id].channel,
-                chat_id=people[r.identity_id].chat_id,
+                channel=r.channel,
+                chat_id=r.chat_id,
                 payload=r.payload,
                 attempts=r.attempts,
-                blocked=people[r.identity_id].blocked_at is not None,
-                language=people[r.identity_id].language,
+                blocked=r.blocked_at is not None,
+                language=r.language,
             )
             for r in claimed
         ]
@@ -417,9 +468,14 @@ class OutboxSender:
 
     # -- sending ------------------------------------------------------------------
 
-    async def _send_chat(self, rows: list[Claimed], stats: DrainStats) -> None:
-        """One chat's rows, in order; a row that must wait holds back the rest with it."""
-        # A task of its own (gather): the language set here is this chat's alone.
+    async def _send_chat(
+        self, rows: list[Claimed], stats: DrainStats, after: asyncio.Task[None] | None = None
+    ) -> None:
+        """One chat's rows, in order, ``after`` its earlier ones; a row that must wait
+        holds back the rest with it."""
+        if after is not None:
+            await after  # a BaseException (the process ending) ends this chat too
+        # A task of its own: the language set here is this chat's alone.
         set_language(rows[0].language)
         for index, row in enumerate(rows):
             try:
