@@ -84,7 +84,7 @@ from handlers.i18n import set_language
 from handlers.types import message_from_json
 from scheduler.leader import AdvisoryLock
 from scheduler.limits import BOT_GUARD, Limiter, Rates
-from scheduler.outcomes import Outcome, OutcomeWriter
+from scheduler.outcomes import Outcome, OutcomeWriter, Slots
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class OutboxSender:
         self.token = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._locks = {name: AdvisoryLock(db, f"outbox:{name}") for name in self.channels}
         # Messages sent and not yet recorded, at most: a crash repeats at most these.
-        self._slots = asyncio.Semaphore(settings.outbox_in_flight)
+        self._slots = Slots(settings.outbox_in_flight)
         self._halted: Exception | None = None  # why this batch stopped sending
         self._outcomes = OutcomeWriter(db)
         # A claim holds about CLAIM_SECONDS of sending at the bot's rate, so an urgent
@@ -515,7 +515,8 @@ class OutboxSender:
                 return _Outcome.held(wait)
             if wait > 0:  # the chat's own spacing, waited without holding a slot
                 await self.limiter.sleep(wait)
-            async with self._slots:  # from the bot's token to the outcome written
+            # from the bot's token to the outcome written; personal messages first
+            async with self._slots.hold(first="broadcast" not in row.payload):
                 await self.limiter.acquire(row.channel, row.chat_id)
                 if self._halted is not None:  # no outcome can be written: send nothing more
                     return _Outcome("stop")

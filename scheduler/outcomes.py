@@ -1,4 +1,4 @@
-"""Outcomes of the outbox sender's rows, written to PostgreSQL in batches.
+"""Outcomes of the outbox sender's rows, written to PostgreSQL in batches; the in-flight slots.
 
 Each outcome of a claimed row (sent, failed, postponed, how many of its messages
 went out, or "delete it": a finished private row) is written with the others that
@@ -25,8 +25,11 @@ the message goes again (never lost).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,3 +151,47 @@ class OutcomeWriter:
             mine = set((await conn.execute(WRITE, params)).scalars())
         self.batches += 1
         return mine
+
+
+class Slots:
+    """The in-flight slots: ``size`` messages between their request and their outcome written.
+
+    A free slot goes to a personal message (``first``) before any announcement
+    waiting for one: a tip alert queued behind hundreds of an announcement's rows
+    goes next, not after them. Each kind waits in order.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._first: deque[asyncio.Future[None]] = deque()
+        self._rest: deque[asyncio.Future[None]] = deque()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, *, first: bool) -> AsyncIterator[None]:
+        if self._free > 0 and not self._first and not self._rest:
+            self._free -= 1
+        else:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            (self._first if first else self._rest).append(future)
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._release()  # handed over just as it was cancelled: pass it on
+                else:
+                    with contextlib.suppress(ValueError):
+                        (self._first if first else self._rest).remove(future)
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        for waiting in (self._first, self._rest):
+            while waiting:
+                future = waiting.popleft()
+                if not future.done():
+                    future.set_result(None)
+                    return
+        self._free += 1
