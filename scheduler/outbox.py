@@ -96,7 +96,7 @@ ERROR_LIMIT = 1000  # characters of an error kept in last_error
 CHAT_MARGIN = 0.95
 # Seconds a new sender waits: the bot window of a dead sender's last sends ages out.
 TAKEOVER_PAUSE = 1.0 + BOT_GUARD + 0.05
-CLAIM_SECONDS = 0.5  # a claim holds about this long of sending (urgent rows wait for it)
+CLAIM_SECONDS = 0.25  # a claim holds about this long of sending (urgent rows wait for it)
 LOCK_CHECK_SECONDS = 2.0  # while claiming again, how often the locks are checked
 RECENT = dt.timedelta(seconds=60)  # sends read back on taking over (the group window)
 
