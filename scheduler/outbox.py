@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -342,51 +343,66 @@ class OutboxSender:
         if quiet_end is not None:
             stats.held = await self._hold_for_quiet_hours(now, quiet_end)
         self._halted = None
-        chats: dict[tuple[str, str], asyncio.Task[None]] = {}
-        waiting = 0  # chats of this drain not finished yet
+        chats: dict[tuple[str, str], asyncio.Task[None]] = {}  # each chat's latest, unfinished
+        errors: list[BaseException] = []
         room = asyncio.Event()
 
-        def chat_done(_: asyncio.Task[None]) -> None:
-            nonlocal waiting
-            waiting -= 1
-            if waiting < max(1, self.claim_size // 2):
+        def chat_done(task: asyncio.Task[None], key: tuple[str, str]) -> None:
+            if chats.get(key) is task:
+                del chats[key]  # a drain may go on for a whole announcement: keep only the live
+            if not task.cancelled() and task.exception() is not None:
+                errors.append(task.exception())  # type: ignore[arg-type]
+            if len(chats) < max(1, self.claim_size // 2):
                 room.set()
 
         loop = asyncio.get_running_loop()
         check_locks_at = loop.time() + LOCK_CHECK_SECONDS
-        while True:
-            rows = await self._claim(now, channels, urgent_only=quiet_end is not None)
-            stats.claimed += len(rows)
-            stats.caught_up = len(rows) < self.claim_size
-            by_chat: dict[tuple[str, str], list[Claimed]] = {}
-            for row in rows:
-                by_chat.setdefault((row.channel, row.chat_id), []).append(row)
-            for key, chat_rows in by_chat.items():
-                task = asyncio.create_task(self._send_chat(chat_rows, stats, chats.get(key)))
-                chats[key] = task
-                waiting += 1
-                task.add_done_callback(chat_done)
-            room.clear()
-            if waiting < max(1, self.claim_size // 2):
-                room.set()
-            if not refill or stats.caught_up:
-                break
-            await room.wait()
-            if self._halted is not None or (stop is not None and stop.is_set()):
-                break
-            now = self.clock()
-            if (quiet_until(now, self.settings) is None) != (quiet_end is None):
-                break
-            if loop.time() > check_locks_at:
-                check_locks_at = loop.time() + LOCK_CHECK_SECONDS
-                if not await self._still_leading(channels):
+        failed: Exception | None = None  # a claim after the first: raised once the rest went
+        try:
+            while True:
+                try:
+                    rows = await self._claim(now, channels, urgent_only=quiet_end is not None)
+                except Exception as exc:
+                    if not chats:
+                        raise
+                    failed = exc
                     break
-        done = await asyncio.gather(*chats.values(), return_exceptions=True)
-        for result in done:  # every chat finished first, then the first error is raised
-            if isinstance(result, BaseException):
-                raise result
+                stats.claimed += len(rows)
+                stats.caught_up = len(rows) < self.claim_size
+                by_chat: dict[tuple[str, str], list[Claimed]] = {}
+                for row in rows:
+                    by_chat.setdefault((row.channel, row.chat_id), []).append(row)
+                for key, chat_rows in by_chat.items():
+                    task = asyncio.create_task(self._send_chat(chat_rows, stats, chats.get(key)))
+                    chats[key] = task
+                    task.add_done_callback(functools.partial(chat_done, key=key))
+                room.clear()
+                if len(chats) < max(1, self.claim_size // 2):
+                    room.set()
+                if not refill or stats.caught_up:
+                    break
+                await room.wait()
+                if self._halted is not None or (stop is not None and stop.is_set()):
+                    break
+                now = self.clock()
+                if (quiet_until(now, self.settings) is None) != (quiet_end is None):
+                    break
+                if loop.time() > check_locks_at:
+                    check_locks_at = loop.time() + LOCK_CHECK_SECONDS
+                    if not await self._still_leading(channels):
+                        break
+            while chats:  # every chat finished first, then the first error is raised
+                await asyncio.wait(list(chats.values()))
+        except asyncio.CancelledError:
+            for task in list(chats.values()):
+                task.cancel()
+            raise
+        if errors:
+            raise errors[0]
         if self._halted is not None:
             raise self._halted
+        if failed is not None:
+            raise failed
         return stats
 
     # -- claiming -----------------------------------------------------------------
