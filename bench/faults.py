@@ -205,6 +205,7 @@ async def reset(db: Any) -> None:
     from db.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    await db.engine.dispose()  # pooled connections may have died with an outage before
     async with db.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

@@ -137,7 +137,7 @@ class Settings:
     # Outbox sender and scheduler (issue 6)
     quiet_start: dt.time = dt.time(21, 0)  # local time; non-urgent messages wait until quiet_end
     quiet_end: dt.time = dt.time(7, 0)
-    outbox_batch_size: int = 100
+    outbox_batch_size: int = 1000  # rows claimed at once, at most (see scheduler.outbox)
     outbox_lease_seconds: int = 120  # a claimed row comes back after this if its sender died
     outbox_max_attempts: int = 6  # transient failures before the row is failed
     outbox_backoff_seconds: float = 30.0  # first retry; doubles each attempt

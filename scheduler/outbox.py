@@ -15,13 +15,19 @@ per-second limits) before it sends. Then:
    of pending rows whose ``not_before`` has come, personal rows before announcements,
    urgent ones first; each claimed row gets ``attempts + 1``, ``not_before = now +
    lease`` and ``leased_by``. Two senders never claim the same row; the rows of a
-   sender that dies come back when another takes over, or after the lease.
-2. **Send** outside any transaction, one message at a time under the token buckets
-   of :mod:`scheduler.limits`; rows to one chat go in order. At most
+   sender that dies come back when another takes over, or after the lease. A claim
+   is about ``CLAIM_SECONDS`` of sending at the bot's rate; the running sender
+   claims again while a claim goes out, once less than half of it waits for its
+   turn, so sending never pauses for a claim and an urgent row queued during a
+   large announcement is claimed, and goes, within about a second.
+2. **Send** outside any transaction, one message at a time under the limits of
+   :mod:`scheduler.limits`; rows to one chat go in order. At most
    ``outbox_in_flight`` messages are between their request and the write of its
    outcome at any moment, so a sender killed with -9 repeats at most that many.
-3. **Record**, guarded by the claimed ``attempts`` (a fencing token: a sender whose
-   lease ran out cannot overwrite the row's next claim):
+3. **Record**, in batches (:mod:`scheduler.outcomes`: one statement for the
+   outcomes of the messages in flight), each guarded by the claimed ``attempts``
+   (a fencing token: a sender whose lease ran out cannot overwrite the row's next
+   claim):
 
    ============================  ===================================================
    outcome                       row becomes
@@ -48,7 +54,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
+import math
 import os
 import socket
 import uuid
@@ -56,7 +64,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 
 from bot.channels.base import (
     Channel,
@@ -77,16 +85,21 @@ from handlers.quiet_hours import quiet_until
 from handlers.types import message_from_json
 from scheduler.cancel_watch import CancelWatch
 from scheduler.leader import AdvisoryLock
-from scheduler.limits import Limiter, Rates
+from scheduler.limits import BOT_GUARD, Limiter, Rates
+from scheduler.outcomes import Outcome, OutcomeWriter, Slots
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 ERROR_LIMIT = 1000  # characters of an error kept in last_error
-# The limits are kept with a little room: the messenger measures arrival times, which
-# jitter by a few milliseconds against our send times.
-RATE_MARGIN = 0.95
-TAKEOVER_PAUSE = 1.0  # seconds a new sender waits: a dead sender's last sends age out
+# Chat and group limits are kept with a little room: the messenger measures arrival
+# times, which jitter by a few milliseconds against our send times. (The bot's limit
+# keeps its own, see scheduler.limits.)
+CHAT_MARGIN = 0.95
+# Seconds a new sender waits: the bot window of a dead sender's last sends ages out.
+TAKEOVER_PAUSE = 1.0 + BOT_GUARD + 0.05
+CLAIM_SECONDS = 0.25  # a claim holds about this long of sending (urgent rows wait for it)
+LOCK_CHECK_SECONDS = 2.0  # while claiming again, how often the locks are checked
 RECENT = dt.timedelta(seconds=60)  # sends read back on taking over (the group window)
 
 
@@ -111,7 +124,8 @@ class Claimed:
 class _Outcome:
     """What a row's fate means for the chat's later rows in the batch."""
 
-    kind: str  # "next": go on; "held": wait ``delay`` too; "blocked": block them too
+    kind: str  # "next": go on; "held": wait ``delay`` too; "blocked": block them too;
+    # "stop": leave them as they are (claimed): outcomes can no longer be recorded
     delay: float = 0.0
 
     @classmethod
@@ -129,6 +143,7 @@ class DrainStats:
     postponed: int = 0
     held: int = 0
     cancelled: int = 0
+    caught_up: bool = True  # the last claim found fewer rows than it asked for
 
 
 class OutboxSender:
@@ -154,15 +169,26 @@ class OutboxSender:
         self._announcements_lock = asyncio.Lock()
         self.limiter = limiter or Limiter(
             Rates(
-                bot_per_second=settings.bot_rate_per_second * RATE_MARGIN,
-                chat_per_second=settings.chat_rate_per_second * RATE_MARGIN,
-                group_per_minute=settings.group_rate_per_minute * RATE_MARGIN,
+                bot_per_second=settings.bot_rate_per_second,
+                chat_per_second=settings.chat_rate_per_second * CHAT_MARGIN,
+                group_per_minute=settings.group_rate_per_minute * CHAT_MARGIN,
             )
         )
         self.token = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._locks = {name: AdvisoryLock(db, f"outbox:{name}") for name in self.channels}
         # Messages sent and not yet recorded, at most: a crash repeats at most these.
-        self._slots = asyncio.Semaphore(settings.outbox_in_flight)
+        self._slots = Slots(settings.outbox_in_flight)
+        self._halted: Exception | None = None  # why this batch stopped sending
+        self._outcomes = OutcomeWriter(db)
+        # A claim holds about CLAIM_SECONDS of sending at the bot's rate, so an urgent
+        # row queued during an announcement waits for little more than that.
+        self.claim_size = max(
+            1,
+            min(
+                settings.outbox_batch_size,
+                math.ceil(settings.bot_rate_per_second * CLAIM_SECONDS),
+            ),
+        )
 
     # -- the loop ---------------------------------------------------------------
 
@@ -185,7 +211,11 @@ class OutboxSender:
         while not stop.is_set():
             try:
                 leading = await self.lead(stop)
-                stats = await self.drain_once(leading) if leading else DrainStats()
+                stats = (
+                    await self.drain_once(leading, refill=True, stop=stop)
+                    if leading
+                    else DrainStats()
+                )
             except Exception as exc:
                 delay = backoff.next()
                 self.health.down("outbox", describe(exc))
@@ -201,7 +231,7 @@ class OutboxSender:
             self.health.up("outbox")
             if not leading:
                 await wait_or_stop(stop, self.settings.outbox_standby_seconds)
-            elif stats.claimed < self.settings.outbox_batch_size:
+            elif stats.caught_up:
                 await wait_or_stop(stop, self.settings.outbox_poll_seconds)
 
     # -- leading ------------------------------------------------------------------
@@ -220,6 +250,11 @@ class OutboxSender:
             elif was:
                 log.warning("outbox sender: no longer the sender for %s", name)
         return {name for name, lock in self._locks.items() if lock.held}
+
+    async def _still_leading(self, channels: Collection[str]) -> bool:
+        """Whether the locks of ``channels`` held when sending began are still held."""
+        held = [self._locks[name] for name in channels if self._locks[name].held]
+        return all([await lock.acquire() for lock in held])
 
     async def _take_over(self, channel: str, stop: asyncio.Event | None) -> None:
         """Become the sender of ``channel``: the previous one's rows back, its pace known."""
@@ -266,8 +301,20 @@ class OutboxSender:
         if stop is not None:
             await wait_or_stop(stop, TAKEOVER_PAUSE)
 
-    async def drain_once(self, channels: Collection[str] | None = None) -> DrainStats:
-        """Claim one batch of due rows of ``channels`` (default: all) and send them."""
+    async def drain_once(
+        self,
+        channels: Collection[str] | None = None,
+        *,
+        refill: bool = False,
+        stop: asyncio.Event | None = None,
+    ) -> DrainStats:
+        """Claim one batch of due rows of ``channels`` (default: all) and send them.
+
+        With ``refill`` (the running sender), claim again whenever fewer than half a
+        claim of chats wait, until no more are due, ``stop`` is set, quiet hours
+        begin or end, or a lock is lost (checked every ``LOCK_CHECK_SECONDS``). A
+        chat's rows from a later claim go after its earlier ones.
+        """
         stats = DrainStats()
         channels = sorted(self.channels if channels is None else channels)
         if not channels:
@@ -276,18 +323,67 @@ class OutboxSender:
         quiet_end = quiet_until(now, self.settings)
         if quiet_end is not None:
             stats.held = await self._hold_for_quiet_hours(now, quiet_end)
-        rows = await self._claim(now, channels, urgent_only=quiet_end is not None)
-        stats.claimed = len(rows)
-        by_chat: dict[tuple[str, str], list[Claimed]] = {}
-        for row in rows:
-            by_chat.setdefault((row.channel, row.chat_id), []).append(row)
-        done = await asyncio.gather(
-            *(self._send_chat(chat_rows, stats) for chat_rows in by_chat.values()),
-            return_exceptions=True,
-        )
-        for result in done:  # every chat finished first, then the first error is raised
-            if isinstance(result, BaseException):
-                raise result
+        self._halted = None
+        chats: dict[tuple[str, str], asyncio.Task[None]] = {}  # each chat's latest, unfinished
+        errors: list[BaseException] = []
+        room = asyncio.Event()
+
+        def chat_done(task: asyncio.Task[None], key: tuple[str, str]) -> None:
+            if chats.get(key) is task:
+                del chats[key]  # a drain may go on for a whole announcement: keep only the live
+            if not task.cancelled() and task.exception() is not None:
+                errors.append(task.exception())  # type: ignore[arg-type]
+            if len(chats) < max(1, self.claim_size // 2):
+                room.set()
+
+        loop = asyncio.get_running_loop()
+        check_locks_at = loop.time() + LOCK_CHECK_SECONDS
+        failed: Exception | None = None  # a claim after the first: raised once the rest went
+        try:
+            while True:
+                try:
+                    rows = await self._claim(now, channels, urgent_only=quiet_end is not None)
+                except Exception as exc:
+                    if not chats:
+                        raise
+                    failed = exc
+                    break
+                stats.claimed += len(rows)
+                stats.caught_up = len(rows) < self.claim_size
+                by_chat: dict[tuple[str, str], list[Claimed]] = {}
+                for row in rows:
+                    by_chat.setdefault((row.channel, row.chat_id), []).append(row)
+                for key, chat_rows in by_chat.items():
+                    task = asyncio.create_task(self._send_chat(chat_rows, stats, chats.get(key)))
+                    chats[key] = task
+                    task.add_done_callback(functools.partial(chat_done, key=key))
+                room.clear()
+                if len(chats) < max(1, self.claim_size // 2):
+                    room.set()
+                if not refill or stats.caught_up:
+                    break
+                await room.wait()
+                if self._halted is not None or (stop is not None and stop.is_set()):
+                    break
+                now = self.clock()
+                if (quiet_until(now, self.settings) is None) != (quiet_end is None):
+                    break
+                if loop.time() > check_locks_at:
+                    check_locks_at = loop.time() + LOCK_CHECK_SECONDS
+                    if not await self._still_leading(channels):
+                        break
+            while chats:  # every chat finished first, then the first error is raised
+                await asyncio.wait(list(chats.values()))
+        except asyncio.CancelledError:
+            for task in list(chats.values()):
+                task.cancel()
+            raise
+        if errors:
+            raise errors[0]
+        if self._halted is not None:
+            raise self._halted
+        if failed is not None:
+            raise failed
         return stats
 
     # -- claiming -----------------------------------------------------------------
@@ -328,7 +424,7 @@ class OutboxSender:
             .order_by(
                 Outbox.broadcast_id.isnot(None), Outbox.urgent.desc(), Outbox.not_before, Outbox.id
             )
-            .limit(self.settings.outbox_batch_size)
+            .limit(self.claim_size)
             .with_for_update(of=Outbox, skip_locked=True)
         )
         if urgent_only:
@@ -336,39 +432,32 @@ class OutboxSender:
         due_cte = due.cte("due")
         claim = (
             update(Outbox)
-            .where(Outbox.id.in_(select(due_cte.c.id)))
+            .where(Outbox.id.in_(select(due_cte.c.id)), Identity.id == Outbox.identity_id)
             .values(not_before=now + lease, attempts=Outbox.attempts + 1, leased_by=self.token)
-            .returning(Outbox.id, Outbox.identity_id, Outbox.payload, Outbox.attempts)
+            .returning(
+                Outbox.id,
+                Outbox.identity_id,
+                Outbox.payload,
+                Outbox.attempts,
+                Identity.channel,
+                Identity.chat_id,
+                Identity.blocked_at,
+                Identity.language,
+            )
+            .execution_options(synchronize_session=False)
         )
         async with self.db.sessions.begin() as session:
             claimed = (await session.execute(claim)).all()
-            if not claimed:
-                return []
-            ids = {r.identity_id for r in claimed}
-            people = {
-                p.id: p
-                for p in (
-                    await session.execute(
-                        select(
-                            Identity.id,
-                            Identity.channel,
-                            Identity.chat_id,
-                            Identity.blocked_at,
-                            Identity.language,
-                        ).where(Identity.id.in_(ids))
-                    )
-                ).all()
-            }
         rows = [
             Claimed(
                 id=r.id,
                 identity_id=r.identity_id,
-                channel=people[r.identity_id].channel,
-                chat_id=people[r.identity_id].chat_id,
+                channel=r.channel,
+                chat_id=r.chat_id,
                 payload=r.payload,
                 attempts=r.attempts,
-                blocked=people[r.identity_id].blocked_at is not None,
-                language=people[r.identity_id].language,
+                blocked=r.blocked_at is not None,
+                language=r.language,
             )
             for r in claimed
         ]
@@ -376,9 +465,14 @@ class OutboxSender:
 
     # -- sending ------------------------------------------------------------------
 
-    async def _send_chat(self, rows: list[Claimed], stats: DrainStats) -> None:
-        """One chat's rows, in order; a row that must wait holds back the rest with it."""
-        # A task of its own (gather): the language set here is this chat's alone.
+    async def _send_chat(
+        self, rows: list[Claimed], stats: DrainStats, after: asyncio.Task[None] | None = None
+    ) -> None:
+        """One chat's rows, in order, ``after`` its earlier ones; a row that must wait
+        holds back the rest with it."""
+        if after is not None:
+            await after  # a BaseException (the process ending) ends this chat too
+        # A task of its own: the language set here is this chat's alone.
         set_language(rows[0].language)
         for index, row in enumerate(rows):
             try:
@@ -388,6 +482,8 @@ class OutboxSender:
                 outcome = _Outcome.held(self.settings.outbox_backoff_seconds)
             if outcome.kind == "next":
                 continue
+            if self._halted is not None:
+                return  # the rest stays claimed, unsent, until a takeover or the lease's end
             for later in rows[index + 1 :]:
                 if outcome.kind == "blocked":
                     await self._finish(later, OutboxStatus.BLOCKED, "recipient blocked the bot")
@@ -418,8 +514,11 @@ class OutboxSender:
                 return _Outcome.held(wait)
             if wait > 0:  # the chat's own spacing, waited without holding a slot
                 await self.limiter.sleep(wait)
-            async with self._slots:  # from the bot's token to the outcome written
+            # from the bot's token to the outcome written; personal messages first
+            async with self._slots.hold(first="broadcast" not in row.payload):
                 await self.limiter.acquire(row.channel, row.chat_id)
+                if self._halted is not None:  # no outcome can be written: send nothing more
+                    return _Outcome("stop")
                 if await self._cancelled(row, index, stats):  # cancelled while it waited
                     return _Outcome("next")
                 outcome = await self._send_one(row, channel, messages, index, stats)
@@ -512,22 +611,21 @@ class OutboxSender:
             .returning(Outbox.id)
         )
 
-    async def _record(self, row: Claimed, values: dict[str, Any]) -> bool:
-        """Write an outcome (or progress) of a claimed row, quickly.
+    async def _record(self, outcome: Outcome) -> bool:
+        """Write an outcome (or progress) of a claimed row, with the next batch.
 
-        The commit does not wait for the disk (``synchronous_commit`` off): the
-        time between a message going out and its row saying so is what a crash
-        of the sender turns into a duplicate, and waiting for an fsync there
-        widened it most. Only a crash of PostgreSQL itself within the last moment
-        can lose such a write, and then the message goes again (never lost).
+        The caller holds the message's in-flight slot until this returns.
         """
-        values = {"leased_by": None, **values}  # the outcome ends the claim
-        async with self.db.sessions.begin() as session:
-            await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            done = (await session.execute(self._mine(row).values(**values))).first()
-        if done is None:
-            log.warning("outbox row %s: lease lost before the outcome was recorded", row.id)
-        return done is not None
+        try:
+            done = await self._outcomes.write(outcome)
+        except Exception as exc:
+            # The messages in flight went out unrecorded (they will go again); stop
+            # sending, so that nothing more joins them.
+            self._halted = self._halted or exc
+            raise
+        if not done:
+            log.warning("outbox row %s: lease lost before the outcome was recorded", outcome.id)
+        return done
 
     async def _save_progress(self, row: Claimed, delivered: int) -> bool:
         """Record that the first ``delivered`` messages went out, before the next one.
@@ -535,12 +633,14 @@ class OutboxSender:
         A sender that dies in the middle of a row of several messages then repeats
         at most the message that was in flight.
         """
-        return await self._record(row, {**self._progress(row, delivered), "leased_by": self.token})
+        payload = self._progress(row, delivered)
+        return await self._record(Outcome(row.id, row.attempts, keep_lease=True, payload=payload))
 
-    def _progress(self, row: Claimed, delivered: int | None) -> dict[str, Any]:
+    def _progress(self, row: Claimed, delivered: int | None) -> dict[str, Any] | None:
+        """The payload that says ``delivered`` messages went out (None: no change)."""
         if delivered is None or delivered == int(row.payload.get("delivered", 0)):
-            return {}
-        return {"payload": {**row.payload, "delivered": delivered}}
+            return None
+        return {**row.payload, "delivered": delivered}
 
     async def _finish(
         self,
@@ -551,27 +651,22 @@ class OutboxSender:
         delivered: int | None = None,
     ) -> None:
         if "sealed" in row.payload:  # to a reporter: gone once done (see handlers.notify)
-            await self._forget(row, status, error)
+            await self._record(Outcome(row.id, row.attempts, forget=True))
+            if status is not OutboxStatus.SENT:
+                log.warning("outbox row %s: %s, deleted (%s)", row.id, status.value, error)
             return
-        values: dict[str, Any] = {"status": status.value, **self._progress(row, delivered)}
-        if status is OutboxStatus.SENT:
-            values["sent_at"] = self.clock()
-        if error is not None:
-            values["last_error"] = error[:ERROR_LIMIT]
-        await self._record(row, values)
-
-    async def _forget(self, row: Claimed, status: OutboxStatus, error: str | None) -> None:
-        """Delete a finished private row (while it is still this sender's claim)."""
-        async with self.db.sessions.begin() as session:
-            await session.execute(
-                delete(Outbox).where(
-                    Outbox.id == row.id,
-                    Outbox.attempts == row.attempts,
-                    Outbox.status == OutboxStatus.PENDING.value,
-                )
+        sent = status is OutboxStatus.SENT
+        await self._record(
+            Outcome(
+                row.id,
+                row.attempts,
+                status=status.value,
+                sent_at=self.clock() if sent else None,
+                # a row that went out is never resumed: its count is not needed
+                payload=None if sent else self._progress(row, delivered),
+                last_error=None if error is None else error[:ERROR_LIMIT],
             )
-        if status is not OutboxStatus.SENT:
-            log.warning("outbox row %s: %s, deleted (%s)", row.id, status.value, error)
+        )
 
     async def _blocked(self, row: Claimed, exc: Exception, *, delivered: int) -> None:
         # Only the day: the moment would line up with the message's (and its tip's) time.
@@ -582,13 +677,15 @@ class OutboxSender:
                     delete(Outbox).where(Outbox.id == row.id, Outbox.attempts == row.attempts)
                 )
             else:
-                await session.execute(
-                    self._mine(row).values(
-                        status=OutboxStatus.BLOCKED.value,
-                        last_error=_describe(exc)[:ERROR_LIMIT],
-                        **self._progress(row, delivered),
-                    )
-                )
+                values: dict[str, Any] = {
+                    "status": OutboxStatus.BLOCKED.value,
+                    "last_error": _describe(exc)[:ERROR_LIMIT],
+                    "leased_by": None,
+                }
+                payload = self._progress(row, delivered)
+                if payload is not None:
+                    values["payload"] = payload
+                await session.execute(self._mine(row).values(**values))
             await session.execute(
                 update(Identity)
                 .where(Identity.id == row.identity_id, Identity.blocked_at.is_(None))
@@ -607,15 +704,16 @@ class OutboxSender:
         delivered: int | None = None,
         error: Exception | None = None,
     ) -> None:
-        values: dict[str, Any] = {
-            "not_before": self.clock() + dt.timedelta(seconds=seconds),
-            **self._progress(row, delivered),
-        }
-        if not count_attempt:
-            values["attempts"] = row.attempts - 1
-        if error is not None:
-            values["last_error"] = _describe(error)[:ERROR_LIMIT]
-        await self._record(row, values)
+        await self._record(
+            Outcome(
+                row.id,
+                row.attempts,
+                not_before=self.clock() + dt.timedelta(seconds=seconds),
+                payload=self._progress(row, delivered),
+                new_attempts=None if count_attempt else row.attempts - 1,
+                last_error=None if error is None else _describe(error)[:ERROR_LIMIT],
+            )
+        )
         stats.postponed += 1
 
     async def _retry_or_fail(
@@ -627,12 +725,15 @@ class OutboxSender:
             stats.failed += 1
             return None
         delay = self.backoff(row.attempts)
-        values: dict[str, Any] = {
-            "not_before": self.clock() + dt.timedelta(seconds=delay),
-            "last_error": _describe(exc)[:ERROR_LIMIT],
-            **self._progress(row, delivered),
-        }
-        await self._record(row, values)
+        await self._record(
+            Outcome(
+                row.id,
+                row.attempts,
+                not_before=self.clock() + dt.timedelta(seconds=delay),
+                payload=self._progress(row, delivered),
+                last_error=_describe(exc)[:ERROR_LIMIT],
+            )
+        )
         stats.retried += 1
         return delay
 

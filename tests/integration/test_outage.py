@@ -16,11 +16,12 @@ from sqlalchemy import text
 from bot.config import Settings
 from bot.health import Health
 from bot.web import WebServer, create_web_app
+from db.models import OutboxStatus
 from db.session import Database
 from scheduler.jobs import SchedulerService
 from scheduler.outbox import OutboxSender
 from tests.faulty_pg import FaultyPostgres
-from tests.integration.test_outbox import ScriptedChannel, person, queue
+from tests.integration.test_outbox import ScriptedChannel, person, queue, row
 
 NOW = dt.datetime(2025, 5, 5, 2, 0, tzinfo=dt.UTC)  # 09:00 local, outside quiet hours
 
@@ -52,6 +53,11 @@ async def test_sender_survives_a_stopped_database_and_healthz_says_so(
         alice = await person(fdb, "alice")
         await queue(fdb, alice, "before")
         await until(lambda: channel.texts("alice") == ["before"])
+        # Its outcome is written a moment later, with the outcomes sent alongside it (a
+        # stop before that would send it again once the database is back, by design).
+        async with asyncio.timeout(10):
+            while (await row(fdb, "before")).status != OutboxStatus.SENT:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
         assert (await health_of(server.url))[0] == 200
 
         await faulty.stop()

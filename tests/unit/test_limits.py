@@ -56,12 +56,25 @@ async def test_groups_get_twenty_a_minute() -> None:
 
 async def test_thirty_a_second_per_bot_across_chats() -> None:
     time = FakeTime()
-    lim = limiter(time, bot_per_second=30)
+    lim = Limiter(Rates(bot_per_second=30), monotonic=time, sleep=time.sleep, guard=0, burst=0)
     for chat in range(61):
         await lim.acquire("telegram", str(chat))
-    assert time.now == pytest.approx(2.0)
+    assert time.now == pytest.approx(2.0)  # one every 1/30 s, no room kept, no catching up
     await lim.acquire("zalo", "1")  # another bot has its own bucket
     assert time.now == pytest.approx(2.0)
+
+
+async def test_the_bot_window_is_one_second_and_its_guard() -> None:
+    time = FakeTime()
+    lim = limiter(time, bot_per_second=30)  # guard 0.02 s: 30 in any 1.02 s
+    starts = []
+    for chat in range(61):
+        await lim.acquire("telegram", str(chat))
+        starts.append(time.now)
+    # The pace (30 / 1.02 a second, 0.05 s of it saved up) would let the 31st go at
+    # 0.017 + 29 * 0.034 = 1.003 s; the window holds it to 1.02 s after the first.
+    assert starts[30] == pytest.approx(1.02)
+    assert starts[60] == pytest.approx(2.04)
 
 
 async def test_pause_holds_the_whole_bot() -> None:

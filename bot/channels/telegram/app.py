@@ -197,9 +197,13 @@ class UpdateBridge:
 
 
 def sending_request(settings: Settings) -> AiohttpRequest:
-    """The HTTP client for every Bot API call but getUpdates."""
+    """The HTTP client for every Bot API call but getUpdates.
+
+    At least a connection per outbox message in flight: with fewer, requests whose
+    rate-limit token was granted would queue inside the client and go in bursts.
+    """
     return AiohttpRequest(
-        pool_size=settings.telegram_pool_size,
+        pool_size=max(settings.telegram_pool_size, settings.outbox_in_flight),
         connect_timeout=5.0,
         read_timeout=10.0,
         write_timeout=10.0,
