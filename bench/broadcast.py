@@ -255,7 +255,7 @@ async def benchmark(quick: bool, in_flight: int | None = None) -> dict[str, Any]
     from bot.config import Settings
 
     fast_in_flight = in_flight or FAST_IN_FLIGHT
-    slow_in_flight = in_flight or Settings.model_fields["outbox_in_flight"].default
+    slow_in_flight = in_flight or Settings.outbox_in_flight
     import psutil
 
     from db.embedded import embedded_url, start_embedded

@@ -1,4 +1,4 @@
-"""Token buckets and a sliding window that keep the outbox sender under the messengers' limits.
+"""Token buckets and a window that keep the outbox sender under the messengers' limits.
 
 Telegram's documented ceilings: about 30 messages a second per bot, one a
 second per chat, 20 a minute per group. Senders of one bot take their tokens one
@@ -7,17 +7,34 @@ spacing holds in real time. A 429 pauses a whole bot.
 
 A bot's limit ``L`` a second is kept two ways at once:
 
-- **a window**: at most ``floor(L)`` messages in any ``1 + guard`` seconds, counted
-  from the times the tokens were granted. This is the ceiling: however the sender
-  was held up, no one second (measured by the messenger, whose arrival times
-  jitter against ours by up to ``guard``) gets more than ``L``;
+- **a window over each message's whole request**: the messenger counts a message
+  when it arrives there, which we cannot see; we only know it lies between the
+  moment its token was granted and the moment its response came back (the request
+  may wait in our client, our event loop, the network or the messenger's own queue
+  for any part of that). So a token is granted at time ``t`` only while fewer than
+  ``floor(L)`` messages are still in flight or got their response after
+  ``t - 1 - guard``. ``acquire`` hands out a :class:`Sending` that the sender ends
+  (``done``) when the request has ended, whatever its outcome. Then no one second
+  at the messenger, wherever in its interval each message arrived, holds more than
+  ``L``: take the messages that arrived in one second and the one among them
+  granted last, at ``g``; every other one was granted before ``g`` and answered
+  after it arrived, which is after ``g - 1`` (it arrived in the same second as the
+  last one, which arrived after ``g``), so each was counted when ``g`` was granted,
+  and there were fewer than ``floor(L)`` of them. Responses are kept in the order
+  they come (their times only grow), so the count is exact, not an estimate;
 - **a pace**: a token bucket of ``L / (1 + guard)`` a second, which spreads the
   messages evenly and may save up ``burst`` seconds of them, so a sender held up
   for a moment (a busy event loop, a late timer, the next batch being claimed)
   catches up instead of losing that time for good; the window caps the catch-up.
 
-So the bot sends at ``L / (1 + guard)`` (98% of the limit) while it has work. Chats
-and groups have plain buckets of one token (no bursts).
+The guard no longer stands for arrival jitter (the response bound covers any delay
+on the way, however long): it only covers the messenger's clock running at another
+rate than ours (an offset between the clocks changes no interval). Clocks kept by
+NTP differ in rate by at most 500 ppm, half a millisecond a second, so a guard of
+one millisecond is enough. A message is counted for its request's time plus one
+second, so a bot sends about ``L / (1 + guard + response time)`` a second while it
+has work: 0.99 of the limit with responses in 10 ms. Chats and groups have plain
+buckets of one token (no bursts).
 
 The buckets live in one process: the outbox has one sender per channel at a
 time (:mod:`scheduler.leader`), and a sender taking over learns from the outbox
@@ -37,7 +54,7 @@ Monotonic = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 PRUNE_ABOVE = 10_000  # chat buckets kept before idle ones are dropped
-BOT_GUARD = 0.02  # seconds added to the bot's one-second window (arrival jitter)
+BOT_GUARD = 0.001  # seconds added to the bot's one-second window (the clocks' rates)
 BOT_BURST = 0.05  # seconds of the bot's pace that a held-up sender may catch up
 TICK = 1e-9  # shorter waits are none (a clock cannot always move by less)
 
@@ -79,22 +96,58 @@ class TokenBucket:
         return self.tokens >= self.capacity
 
 
-class SlidingWindow:
-    """At most ``count`` grants in any ``span`` seconds (a half-open interval)."""
+class RequestWindow:
+    """Fewer than ``count`` requests in flight or answered within ``span`` seconds
+    before each grant (see the module's docstring)."""
 
     def __init__(self, count: int, span: float) -> None:
         self.count = count
         self.span = span
-        self._granted: deque[float] = deque(maxlen=count)
+        self.in_flight = 0
+        self._answered: deque[float] = deque()  # response times, in the order they came
+
+    def _prune(self, now: float) -> None:
+        horizon = now - self.span
+        while self._answered and self._answered[0] <= horizon:
+            self._answered.popleft()
 
     def wait(self, now: float) -> float:
-        """Seconds until one more grant fits."""
-        if len(self._granted) < self.count:
+        """Seconds until one more grant may fit (at least; look again then)."""
+        self._prune(now)
+        over = self.in_flight + len(self._answered) - self.count + 1
+        if over <= 0:
             return 0.0
-        return max(0.0, self._granted[0] + self.span - now)
+        if over > len(self._answered):
+            # some of those still in flight must end and then age: a span at least
+            return self.span
+        return max(0.0, self._answered[over - 1] + self.span - now)
 
-    def grant(self, now: float) -> None:
-        self._granted.append(now)
+    def grant(self) -> None:
+        self.in_flight += 1
+
+    def answered(self, now: float) -> None:
+        self.in_flight -= 1
+        if self._answered and now < self._answered[-1]:
+            now = self._answered[-1]  # a clock that went back: count it longer, not shorter
+        self._answered.append(now)
+
+
+class Sending:
+    """A granted message: ``done()`` once its request has ended, whatever its outcome
+    (sent, refused, 429, timed out, cancelled or never sent). Only the first call counts."""
+
+    __slots__ = ("_monotonic", "_window")
+
+    def __init__(self, window: RequestWindow | None, monotonic: Monotonic) -> None:
+        self._window = window
+        self._monotonic = monotonic
+        if window is not None:
+            window.grant()
+
+    def done(self) -> None:
+        window, self._window = self._window, None
+        if window is not None:
+            window.answered(self._monotonic())
 
 
 class BotLimit:
@@ -107,14 +160,10 @@ class BotLimit:
         pace = per_second / span
         self.pace = TokenBucket(pace, now, capacity=max(1.0, pace * burst))
         # below one a second the pace alone keeps the limit
-        self.window = SlidingWindow(math.floor(per_second), span) if per_second >= 1 else None
+        self.window = RequestWindow(math.floor(per_second), span) if per_second >= 1 else None
 
     def wait(self, now: float) -> float:
         return 0.0 if self.window is None else self.window.wait(now)
-
-    def grant(self, now: float) -> None:
-        if self.window is not None:
-            self.window.grant(now)
 
 
 def is_group_chat(channel: str, chat_id: str) -> bool:
@@ -194,6 +243,11 @@ class Limiter:
     def paused_for(self, channel: str) -> float:
         return max(0.0, self._paused_until.get(channel, 0.0) - self.monotonic())
 
+    def in_flight(self, channel: str) -> int:
+        """Messages of ``channel``'s bot granted and not yet ``done``."""
+        bot = self._bots.get(channel)
+        return 0 if bot is None or bot.window is None else bot.window.in_flight
+
     def chat_wait(self, channel: str, chat_id: str) -> float:
         """Seconds before ``chat_id`` may get a message (its own bucket or a paused bot).
 
@@ -202,12 +256,13 @@ class Limiter:
         now = self.monotonic()
         return max(self.paused_for(channel), self._chat(channel, chat_id, now).wait_for_one(now))
 
-    async def acquire(self, channel: str, chat_id: str) -> None:
+    async def acquire(self, channel: str, chat_id: str) -> Sending:
         """Take a token of the bot and of the chat, waiting until both are due.
 
         Callers go one at a time per bot, each taking its token when its turn
-        comes; the bot's window counts the moment each token is granted, after
-        any wait, so a burst after a stall stays within the limit.
+        comes, after any wait, so a burst after a stall stays within the limit.
+        The caller ends the returned :class:`Sending` when its request has ended
+        (``try``/``finally``): until then the message counts as in flight.
         """
         gate = self._gates.get(channel)
         if gate is None:
@@ -223,4 +278,4 @@ class Limiter:
                 now = self.monotonic()
                 # a 429 may have come in meanwhile; a late wake-up may meet the window
                 delay = max(self.paused_for(channel), bot.wait(now))
-            bot.grant(now)
+            return Sending(bot.window, self.monotonic)

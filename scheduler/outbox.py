@@ -85,7 +85,7 @@ from handlers.quiet_hours import quiet_until
 from handlers.types import message_from_json
 from scheduler.cancel_watch import CancelWatch
 from scheduler.leader import AdvisoryLock
-from scheduler.limits import BOT_GUARD, Limiter, Rates
+from scheduler.limits import BOT_GUARD, Limiter, Rates, Sending
 from scheduler.outcomes import Outcome, OutcomeWriter, Slots
 
 log = logging.getLogger(__name__)
@@ -516,12 +516,15 @@ class OutboxSender:
                 await self.limiter.sleep(wait)
             # from the bot's token to the outcome written; personal messages first
             async with self._slots.hold(first="broadcast" not in row.payload):
-                await self.limiter.acquire(row.channel, row.chat_id)
-                if self._halted is not None:  # no outcome can be written: send nothing more
-                    return _Outcome("stop")
-                if await self._cancelled(row, index, stats):  # cancelled while it waited
-                    return _Outcome("next")
-                outcome = await self._send_one(row, channel, messages, index, stats)
+                sending = await self.limiter.acquire(row.channel, row.chat_id)
+                try:
+                    if self._halted is not None:  # no outcome can be written: send nothing more
+                        return _Outcome("stop")
+                    if await self._cancelled(row, index, stats):  # cancelled while it waited
+                        return _Outcome("next")
+                    outcome = await self._send_one(row, channel, messages, index, stats, sending)
+                finally:
+                    sending.done()  # the bot's window counts it until its request ended
             if outcome is not None:
                 return outcome
         await self._finish(row, OutboxStatus.SENT, None, delivered=len(messages))
@@ -562,13 +565,17 @@ class OutboxSender:
         messages: list[dict[str, Any]],
         index: int,
         stats: DrainStats,
+        sending: Sending,
     ) -> _Outcome | None:
         """Message ``index`` of ``row`` out and recorded; None to go on with the next."""
         # Spacing counts from now, not from the token's time: a send that was held up
         # (a busy event loop) must not bring the next one closer to it.
         self.limiter.sent_before(row.channel, row.chat_id, 0.0)
         try:
-            await channel.send(row.chat_id, [message_from_json(messages[index])])
+            try:
+                await channel.send(row.chat_id, [message_from_json(messages[index])])
+            finally:
+                sending.done()  # answered, refused or timed out: no longer on its way
         except RecipientBlocked as exc:
             await self._blocked(row, exc, delivered=index)
             stats.blocked += 1

@@ -342,6 +342,29 @@ async def test_429_pauses_the_bot_without_counting_an_attempt(db: Database) -> N
     assert sorted(channel.delivered) == [("1", "k1"), ("2", "k2")]
 
 
+async def test_every_outcome_ends_the_request_in_the_bots_window(db: Database) -> None:
+    """Sent, refused, 429, timed out or failed: none stays counted as in flight."""
+    clock = Clock(MORNING)
+    channel = ScriptedChannel()
+    sender = make_sender(db, channel, clock)
+    chats = {
+        "1": None,
+        "2": TransientError("Timed out"),
+        "3": TimeoutError(),
+        "4": PermanentError("Bad Request: chat not found"),
+        "5": RecipientBlocked("Forbidden: bot was blocked by the user"),
+        "6": RateLimited(5, "Too Many Requests: retry after 5"),
+    }
+    for chat, error in chats.items():
+        await queue(db, await person(db, chat), f"k{chat}")
+        if error is not None:
+            channel.fail(chat, error)
+    await sender.drain_once()
+    assert channel.calls == 6  # the 429 came last: every chat's message was tried
+    assert channel.delivered == [("1", "k1")]
+    assert sender.limiter.in_flight("test") == 0
+
+
 async def test_rows_of_a_crashed_sender_come_back_after_the_lease(db: Database) -> None:
     clock = Clock(MORNING)
     dying = ScriptedChannel()

@@ -39,10 +39,10 @@ def limiter(time: FakeTime, **rates: float) -> Limiter:
 async def test_a_429_arriving_while_a_sender_waits_holds_it_until_the_pause_ends() -> None:
     time = FakeTime()
     lim = limiter(time)
-    await lim.acquire("telegram", "42")  # the chat's one token
+    (await lim.acquire("telegram", "42")).done()  # the chat's one token
     # The next message waits 1 s for the chat; half-way, a 429 says "retry after 5 s".
     time.during_sleep = lambda: lim.pause("telegram", 5)
-    await lim.acquire("telegram", "42")
+    (await lim.acquire("telegram", "42")).done()
     assert time.slept == pytest.approx([1.0, 4.5])
     assert time.now == pytest.approx(5.5)
     assert lim.paused_for("telegram") == 0
@@ -51,9 +51,9 @@ async def test_a_429_arriving_while_a_sender_waits_holds_it_until_the_pause_ends
 async def test_a_429_during_a_wait_on_another_bot_does_not_hold_this_one() -> None:
     time = FakeTime()
     lim = limiter(time)
-    await lim.acquire("zalo", "7")
+    (await lim.acquire("zalo", "7")).done()
     time.during_sleep = lambda: lim.pause("telegram", 30)
-    await lim.acquire("zalo", "7")
+    (await lim.acquire("zalo", "7")).done()
     assert time.now == pytest.approx(1.0)
 
 
@@ -72,7 +72,7 @@ async def test_a_paused_bot_waits_before_its_first_message() -> None:
     lim = limiter(time)
     lim.pause("telegram", 2.5)
     lim.pause("telegram", -1)  # a nonsense retry_after neither cuts nor extends the pause
-    await lim.acquire("telegram", "1")
+    (await lim.acquire("telegram", "1")).done()
     assert time.now == pytest.approx(2.5)
 
 
@@ -89,7 +89,7 @@ async def test_a_limiter_with_a_zero_rate_refuses_to_send(rates: dict[str, float
     time = FakeTime()
     lim = limiter(time, **rates)
     with pytest.raises(ValueError, match="^rate must be positive$"):
-        await lim.acquire("telegram", "-100" if "group_per_minute" in rates else "1")
+        (await lim.acquire("telegram", "-100" if "group_per_minute" in rates else "1")).done()
 
 
 def test_a_bucket_saves_up_to_its_capacity_only() -> None:
@@ -127,11 +127,11 @@ async def test_the_default_rates_are_telegrams_ceilings() -> None:
     time = FakeTime()
     lim = Limiter(monotonic=time, sleep=time.sleep)  # no rates given
     for chat in range(61):
-        await lim.acquire("telegram", str(chat))
-    assert time.now == pytest.approx(2.04)  # 30 a second per bot, in windows of 1.02 s
+        (await lim.acquire("telegram", str(chat))).done()
+    assert time.now == pytest.approx(2.002)  # 30 a second per bot, in windows of 1.001 s
     for who, spacing in (("7", 1.0), ("-100", 3.0)):  # 1 a second per chat, 20 a minute per group
         time = FakeTime()
         lim = Limiter(monotonic=time, sleep=time.sleep)
         for _ in range(4):
-            await lim.acquire("telegram", who)
+            (await lim.acquire("telegram", who)).done()
         assert time.now == pytest.approx(3 * spacing)
