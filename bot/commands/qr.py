@@ -9,9 +9,10 @@ bot's tip flow with that commune already chosen; the small one
 ``…?start=sub_<code>``, which subscribes the reader to the commune's announcements.
 ``qrcode`` (Pillow backend) and ``reportlab`` are imported only when the command runs.
 
-Vietnamese needs a TrueType font with its letters: ``--font``, else DejaVu Sans,
-Noto Sans, Liberation Sans or Arial where the system has one; without any, the
-poster falls back to reportlab's own font and prints the texts without accents.
+Vietnamese needs a TrueType font with its letters: ``--font``, else the DejaVu Sans
+shipped with the digest's chart (``handlers/fonts``), so a fresh machine prints the
+accents too; failing that, one the system has; without any, the poster falls back
+to reportlab's own font and prints the texts without accents.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 
 # Telegram allows only these in a start parameter (64 at most, "tip_" included).
 SAFE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,60}$")
+SHIPPED_FONT = Path(__file__).resolve().parents[2] / "handlers" / "fonts" / "DejaVuSans.ttf"
 FONT_CANDIDATES = (
+    str(SHIPPED_FONT),
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.commands.qr import (
+    SHIPPED_FONT,
     find_font,
     poster_pdf,
     poster_unit,
@@ -92,6 +93,15 @@ def test_pdf_without_a_vietnamese_font_still_prints() -> None:
     link = tip_link("AnttBot", "nghi-huong")
     pdf = poster_pdf(link, "Phường Nghi Hương", qr_png(link), None)
     assert pdf.startswith(b"%PDF-")
+
+
+def test_the_shipped_font_comes_first_so_a_fresh_machine_prints_accents() -> None:
+    # No system font at all (a fresh machine): the DejaVu Sans shipped in the package.
+    assert find_font(candidates=(str(SHIPPED_FONT), "/nonexistent/Font.ttf")) == SHIPPED_FONT
+    found = find_font()
+    assert found == SHIPPED_FONT
+    repo = Path(__file__).resolve().parents[2]
+    assert found.is_relative_to(repo)  # nothing outside the checkout is needed
 
 
 def test_a_font_without_vietnamese_letters_is_refused() -> None:
