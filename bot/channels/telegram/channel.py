@@ -187,13 +187,18 @@ class TelegramChannel:
 
     async def fetch(self, ref: MediaRef) -> bytes:
         """A file sent to the bot, by its file id (``getFile``, then the file URL)."""
+        content, _path = await self._download(ref)
+        return content
+
+    async def _download(self, ref: MediaRef) -> tuple[bytes, str | None]:
+        """The file's bytes and Telegram's path for it; over the download limit is refused."""
         if ref.size is not None and ref.size > DOWNLOAD_LIMIT:
             raise PermanentError(f"{ref.size} bytes: more than a bot may download")
         try:
             file = await self.bot.get_file(ref.file_id)
             if file.file_size is not None and file.file_size > DOWNLOAD_LIMIT:
                 raise PermanentError(f"{file.file_size} bytes: more than a bot may download")
-            return bytes(await file.download_as_bytearray())
+            return bytes(await file.download_as_bytearray()), file.file_path
         except TelegramError as exc:
             raise map_error(exc) from exc
 
@@ -202,17 +207,11 @@ class TelegramChannel:
         none here (a leaflet given to ``antt broadcast send``)."""
         content, original_name = (None if ref.file_id else self._kept(ref)), ref.name
         if content is None:
-            if ref.size is not None and ref.size > DOWNLOAD_LIMIT:
-                return None
             try:
-                file = await self.bot.get_file(ref.file_id)
-                if file.file_size is not None and file.file_size > DOWNLOAD_LIMIT:
-                    return None
-                content = bytes(await file.download_as_bytearray())
-            except TelegramError as exc:
+                content, original_name = await self._download(ref)
+            except DeliveryError as exc:
                 log.warning("a document could not be downloaded for cleaning: %s", exc)
                 return None
-            original_name = file.file_path
         label = ref.name or _("Document")
         if suffix := neutral_suffix(label):  # "to-roi.pdf" is named "to-roi" + ".pdf"
             label = label[: -len(suffix)]
