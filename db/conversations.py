@@ -2,7 +2,9 @@
 
 ``open_update`` starts the engine's transaction for one update in a single
 round trip: it gets or creates the identity, creates or locks its conversation
-row, records the update id, and loads the member with its active grants.
+row, records the update id, and loads the member with its active grants. It runs
+on the driver (:mod:`db.update_tx`) and gives plain records, not ORM objects: the
+engine writes the person's next state itself (``save_state``).
 
 A person's rows carry only the day they were last active (``db.sealed.coarse``):
 a precise time there would line up with the time of an anonymous tip. The time
@@ -15,47 +17,88 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     DateTime,
     LargeBinary,
-    Select,
     and_,
     bindparam,
     delete,
     exists,
-    literal,
+    literal_column,
+    null,
     select,
     true,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import make_transient_to_detached
 
 from bot.config import Settings
 from db.members import Grant
 from db.models import Conversation, Identity, Member, ProcessedUpdate, Role, RoleGrant, Unit
 from db.sealed import coarse, open_time, seal_time
+from db.update_tx import UpdateTx
+
+
+@dataclass(slots=True)
+class IdentityRecord:
+    """A person's identity on one channel, as the update found it."""
+
+    id: int
+    member_id: int | None
+    channel: str
+    external_id: str
+    chat_id: str
+    display_name: str
+    language: str | None
+    blocked_at: dt.datetime | None
+    created_at: dt.datetime
+    last_seen_at: dt.datetime | None
+
+
+@dataclass(slots=True)
+class MemberRecord:
+    """The member behind an identity (a registered officer or force member)."""
+
+    id: int
+    full_name: str
+    phone: str | None
+
+
+@dataclass(slots=True)
+class ConversationRecord:
+    """Where a person is: the flow, its step and the data it keeps."""
+
+    identity_id: int
+    flow: str | None
+    step: str | None
+    data: dict[str, Any]
+    updated_at: dt.datetime
+    touched: bytes | None
+    touched_before: bytes | None
 
 
 @dataclass
 class Opened:
-    """The state one update starts from, loaded into the session and locked."""
+    """The state one update starts from, its conversation row locked."""
 
-    identity: Identity
-    conversation: Conversation
-    member: Member | None
+    identity: IdentityRecord
+    conversation: ConversationRecord
+    member: MemberRecord | None
     grants: list[Grant]
     fresh: bool  # False: this update id was processed before (a redelivery)
     previous_at: dt.datetime | None = None  # the person's update before this one
 
 
 async def open_update(
-    session: AsyncSession,
+    tx: UpdateTx,
     channel: str,
     external_id: str,
     *,
@@ -89,16 +132,39 @@ async def open_update(
         "touched": seal_time(settings, now) if settings is not None else None,
         "update_id": update_id,
     }
-    stmt = _open_statement(recorded=update_id is not None)
-    rows = (await session.execute(stmt, params)).all()
-    identity, conversation, member, _, _, _, is_fresh = rows[0]
-    grants = [
-        Grant(grant_id, Role(role), unit)
-        for _, _, _, grant_id, role, unit, _ in rows
-        if grant_id is not None
-    ]
+    sql, names = _open_sql(recorded=update_id is not None)
+    rows = await tx.fetch(sql, *[params[name] for name in names])
+    first = rows[0]
+    identity = IdentityRecord(*[first[f"i_{name}"] for name in _IDENTITY])
+    conversation = ConversationRecord(*[first[f"c_{name}"] for name in _CONVERSATION])
+    member = None
+    if first["m_id"] is not None:
+        member = MemberRecord(*[first[f"m_{name}"] for name in _MEMBER])
+    grants = [Grant(row["g_id"], Role(row["g_role"]), _unit(row)) for row in rows if row["g_id"]]
     previous = open_time(settings, conversation.touched_before) if settings is not None else None
-    return Opened(identity, conversation, member, grants, bool(is_fresh), previous)
+    return Opened(identity, conversation, member, grants, bool(first["fresh"]), previous)
+
+
+async def save_state(
+    tx: UpdateTx, conversation: ConversationRecord, *, language: str | None = None
+) -> None:
+    """Write a conversation's flow, step and data, and with ``language`` the
+    identity's language too, in one statement."""
+    data = json.dumps(conversation.data)  # as SQLAlchemy writes JSONB
+    args = (conversation.identity_id, conversation.flow, conversation.step, data)
+    if language is None:
+        await tx.execute(_SAVE_STATE, *args)
+    else:
+        await tx.execute(_SAVE_STATE_AND_LANGUAGE, *args, language)
+
+
+# The engine's writes: the whole next state in one statement (one round trip).
+_SAVE_STATE = (
+    "UPDATE conversation SET flow = $2, step = $3, data = $4::jsonb WHERE identity_id = $1"
+)
+_SAVE_STATE_AND_LANGUAGE = (
+    "WITH language AS (UPDATE identity SET language = $5 WHERE id = $1) " + _SAVE_STATE
+)
 
 
 async def prune_processed_updates(
@@ -123,9 +189,28 @@ async def prune_processed_updates(
             return pruned
 
 
+_IDENTITY = tuple(f.name for f in fields(IdentityRecord))
+_MEMBER = tuple(f.name for f in fields(MemberRecord))
+_CONVERSATION = tuple(f.name for f in fields(ConversationRecord))
+_UNIT = tuple(Unit.__table__.c.keys())
+
+
+def _unit(row: Any) -> Unit:
+    """A grant's unit from its columns: an ORM object outside any session (read-only use)."""
+    unit = Unit(**{name: row[f"u_{name}"] for name in _UNIT})
+    make_transient_to_detached(unit)
+    return unit
+
+
 @functools.cache
-def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
-    """The statement of ``open_update``, built once (building it costs more than running it)."""
+def _open_sql(*, recorded: bool) -> tuple[str, tuple[str, ...]]:
+    """The SQL of ``open_update`` and the names of its parameters in order, made once."""
+    compiled = _open_statement(recorded=recorded).compile(dialect=asyncpg_dialect())
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+def _open_statement(*, recorded: bool) -> Any:
+    """The statement of ``open_update``; every result column labelled ``<table letter>_<name>``."""
     identity_t = Identity.__table__
     conversation_t = Conversation.__table__
     now = bindparam("now", type_=DateTime(timezone=True))
@@ -144,7 +229,7 @@ def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
         )
         .on_conflict_do_update(
             constraint="uq_identity_channel_external",
-            set_={"last_seen_at": day, "blocked_at": None},
+            set_={"last_seen_at": day, "blocked_at": null()},
         )
         .returning(*identity_t.c)
         .cte("ident")
@@ -153,7 +238,7 @@ def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
         insert(Conversation)
         .from_select(
             ["identity_id", "data", "updated_at", "touched"],
-            select(ident.c.id, literal({}, JSONB), day, touched),
+            select(ident.c.id, literal_column("'{}'::jsonb", JSONB), day, touched),
         )
         # Locks the row; the SET clause reads the row as it stood before this update.
         .on_conflict_do_update(
@@ -179,22 +264,23 @@ def _open_statement(*, recorded: bool) -> Select[*tuple[Any, ...]]:
         fresh = exists(select(inserted.c.update_id))
     else:
         fresh = true()
+    member_t, unit_t = Member.__table__, Unit.__table__
     return (
         select(
-            aliased(Identity, ident),
-            aliased(Conversation, conv),
-            Member,
-            RoleGrant.id,
-            RoleGrant.role,
-            Unit,
-            fresh,
+            *[ident.c[name].label(f"i_{name}") for name in _IDENTITY],
+            *[conv.c[name].label(f"c_{name}") for name in _CONVERSATION],
+            *[member_t.c[name].label(f"m_{name}") for name in _MEMBER],
+            RoleGrant.id.label("g_id"),
+            RoleGrant.role.label("g_role"),
+            *[unit_t.c[name].label(f"u_{name}") for name in _UNIT],
+            fresh.label("fresh"),
         )
         .select_from(ident)
         .join(conv, conv.c.identity_id == ident.c.id)
-        .outerjoin(Member, Member.id == ident.c.member_id)
+        .outerjoin(member_t, member_t.c.id == ident.c.member_id)
         .outerjoin(
-            RoleGrant, and_(RoleGrant.member_id == Member.id, RoleGrant.revoked_at.is_(None))
+            RoleGrant, and_(RoleGrant.member_id == member_t.c.id, RoleGrant.revoked_at.is_(None))
         )
-        .outerjoin(Unit, Unit.id == RoleGrant.unit_id)
-        .order_by(Unit.depth, RoleGrant.role)
+        .outerjoin(unit_t, unit_t.c.id == RoleGrant.unit_id)
+        .order_by(unit_t.c.depth, RoleGrant.role)
     )

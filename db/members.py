@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -57,19 +58,33 @@ async def identity_for(
     return result.scalar_one()
 
 
-async def member_of(session: AsyncSession, identity: Identity) -> Member | None:
+class HasMember(Protocol):
+    """An identity as the ORM or the engine holds it (``db.conversations.IdentityRecord``)."""
+
+    id: int
+    member_id: int | None
+
+
+async def member_of(session: AsyncSession, identity: HasMember) -> Member | None:
     if identity.member_id is None:
         return None
     return await session.get(Member, identity.member_id)
 
 
-async def ensure_member(session: AsyncSession, identity: Identity, full_name: str) -> Member:
-    """The identity's member, created (with ``full_name``) if it has none yet."""
+async def ensure_member(session: AsyncSession, identity: HasMember, full_name: str) -> Member:
+    """The identity's member, created (with ``full_name``) if it has none yet.
+
+    The link is written by a statement of its own, so ``identity`` may be the
+    engine's plain record as well as a mapped ``Identity``.
+    """
     member = await member_of(session, identity)
     if member is None:
         member = Member(full_name=full_name)
         session.add(member)
         await session.flush()
+        await session.execute(
+            update(Identity).where(Identity.id == identity.id).values(member_id=member.id)
+        )
         identity.member_id = member.id
     elif full_name:
         member.full_name = full_name

@@ -59,6 +59,12 @@ def _derive(secret: str, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
 
 
+@lru_cache(maxsize=32)
+def _aead(key: bytes) -> AESGCM:
+    """The cipher of one derived key, made once (making it cost as much as using it)."""
+    return AESGCM(key)
+
+
 def derived_key(settings: Settings, info: bytes) -> bytes:
     """A 32-byte key for one purpose, derived from ``settings.secret_key``."""
     return _derive(settings.secret_key.get_secret_value(), info)
@@ -97,13 +103,13 @@ def seal(settings: Settings, tip_id: int, link: ReporterLink) -> bytes:
     nonce = os.urandom(NONCE)
     plain = json.dumps(asdict(link), separators=(",", ":")).encode()
     aad = str(tip_id).encode()
-    return nonce + AESGCM(derived_key(settings, _LINK_INFO)).encrypt(nonce, plain, aad)
+    return nonce + _aead(derived_key(settings, _LINK_INFO)).encrypt(nonce, plain, aad)
 
 
 def _open(keys: list[bytes], blob: bytes, aad: bytes) -> bytes | None:
     for key in keys:
         try:
-            return AESGCM(key).decrypt(blob[:NONCE], blob[NONCE:], aad)
+            return _aead(key).decrypt(blob[:NONCE], blob[NONCE:], aad)
         except (InvalidTag, ValueError):
             continue
     return None
@@ -161,7 +167,7 @@ async def purge_expired(session: AsyncSession, now: dt.datetime) -> int:
 def seal_ref(settings: Settings, tip_id: int) -> str:
     """An encrypted, URL-safe reference to a tip (48 characters; fits a button id)."""
     nonce = os.urandom(NONCE)
-    box = AESGCM(derived_key(settings, _REF_INFO)).encrypt(nonce, struct.pack(">q", tip_id), b"r")
+    box = _aead(derived_key(settings, _REF_INFO)).encrypt(nonce, struct.pack(">q", tip_id), b"r")
     return base64.urlsafe_b64encode(nonce + box).decode().rstrip("=")
 
 
@@ -211,7 +217,7 @@ def seal_time(settings: Settings, when: dt.datetime) -> bytes:
     """A precise time only the key holder can read (20 + 8 bytes)."""
     nonce = os.urandom(NONCE)
     stamp = struct.pack(">q", int(when.timestamp() * 1_000_000))
-    return nonce + AESGCM(derived_key(settings, _TIME_INFO)).encrypt(nonce, stamp, b"t")
+    return nonce + _aead(derived_key(settings, _TIME_INFO)).encrypt(nonce, stamp, b"t")
 
 
 def open_time(settings: Settings, blob: bytes | None) -> dt.datetime | None:
@@ -229,7 +235,7 @@ def seal_payload(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
     """An outbox payload whose messages only the key holder can read."""
     nonce = os.urandom(NONCE)
     plain = json.dumps(payload["messages"], separators=(",", ":")).encode()
-    box = AESGCM(derived_key(settings, _PAYLOAD_INFO)).encrypt(nonce, plain, b"p")
+    box = _aead(derived_key(settings, _PAYLOAD_INFO)).encrypt(nonce, plain, b"p")
     sealed = {k: v for k, v in payload.items() if k != "messages"}
     sealed["sealed"] = base64.b64encode(nonce + box).decode()
     return sealed

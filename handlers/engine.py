@@ -27,18 +27,17 @@ import datetime as dt
 import importlib
 import logging
 import time
-import typing
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import Table, bindparam, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.config import Settings
 from bot.health import Backoff, describe
-from db.conversations import open_update
-from db.models import Conversation, utcnow
+from db.conversations import open_update, save_state
+from db.models import utcnow
 from db.outage import is_outage
-from db.session import Database, UnitOfWork
+from db.session import Database
+from db.update_tx import UpdateTx
 from handlers.flow import MENU_PREFIX, Context, Invalid, registry
 from handlers.i18n import _, pick_language, set_language
 from handlers.types import Incoming, Message, Reply
@@ -68,18 +67,8 @@ GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 OnHold = Callable[[Reply], Awaitable[None]]
-State = tuple[str | None, str | None, dict[str, object]]  # a conversation's flow, step, data
-_conversation = typing.cast(Table, Conversation.__table__)
-# The next state, written by the engine in one Core statement (see _save_state).
-SAVE_STATE = (
-    update(_conversation)
-    .where(_conversation.c.identity_id == bindparam("identity_id_"))
-    .values(
-        flow=bindparam("flow_", type_=_conversation.c.flow.type),
-        step=bindparam("step_", type_=_conversation.c.step.type),
-        data=bindparam("data_", type_=_conversation.c.data.type),
-    )
-)
+# A person's state: the conversation's flow, step and data, and the identity's language.
+State = tuple[str | None, str | None, dict[str, object], str | None]
 # Conversation data kept while a person's messages arrive unsupported (see _unsupported).
 UNSUPPORTED_STREAK = "unsupported_streak"
 TOLD_OTHER_WAYS = "told_other_ways"
@@ -213,8 +202,8 @@ class Engine:
 
     async def _handle_once(self, inp: Incoming) -> Reply:
         inp = bounded_ids(inp)
-        async with UnitOfWork(self.db) as uow:
-            opened = await self._open(uow, inp)
+        async with UpdateTx(self.db) as tx:
+            opened = await self._open(tx, inp)
             if opened is None:
                 return []
             ctx, before = opened
@@ -224,8 +213,8 @@ class Engine:
                 # Nothing the step wrote may stay: the whole transaction goes, and a new
                 # one records the update and asks the same question again. (Bad input is
                 # rare; a savepoint around every step cost two round trips per update.)
-                await uow.rollback()
-                opened = await self._open(uow, inp)
+                await tx.rollback()
+                opened = await self._open(tx, inp)
                 if opened is None:
                     return []
                 ctx, before = opened
@@ -234,19 +223,15 @@ class Engine:
                 log.exception("update %s:%s failed in %s", inp.channel, inp.update_id, ctx.flow)
                 return [Message(_("Sorry, something went wrong. Please try again."))]
             await self._save_state(ctx, before)
-            await uow.commit()
+            await tx.commit()
         return ctx.preface + reply
 
-    async def _open(self, uow: UnitOfWork, inp: Incoming) -> tuple[Context, State] | None:
-        """Open the update in ``uow``: its context and the conversation's state as it
-        stands, or None when the update was handled before.
-
-        The conversation is taken out of the session: the engine writes its next state
-        itself (``_save_state``), so the commit's flush never has to look at it.
-        """
+    async def _open(self, tx: UpdateTx, inp: Incoming) -> tuple[Context, State] | None:
+        """Open the update in ``tx``: its context and the person's state as it stands,
+        or None when the update was handled before."""
         now = self.clock()
         opened = await open_update(
-            uow.session,
+            tx,
             inp.channel,
             inp.user_id,
             update_id=inp.update_id,
@@ -261,7 +246,7 @@ class Engine:
             return None
         set_language(opened.identity.language)
         ctx = Context(
-            session=uow.session,
+            tx=tx,
             settings=self.settings,
             identity=opened.identity,
             member=opened.member,
@@ -272,8 +257,12 @@ class Engine:
             previous_at=opened.previous_at,
         )
         conversation = opened.conversation
-        uow.session.expunge(conversation)
-        before: State = (conversation.flow, conversation.step, conversation.data)
+        before: State = (
+            conversation.flow,
+            conversation.step,
+            conversation.data,
+            opened.identity.language,
+        )
         if not inp.unsupported and UNSUPPORTED_STREAK in ctx.data:
             # Something readable came: the streak of unsupported messages is over.
             conversation.data = {
@@ -282,23 +271,13 @@ class Engine:
         return ctx, before
 
     async def _save_state(self, ctx: Context, before: State) -> None:
-        """Write the conversation's flow, step and data, when the update changed them.
-
-        One Core statement (the ORM's flush of the row cost several times more), and
-        none when the state is as it was: most updates (a menu, a command) leave it.
-        """
-        conversation = ctx.conversation
-        if (conversation.flow, conversation.step, conversation.data) == before:
+        """Write the person's next state (flow, step, data, language) when the update
+        changed it: one statement, and none when it is as it was (a menu, a command)."""
+        conversation, language = ctx.conversation, ctx.identity.language
+        if (conversation.flow, conversation.step, conversation.data, language) == before:
             return
-        await ctx.session.execute(
-            SAVE_STATE,
-            {
-                "identity_id_": conversation.identity_id,
-                "flow_": conversation.flow,
-                "step_": conversation.step,
-                "data_": conversation.data,
-            },
-        )
+        changed_language = language if language != before[3] else None
+        await save_state(ctx.tx, conversation, language=changed_language)
 
     async def _dispatch(self, ctx: Context, inp: Incoming) -> Reply:
         from handlers import start

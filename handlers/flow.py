@@ -21,14 +21,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from db.conversations import ConversationRecord, IdentityRecord, MemberRecord
 from db.members import Grant
-from db.models import Conversation, Identity, Member, Role, Unit
+from db.models import Role, Unit
 from handlers.types import Choice, Incoming, Message, Reply
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.config import Settings
+    from db.update_tx import UpdateTx
 
 
 class Invalid(Exception):
@@ -39,18 +41,23 @@ class Invalid(Exception):
 class Context:
     """Everything a step may use while handling one update (inside its transaction)."""
 
-    session: AsyncSession
+    tx: UpdateTx  # the update's transaction; ``session`` is the ORM on it
     settings: Settings
-    identity: Identity
-    member: Member | None
+    identity: IdentityRecord
+    member: MemberRecord | None
     grants: list[Grant]
-    conversation: Conversation
+    conversation: ConversationRecord
     now: dt.datetime
     incoming: Incoming
     # The time of the person's update before this one (for the idle check), if known.
     previous_at: dt.datetime | None = None
     # Messages to put before the reply (e.g. "your last conversation timed out").
     preface: list[Message] = field(default_factory=list)
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session of the update's transaction (made when first used)."""
+        return self.tx.session
 
     # --- state -----------------------------------------------------------
     @property
@@ -74,15 +81,14 @@ class Context:
             self.update(**data)
 
     def update(self, **data: Any) -> None:
-        # A new dict, so SQLAlchemy sees the JSONB change.
+        # A new dict, so the engine sees the change (it compares with the state before).
         self._set(data={**self.conversation.data, **data})
 
     def finish(self) -> None:
         self._set(flow=None, step=None, data={})
 
     def _set(self, **values: Any) -> None:
-        """Assign only what changes: an assignment, even of an equal value, costs the
-        commit a flush of the row (most updates leave the state as it was)."""
+        """Assign only what changes (the engine writes the state only when it changed)."""
         conversation = self.conversation
         for name, value in values.items():
             if getattr(conversation, name) != value:

@@ -33,6 +33,7 @@ import datetime as dt
 from enum import StrEnum
 
 from db import rate_limits
+from db.conversations import MemberRecord
 from db.invites import InviteStatus, check_invite, check_invite_id, normalize_code, redeem_invite
 from db.members import active_grants, ensure_member
 from db.models import Role
@@ -323,7 +324,7 @@ async def _join(ctx: Context) -> Reply:
         check = await redeem_invite(ctx.session, invite_id, member.id, now=ctx.now)
         if check.status is InviteStatus.OK and check.invite is not None and check.unit is not None:
             ctx.finish()
-            ctx.member = member
+            ctx.member = MemberRecord(member.id, member.full_name, member.phone)
             ctx.grants = await active_grants(ctx.session, member.id)
             return await main_menu(
                 ctx,

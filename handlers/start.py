@@ -15,7 +15,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 from db.models import Role
-from db.units import by_id
 from handlers.flow import (
     Context,
     Flow,
@@ -239,11 +238,8 @@ async def me(ctx: Context, args: str) -> Reply:
     else:
         lines.append(_("Name: {name}").format(name=esc(ctx.member.full_name)))
         for grant in ctx.grants:
-            unit = await by_id(ctx.session, grant.unit.id)
             lines.append(
-                _("{role} of {unit}").format(
-                    role=role_label(grant.role), unit=esc(unit.name if unit else "?")
-                )
+                _("{role} of {unit}").format(role=role_label(grant.role), unit=esc(grant.unit.name))
             )
     lines.append(
         _("Language: {language}").format(

@@ -11,6 +11,7 @@ from bot.config import Settings
 from db.conversations import open_update, prune_processed_updates
 from db.models import ProcessedUpdate
 from db.session import Database, UnitOfWork
+from db.update_tx import UpdateTx
 from scheduler.housekeeping import tidy_up
 from scheduler.jobs import SchedulerService
 
@@ -19,9 +20,9 @@ NOW = dt.datetime(2026, 11, 26, 20, 0, tzinfo=dt.UTC)
 
 async def _handle(db: Database, update_id: str, at: dt.datetime) -> bool:
     """Open (and commit) one update as the engine does; True when it was new."""
-    async with UnitOfWork(db) as uow:
-        opened = await open_update(uow.session, "test", "u1", update_id=update_id, now=at)
-        await uow.commit()
+    async with UpdateTx(db) as tx:
+        opened = await open_update(tx, "test", "u1", update_id=update_id, now=at)
+        await tx.commit()
     return opened.fresh
 
 

@@ -11,11 +11,12 @@ import asyncio
 import datetime as dt
 
 from bot.config import Settings
-from db.conversations import Opened, open_update
+from db.conversations import Opened, open_update, save_state
 from db.members import ensure_member, grant_role, revoke_role
 from db.models import Role, UnitKind
 from db.sealed import open_time
-from db.session import Database, UnitOfWork
+from db.session import Database
+from db.update_tx import UpdateTx
 from tests.integration.plan_fixtures import add_unit
 from tests.support import TEST_KEY
 
@@ -24,9 +25,9 @@ DAY = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 SETTINGS = Settings(secret_key=TEST_KEY)  # type: ignore[arg-type]
 
 
-async def _open(uow: UnitOfWork, user: str, update_id: str | None, now: dt.datetime = T0) -> Opened:
+async def _open(tx: UpdateTx, user: str, update_id: str | None, now: dt.datetime = T0) -> Opened:
     return await open_update(
-        uow.session,
+        tx,
         "test",
         user,
         update_id=update_id,
@@ -38,8 +39,8 @@ async def _open(uow: UnitOfWork, user: str, update_id: str | None, now: dt.datet
 
 
 async def test_first_update_creates_identity_and_conversation(db: Database) -> None:
-    async with UnitOfWork(db) as uow:
-        opened = await _open(uow, "u1", "1")
+    async with UpdateTx(db) as tx:
+        opened = await _open(tx, "u1", "1")
         assert opened.fresh
         assert opened.member is None and opened.grants == []
         assert opened.identity.external_id == "u1" and opened.identity.language == "vi"
@@ -50,26 +51,26 @@ async def test_first_update_creates_identity_and_conversation(db: Database) -> N
         assert opened.conversation.updated_at == DAY
         assert open_time(SETTINGS, opened.conversation.touched) == T0
         assert opened.previous_at is None
-        await uow.commit()
+        await tx.commit()
 
 
 async def test_redelivered_update_id_is_not_fresh(db: Database) -> None:
-    async with UnitOfWork(db) as uow:
-        assert (await _open(uow, "u1", "7")).fresh
-        await uow.commit()
-    async with UnitOfWork(db) as uow:
-        assert not (await _open(uow, "u1", "7")).fresh
-    async with UnitOfWork(db) as uow:  # updates without an id are always handled
-        assert (await _open(uow, "u1", None)).fresh
+    async with UpdateTx(db) as tx:
+        assert (await _open(tx, "u1", "7")).fresh
+        await tx.commit()
+    async with UpdateTx(db) as tx:
+        assert not (await _open(tx, "u1", "7")).fresh
+    async with UpdateTx(db) as tx:  # updates without an id are always handled
+        assert (await _open(tx, "u1", None)).fresh
 
 
 async def test_previous_at_is_the_time_of_the_update_before(db: Database) -> None:
     later = T0 + dt.timedelta(minutes=45)
-    async with UnitOfWork(db) as uow:
-        await _open(uow, "u1", "1", T0)
-        await uow.commit()
-    async with UnitOfWork(db) as uow:
-        opened = await _open(uow, "u1", "2", later)
+    async with UpdateTx(db) as tx:
+        await _open(tx, "u1", "1", T0)
+        await tx.commit()
+    async with UpdateTx(db) as tx:
+        opened = await _open(tx, "u1", "2", later)
         assert opened.previous_at == T0
         assert opened.conversation.updated_at == DAY
         assert opened.identity.last_seen_at == DAY
@@ -77,26 +78,26 @@ async def test_previous_at_is_the_time_of_the_update_before(db: Database) -> Non
         other_key = Settings(secret_key="another-key-entirely")  # type: ignore[arg-type]
         assert open_time(other_key, opened.conversation.touched_before) is None
         # Not committed (a failed or redelivered update): it leaves no trace.
-    async with UnitOfWork(db) as uow:
-        opened = await _open(uow, "u1", "3", later + dt.timedelta(minutes=1))
+    async with UpdateTx(db) as tx:
+        opened = await _open(tx, "u1", "3", later + dt.timedelta(minutes=1))
         assert opened.previous_at == T0
 
 
 async def test_only_active_grants_are_loaded_by_depth(db: Database) -> None:
-    async with UnitOfWork(db) as uow:
-        s = uow.session
+    async with UpdateTx(db) as tx:
+        s = tx.session
         province = await add_unit(s, "p", "Tỉnh Nghệ An", UnitKind.PROVINCE)
         district = await add_unit(s, "d", "Huyện Nam Đàn", UnitKind.DISTRICT, province)
         commune = await add_unit(s, "c", "Xã Nam Anh", UnitKind.COMMUNE, district)
-        opened = await _open(uow, "u1", "1")
+        opened = await _open(tx, "u1", "1")
         member = await ensure_member(s, opened.identity, "Lê Thị B")
         await grant_role(s, member.id, commune.id, Role.FORCE, granted_by=None)
         await grant_role(s, member.id, province.id, Role.ADMIN, granted_by=None)
         await grant_role(s, member.id, district.id, Role.SUPERVISOR, granted_by=None)
         await revoke_role(s, member.id, district.id, Role.SUPERVISOR, revoked_by=None)
-        await uow.commit()
-    async with UnitOfWork(db) as uow:
-        opened = await _open(uow, "u1", "2")
+        await tx.commit()
+    async with UpdateTx(db) as tx:
+        opened = await _open(tx, "u1", "2")
         assert opened.member is not None and opened.member.full_name == "Lê Thị B"
         assert [(g.role, g.unit.code) for g in opened.grants] == [
             (Role.ADMIN, "p"),
@@ -105,19 +106,19 @@ async def test_only_active_grants_are_loaded_by_depth(db: Database) -> None:
 
 
 async def test_one_persons_updates_wait_and_see_the_latest_state(db: Database) -> None:
-    async with UnitOfWork(db) as uow:
-        await _open(uow, "u1", "1")
-        await uow.commit()
-    first = UnitOfWork(db)
+    async with UpdateTx(db) as tx:
+        await _open(tx, "u1", "1")
+        await tx.commit()
+    first = UpdateTx(db)
     async with first:
         opened = await _open(first, "u1", "2")
         opened.conversation.flow = "tip"
         opened.conversation.step = "describe"
-        await first.session.flush()
+        await save_state(first, opened.conversation)
 
         async def second() -> tuple[str | None, str | None]:
-            async with UnitOfWork(db) as uow:
-                seen = (await _open(uow, "u1", "3")).conversation
+            async with UpdateTx(db) as tx:
+                seen = (await _open(tx, "u1", "3")).conversation
                 return seen.flow, seen.step
 
         waiting = asyncio.create_task(second())
@@ -125,8 +126,8 @@ async def test_one_persons_updates_wait_and_see_the_latest_state(db: Database) -
         assert not waiting.done(), "a second update of the same person must wait for the lock"
 
         async def other_person() -> bool:
-            async with UnitOfWork(db) as uow:
-                return (await _open(uow, "u2", "4")).fresh
+            async with UpdateTx(db) as tx:
+                return (await _open(tx, "u2", "4")).fresh
 
         # Someone else is not held up by u1's lock.
         assert await asyncio.wait_for(other_person(), timeout=5)

@@ -5,9 +5,11 @@ tail latency on a busy machine)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
+import pytest
+from asyncpg.connection import LoggedQuery
 from sqlalchemy import event, text
 
 from bot.config import Settings
@@ -18,42 +20,71 @@ from tests.support import Clock, Person
 
 @contextmanager
 def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements sent through ``db`` while the block runs (BEGIN and COMMIT,
-    which asyncpg sends itself, are not among them)."""
+    """Every statement sent to PostgreSQL through ``db`` while the block runs: those
+    SQLAlchemy executes (its events) and those run on the driver itself, BEGIN and
+    COMMIT among them (asyncpg's query logger, on every connection of the pool)."""
     sent: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         sent.append(" ".join(statement.split()).upper())
 
+    def logged(query: LoggedQuery) -> None:
+        sent.append(" ".join(query.query.split()).upper())
+
+    def on_connect(dbapi_connection, record_):  # type: ignore[no-untyped-def]
+        dbapi_connection.driver_connection.add_query_logger(logged)
+
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    event.listen(db.engine.sync_engine, "connect", on_connect)
     try:
         yield sent
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        event.remove(db.engine.sync_engine, "connect", on_connect)
 
 
-def _updates_of_conversation(sent: list[str]) -> list[str]:
-    return [s for s in sent if s.startswith("UPDATE CONVERSATION")]
+@pytest.fixture
+async def fresh_db(pg_url: str, db: Database) -> AsyncIterator[Database]:
+    """The emptied test database through a pool of its own (its connections are new,
+    so ``statements`` sees every one of them)."""
+    database = Database(pg_url, pool_size=2)
+    yield database
+    await database.dispose()
 
 
-async def test_an_update_that_changes_no_state_sends_one_statement(db: Database) -> None:
-    person = Person(Engine(db, Settings(), clock=Clock()), "400")  # type: ignore[call-arg]
-    await person.say("/menu")  # the identity and the conversation exist now
-    with statements(db) as sent:
+def _updates_of(table: str, sent: list[str]) -> list[str]:
+    return [s for s in sent if f"UPDATE {table}" in s]
+
+
+async def test_an_update_that_changes_no_state_is_three_round_trips(fresh_db: Database) -> None:
+    person = Person(Engine(fresh_db, Settings(), clock=Clock()), "400")  # type: ignore[call-arg]
+    with statements(fresh_db) as sent:
+        await person.say("/menu")  # the identity and the conversation exist now
+        await asyncio.sleep(0.05)  # asyncpg hands its log over at a later turn of the loop
+        sent.clear()
         await person.say("/menu")  # the state was "no flow" and stays so
-    assert len(sent) == 1, sent  # the statement that opens the update, nothing else
-    assert _updates_of_conversation(sent) == []
+        await asyncio.sleep(0.05)
+    assert [s.split()[0] for s in sent] == ["BEGIN;", "WITH", "COMMIT;"], sent
+    assert _updates_of("CONVERSATION", sent) == []
 
 
-async def test_a_step_runs_without_a_savepoint_and_saves_its_state_once(db: Database) -> None:
-    person = Person(Engine(db, Settings(), clock=Clock()), "401")  # type: ignore[call-arg]
-    await person.say("/lang")
-    with statements(db) as sent:
+async def test_a_step_saves_the_state_and_the_language_in_one_statement(
+    fresh_db: Database,
+) -> None:
+    person = Person(Engine(fresh_db, Settings(), clock=Clock()), "401")  # type: ignore[call-arg]
+    with statements(fresh_db) as sent:
+        await person.say("/lang")
+        await asyncio.sleep(0.05)
+        sent.clear()
         await person.press("lang:en")  # a step: sets the language and ends the flow
+        await asyncio.sleep(0.05)
     assert not [s for s in sent if "SAVEPOINT" in s], sent
-    assert len(_updates_of_conversation(sent)) == 1, sent  # flow, step and data at once
-    assert len([s for s in sent if s.startswith("UPDATE IDENTITY")]) == 1, sent
-    assert len(sent) == 3, sent  # opening statement, the two updates
+    # BEGIN, the opening statement, the next state (flow, step, data and language), COMMIT
+    assert len(sent) == 4, sent
+    (saved,) = _updates_of("CONVERSATION", sent)
+    assert "UPDATE IDENTITY SET LANGUAGE" in saved, saved
+    await person.say("/me")
+    assert "Language: English" in person.text  # it was written
 
 
 async def test_the_pool_keeps_every_connection_it_opens(pg_url: str) -> None:

@@ -80,7 +80,7 @@ TWELVE = unit(12, "/1/3/12/")  # "/1/2" is a prefix of "/1/20/..." but not of "/
 def context(*grants: tuple[Role, Unit]) -> Context:
     fake: Any = None
     return Context(
-        session=fake,
+        tx=fake,
         settings=fake,
         identity=fake,
         member=None,
