@@ -38,10 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from bot.config import Settings
-from db.members import Grant
+from db.members import UNIT_COLUMNS, Grant, UnitRecord
 from db.models import Conversation, Identity, Member, ProcessedUpdate, Role, RoleGrant, Unit
 from db.sealed import coarse, open_time, seal_time
 from db.update_tx import UpdateTx
@@ -192,14 +191,11 @@ async def prune_processed_updates(
 _IDENTITY = tuple(f.name for f in fields(IdentityRecord))
 _MEMBER = tuple(f.name for f in fields(MemberRecord))
 _CONVERSATION = tuple(f.name for f in fields(ConversationRecord))
-_UNIT = tuple(Unit.__table__.c.keys())
+_UNIT = tuple(f"u_{name}" for name in UNIT_COLUMNS)
 
 
-def _unit(row: Any) -> Unit:
-    """A grant's unit from its columns: an ORM object outside any session (read-only use)."""
-    unit = Unit(**{name: row[f"u_{name}"] for name in _UNIT})
-    make_transient_to_detached(unit)
-    return unit
+def _unit(row: Any) -> UnitRecord:
+    return UnitRecord(*[row[name] for name in _UNIT])
 
 
 @functools.cache
@@ -272,7 +268,7 @@ def _open_statement(*, recorded: bool) -> Any:
             *[member_t.c[name].label(f"m_{name}") for name in _MEMBER],
             RoleGrant.id.label("g_id"),
             RoleGrant.role.label("g_role"),
-            *[unit_t.c[name].label(f"u_{name}") for name in _UNIT],
+            *[unit_t.c[name].label(f"u_{name}") for name in UNIT_COLUMNS],
             fresh.label("fresh"),
         )
         .select_from(ident)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from db import audit
 from db.models import Identity, Member, Role, RoleGrant, Unit, utcnow
@@ -18,13 +19,45 @@ from db.subscriptions import unsubscribe
 from db.units import in_subtree
 
 
+@dataclass(frozen=True, slots=True)
+class UnitRecord:
+    """A unit as a grant names it: its columns, read-only, outside any session."""
+
+    id: int
+    code: str
+    name: str
+    name_search: str
+    kind: str
+    parent_id: int | None
+    path: str
+    depth: int
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    replaced_by_id: int | None
+    lat: float | None
+    lon: float | None
+    note: str | None
+    phone: str | None
+    created_at: dt.datetime
+
+    def as_unit(self) -> Unit:
+        """A detached ORM copy, for the code that takes a ``Unit`` (made only when asked:
+        building ORM objects on every update cost more than its statement)."""
+        unit = Unit(**{name: getattr(self, name) for name in UNIT_COLUMNS})
+        make_transient_to_detached(unit)
+        return unit
+
+
+UNIT_COLUMNS = tuple(f.name for f in fields(UnitRecord))
+
+
 @dataclass(frozen=True)
 class Grant:
     """An active role of a member over a unit's subtree."""
 
     grant_id: int
     role: Role
-    unit: Unit
+    unit: UnitRecord
 
 
 async def identity_for(
@@ -92,14 +125,15 @@ async def ensure_member(session: AsyncSession, identity: HasMember, full_name: s
 
 
 async def active_grants(session: AsyncSession, member_id: int) -> list[Grant]:
+    columns = Unit.__table__.c
     stmt = (
-        select(RoleGrant.id, RoleGrant.role, Unit)
+        select(RoleGrant.id, RoleGrant.role, *[columns[name] for name in UNIT_COLUMNS])
         .join(Unit, Unit.id == RoleGrant.unit_id)
         .where(RoleGrant.member_id == member_id, RoleGrant.revoked_at.is_(None))
         .order_by(Unit.depth, RoleGrant.role)
     )
     rows = (await session.execute(stmt)).all()
-    return [Grant(gid, Role(role), unit) for gid, role, unit in rows]
+    return [Grant(gid, Role(role), UnitRecord(*unit)) for gid, role, *unit in rows]
 
 
 async def grant_role(

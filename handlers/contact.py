@@ -10,6 +10,7 @@ unit they serve in) and its police have a phone (``unit.phone``), that phone.
 
 from __future__ import annotations
 
+from db.members import UnitRecord
 from db.models import Unit
 from db.units import by_id
 from handlers.flow import Context
@@ -17,7 +18,7 @@ from handlers.i18n import _
 from handlers.render import esc
 
 
-async def _their_unit(ctx: Context) -> Unit | None:
+async def _their_unit(ctx: Context) -> Unit | UnitRecord | None:
     unit_id = ctx.data.get("unit_id")
     if isinstance(unit_id, int):
         return await by_id(ctx.session, unit_id)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from db.conversations import ConversationRecord, IdentityRecord, MemberRecord
-from db.members import Grant
+from db.members import Grant, UnitRecord
 from db.models import Role, Unit
 from handlers.types import Choice, Incoming, Message, Reply
 
@@ -100,13 +100,13 @@ class Context:
 
     def units_with(self, *roles: Role) -> list[Unit]:
         """Units over which the person holds one of ``roles`` (the roots of their scope)."""
-        seen: dict[int, Unit] = {}
+        seen: dict[int, UnitRecord] = {}
         for g in self.grants:
             if g.role in roles:
                 seen.setdefault(g.unit.id, g.unit)
-        return list(seen.values())
+        return [unit.as_unit() for unit in seen.values()]
 
-    def can_see(self, unit: Unit, *roles: Role) -> bool:
+    def can_see(self, unit: Unit | UnitRecord, *roles: Role) -> bool:
         """True when ``unit`` lies under a unit where the person holds one of ``roles``."""
         wanted = roles or tuple(Role)
         return any(g.role in wanted and unit.path.startswith(g.unit.path) for g in self.grants)

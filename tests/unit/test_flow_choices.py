@@ -6,12 +6,13 @@ are transient model objects with hand-written materialised paths.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 import pytest
 
-from db.members import Grant
-from db.models import Role, Unit
+from db.members import Grant, UnitRecord
+from db.models import Role
 from handlers.flow import Context, choice_or_text
 from handlers.types import Choice, Incoming
 
@@ -65,8 +66,14 @@ def test_a_prefix_or_a_longer_text_matches_nothing(text: str) -> None:
 # --- scope roots --------------------------------------------------------------------------
 
 
-def unit(uid: int, path: str) -> Unit:
-    return Unit(id=uid, code=f"u{uid}", name=f"Unit {uid}", path=path)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def unit(uid: int, path: str) -> UnitRecord:
+    depth = path.count("/") - 2
+    return UnitRecord(
+        uid, f"u{uid}", f"Unit {uid}", "", "commune", None, path, depth, *[None] * 7, T0
+    )
 
 
 PROVINCE = unit(1, "/1/")
@@ -77,7 +84,7 @@ DISTRICT = unit(3, "/1/3/")
 TWELVE = unit(12, "/1/3/12/")  # "/1/2" is a prefix of "/1/20/..." but not of "/1/2/"
 
 
-def context(*grants: tuple[Role, Unit]) -> Context:
+def context(*grants: tuple[Role, UnitRecord]) -> Context:
     fake: Any = None
     return Context(
         tx=fake,
