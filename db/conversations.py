@@ -48,18 +48,15 @@ from db.update_tx import UpdateTx
 
 @dataclass(slots=True)
 class IdentityRecord:
-    """A person's identity on one channel, as the update found it."""
+    """A person's identity on one channel, as the update found it (what the engine and
+    the handlers read: every column more is decoding on every update)."""
 
     id: int
     member_id: int | None
     channel: str
-    external_id: str
     chat_id: str
     display_name: str
     language: str | None
-    blocked_at: dt.datetime | None
-    created_at: dt.datetime
-    last_seen_at: dt.datetime | None
 
 
 @dataclass(slots=True)
@@ -79,9 +76,7 @@ class ConversationRecord:
     flow: str | None
     step: str | None
     data: dict[str, Any]
-    updated_at: dt.datetime
-    touched: bytes | None
-    touched_before: bytes | None
+    touched_before: bytes | None  # the sealed time of the update before this one
 
 
 @dataclass

@@ -42,6 +42,8 @@ class Server:
                 content_type = part.headers.get("Content-Type")
                 parts[part.name] = (part.filename, content_type, await part.read())
             entry["parts"] = parts
+        elif request.content_type == "application/json":
+            entry["json"] = await request.json()
         elif request.method == "POST":
             entry["form"] = dict(await request.post())
         self.seen.append(entry)
@@ -67,7 +69,7 @@ def _data(**params: object) -> RequestData:
     return RequestData([RequestParameter.from_input(k, v) for k, v in params.items()])
 
 
-async def test_parameters_go_form_encoded_with_json_values(server: Server) -> None:
+async def test_parameters_go_as_one_json_body(server: Server) -> None:
     request = AiohttpRequest()
     await request.initialize()
     try:
@@ -80,11 +82,11 @@ async def test_parameters_go_form_encoded_with_json_values(server: Server) -> No
         await request.shutdown()
     assert status == 200 and json.loads(body) == {"ok": True, "result": True}
     (seen,) = server.seen
-    assert seen["content_type"] == "application/x-www-form-urlencoded"
-    assert seen["form"] == {
-        "chat_id": "42",
+    assert seen["content_type"] == "application/json"
+    assert seen["json"] == {
+        "chat_id": 42,
         "text": "Xin chào <b>",
-        "reply_markup": '{"inline_keyboard": []}',
+        "reply_markup": {"inline_keyboard": []},
     }
     assert "python-telegram-bot" in str(seen["agent"])
 

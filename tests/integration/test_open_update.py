@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 from bot.config import Settings
 from db.conversations import Opened, open_update, save_state
@@ -38,19 +39,30 @@ async def _open(tx: UpdateTx, user: str, update_id: str | None, now: dt.datetime
     )
 
 
+async def _rows(tx: UpdateTx, identity_id: int) -> Any:
+    """The person's identity and conversation rows as stored (in ``tx``)."""
+    (row,) = await tx.fetch(
+        "SELECT i.external_id, i.created_at, i.last_seen_at, c.updated_at, c.touched"
+        " FROM identity i JOIN conversation c ON c.identity_id = i.id WHERE i.id = $1",
+        identity_id,
+    )
+    return row
+
+
 async def test_first_update_creates_identity_and_conversation(db: Database) -> None:
     async with UpdateTx(db) as tx:
         opened = await _open(tx, "u1", "1")
         assert opened.fresh
         assert opened.member is None and opened.grants == []
-        assert opened.identity.external_id == "u1" and opened.identity.language == "vi"
-        # A person's rows keep only the day; the precise time is sealed.
-        assert opened.identity.last_seen_at == DAY and opened.identity.created_at == DAY
+        assert opened.identity.chat_id == "u1" and opened.identity.language == "vi"
         assert opened.conversation.identity_id == opened.identity.id
         assert opened.conversation.flow is None and opened.conversation.data == {}
-        assert opened.conversation.updated_at == DAY
-        assert open_time(SETTINGS, opened.conversation.touched) == T0
         assert opened.previous_at is None
+        # A person's rows keep only the day; the precise time is sealed.
+        row = await _rows(tx, opened.identity.id)
+        assert row["last_seen_at"] == DAY and row["created_at"] == DAY
+        assert row["updated_at"] == DAY and row["external_id"] == "u1"
+        assert open_time(SETTINGS, row["touched"]) == T0
         await tx.commit()
 
 
@@ -72,9 +84,9 @@ async def test_previous_at_is_the_time_of_the_update_before(db: Database) -> Non
     async with UpdateTx(db) as tx:
         opened = await _open(tx, "u1", "2", later)
         assert opened.previous_at == T0
-        assert opened.conversation.updated_at == DAY
-        assert opened.identity.last_seen_at == DAY
-        assert b"2026" not in (opened.conversation.touched or b"")
+        row = await _rows(tx, opened.identity.id)
+        assert row["updated_at"] == DAY and row["last_seen_at"] == DAY
+        assert b"2026" not in (row["touched"] or b"")
         other_key = Settings(secret_key="another-key-entirely")  # type: ignore[arg-type]
         assert open_time(other_key, opened.conversation.touched_before) is None
         # Not committed (a failed or redelivered update): it leaves no trace.

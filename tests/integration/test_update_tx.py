@@ -41,7 +41,22 @@ async def test_the_session_writes_in_the_same_transaction_and_commits_with_it(
         await tx.commit()
     assert await _count(db, Member) == 1
     assert await _count(db, ProcessedUpdate) == 1
-    assert opened.identity.external_id == "u1"
+    assert opened.identity.chat_id == "u1"
+
+
+async def test_a_driver_only_update_commits_on_the_driver(db: Database) -> None:
+    async with UpdateTx(db) as tx:
+        opened = await open_update(tx, "test", "u1", update_id="1", now=T0)
+        opened.conversation.step = "x"
+        await save_state(tx, opened.conversation)
+        await tx.commit()
+    assert await _count(db, ProcessedUpdate) == 1 and await _count(db, Identity) == 1
+    # Every connection came back to the pool clean: no transaction left open.
+    pool = db.engine.pool
+    raws = [await db.engine.raw_connection() for _ in range(pool.checkedin())]  # type: ignore[attr-defined]
+    assert raws and not any(raw.driver_connection.is_in_transaction() for raw in raws)
+    for raw in raws:
+        raw.close()
 
 
 async def test_leaving_without_commit_keeps_nothing(db: Database) -> None:
@@ -65,8 +80,10 @@ async def test_rollback_undoes_both_kinds_of_write_and_the_transaction_goes_on(
         assert opened.fresh, "the rolled-back record of update 1 must be gone"
         opened.conversation.flow = "tip"
         await save_state(tx, opened.conversation)
+        tx.session.add(Member(full_name="Trần Thị D"))  # a new session, same transaction
         await tx.commit()
-    assert await _count(db, Member) == 0
+    async with db.sessions() as s:
+        assert (await s.scalars(select(Member.full_name))).all() == ["Trần Thị D"]
     async with UpdateTx(db) as tx:
         again = await open_update(tx, "test", "u1", update_id="2", now=T0)
         assert again.conversation.flow == "tip"
