@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import evaluation as ev
 from db.checkins import CheckinStatus, append_checkin
-from db.models import Assignment, Member, ReportFigure, Task, Unit
+from db.members import MemberRecord
+from db.models import Assignment, ReportFigure, Task, Unit
 from db.register_csv import ensure_recognition
 from db.units import by_code
 
@@ -89,7 +90,10 @@ KIM_LIEN_SCORES = {
 
 
 async def seed_plan_cycle(
-    session: AsyncSession, district_officer: Member, kim_lien_officer: Member, at: dt.datetime
+    session: AsyncSession,
+    district_officer: MemberRecord,
+    kim_lien_officer: MemberRecord,
+    at: dt.datetime,
 ) -> None:
     """Register, report and evaluation round of the demo (no commit)."""
     for code, kind, level, body, number, day in RECOGNITIONS:

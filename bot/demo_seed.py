@@ -38,8 +38,8 @@ from bot.demo_cycle import seed_plan_cycle
 from db import audit, subscriptions
 from db import tips as tip_repo
 from db.checkins import CheckinStatus, append_checkin
-from db.members import ensure_member, grant_role, identity_for
-from db.models import Assignment, Audit, Identity, Member, Plan, Role, Task, Unit
+from db.members import MemberRecord, ensure_member, grant_role, identity_for
+from db.models import Assignment, Audit, Identity, Plan, Role, Task, Unit
 from db.plan_import import SHIPPED_PLAN, PlanReport, import_plan, read_plan
 from db.sealed import ReporterLink
 from db.units import by_code
@@ -138,7 +138,7 @@ async def seed(session: AsyncSession, settings: Settings) -> SeedReport:
     for path in (SHIPPED_PLAN, DEMO_PLAN):
         plan = read_plan(path)
         report.plans.append((plan.file, await import_plan(session, plan)))
-    members: dict[str, Member] = {}
+    members: dict[str, MemberRecord] = {}
     for person in [*PEOPLE, KIM_LIEN_OFFICER, DISTRICT_OFFICER]:
         member = await _person(session, settings, person)
         if member is not None:
@@ -171,7 +171,9 @@ async def _identity(session: AsyncSession, settings: Settings, persona: Persona)
     )
 
 
-async def _person(session: AsyncSession, settings: Settings, person: DemoPerson) -> Member | None:
+async def _person(
+    session: AsyncSession, settings: Settings, person: DemoPerson
+) -> MemberRecord | None:
     """The persona's identity; a member with its grant for all but the citizen."""
     identity = await _identity(session, settings, person.persona)
     if person.role is None or person.unit is None:
@@ -202,7 +204,9 @@ def _days_before(days: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ).astimezone(dt.UTC)
 
 
-async def _history(session: AsyncSession, settings: Settings, members: dict[str, Member]) -> None:
+async def _history(
+    session: AsyncSession, settings: Settings, members: dict[str, MemberRecord]
+) -> None:
     hung, mai = members["officer"].id, members["kim-lien-officer"].id
     checkins = [
         # (task, unit, member, days before the start, hour, status, value, period, note)

@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from db.members import UNIT_COLUMNS, Grant, UnitRecord
+from db.members import UNIT_COLUMNS, Grant, MemberRecord, UnitRecord
 from db.models import Conversation, Identity, Member, ProcessedUpdate, Role, RoleGrant, Unit
 from db.sealed import coarse, open_time, seal_time
 from db.update_tx import UpdateTx
@@ -57,15 +57,6 @@ class IdentityRecord:
     chat_id: str
     display_name: str
     language: str | None
-
-
-@dataclass(slots=True)
-class MemberRecord:
-    """The member behind an identity (a registered officer or force member)."""
-
-    id: int
-    full_name: str
-    phone: str | None
 
 
 @dataclass(slots=True)

@@ -15,12 +15,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import BigInteger, ColumnElement, DateTime, and_, bindparam, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings, get_settings
 from db import audit
-from db.members import grant_role
 from db.models import Invite, Role, Unit, utcnow
 from db.sealed import invite_digests
 
@@ -42,6 +41,7 @@ class InviteCheck:
     status: InviteStatus
     invite: Invite | None = None
     unit: Unit | None = None
+    grant_id: int | None = None  # after a redemption: the grant it made (None: already held)
 
 
 def normalize_code(raw: str) -> str:
@@ -171,43 +171,50 @@ async def redeem_invite(
     member_id: int,
     *,
     now: dt.datetime | None = None,
+    checked: InviteCheck | None = None,
 ) -> InviteCheck:
     """Use one of the invite's uses and grant its role, atomically against races.
 
     The use is counted by a guarded UPDATE, so two people racing for the last use
-    cannot both get it.
+    cannot both get it. The use, the grant and their audit rows are one statement
+    (each round trip is a wake-up of the database at a province's busiest moment);
+    ``checked``, the invite's check just made in this transaction, saves reading it
+    again. The result's ``grant_id`` is the new grant (None: the role was held).
     """
     now = now or utcnow()
-    check = await check_invite_id(session, invite_id, now=now)
+    check = checked or await check_invite_id(session, invite_id, now=now)
     if check.status is not InviteStatus.OK or check.invite is None:
         return check
-    used = (
-        await session.execute(
-            update(Invite)
-            .where(
-                Invite.id == check.invite.id,
-                Invite.uses < Invite.max_uses,
-                Invite.expires_at > now,
-                Invite.revoked_at.is_(None),
-            )
-            .values(uses=Invite.uses + 1)
-            .returning(Invite.id)
-        )
-    ).scalar_one_or_none()
+    params = {"invite_id": check.invite.id, "member_id": member_id, "now": now}
+    used, grant_id = (await session.execute(_REDEEM, params)).one()
     if used is None:
         return InviteCheck(InviteStatus.USED_UP, check.invite, check.unit)
-    await grant_role(
-        session,
-        member_id,
-        check.invite.unit_id,
-        Role(check.invite.role),
-        granted_by=check.invite.created_by,
+    return InviteCheck(InviteStatus.OK, check.invite, check.unit, grant_id)
+
+
+_REDEEM = text(
+    """
+    WITH used AS (
+        UPDATE invite SET uses = uses + 1
+        WHERE id = :invite_id AND uses < max_uses AND expires_at > :now AND revoked_at IS NULL
+        RETURNING id, unit_id, role, created_by
+    ), granted AS (
+        INSERT INTO role_grant (member_id, unit_id, role, granted_by)
+        SELECT :member_id, unit_id, role, created_by FROM used
+        ON CONFLICT (member_id, unit_id, role) WHERE revoked_at IS NULL DO NOTHING
+        RETURNING id, unit_id, role, granted_by
+    ), audited AS (
+        INSERT INTO audit (actor_member_id, action, object_kind, object_id, data)
+        SELECT granted_by, 'role.grant', 'member', CAST(:member_id AS TEXT),
+               jsonb_build_object('unit_id', unit_id, 'role', role, 'grant_id', id)
+        FROM granted
+        UNION ALL
+        SELECT :member_id, 'invite.redeem', 'invite', CAST(id AS TEXT), '{}'::jsonb FROM used
     )
-    audit.record(
-        session,
-        "invite.redeem",
-        actor_member_id=member_id,
-        object_kind="invite",
-        object_id=check.invite.id,
-    )
-    return check
+    SELECT (SELECT id FROM used) AS used, (SELECT id FROM granted) AS grant_id
+    """
+).bindparams(
+    bindparam("invite_id", type_=BigInteger),
+    bindparam("member_id", type_=BigInteger),
+    bindparam("now", type_=DateTime(timezone=True)),
+)

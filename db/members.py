@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -98,30 +98,43 @@ class HasMember(Protocol):
     member_id: int | None
 
 
-async def member_of(session: AsyncSession, identity: HasMember) -> Member | None:
+@dataclass(slots=True)
+class MemberRecord:
+    """The member behind an identity (a registered officer or force member)."""
+
+    id: int
+    full_name: str
+    phone: str | None
+
+
+# A member for an identity that has none, linked to it: one round trip.
+_NEW_MEMBER = text(
+    "WITH made AS (INSERT INTO member (full_name) VALUES (:name) RETURNING id, phone) "
+    "UPDATE identity SET member_id = made.id FROM made WHERE identity.id = :identity_id "
+    "RETURNING made.id, made.phone"
+)
+
+
+async def ensure_member(session: AsyncSession, identity: HasMember, full_name: str) -> MemberRecord:
+    """The identity's member, created (with ``full_name``) and linked if it has none yet;
+    an existing one is renamed to ``full_name`` (when given). One statement either way."""
     if identity.member_id is None:
-        return None
-    return await session.get(Member, identity.member_id)
-
-
-async def ensure_member(session: AsyncSession, identity: HasMember, full_name: str) -> Member:
-    """The identity's member, created (with ``full_name``) if it has none yet.
-
-    The link is written by a statement of its own, so ``identity`` may be the
-    engine's plain record as well as a mapped ``Identity``.
-    """
-    member = await member_of(session, identity)
-    if member is None:
-        member = Member(full_name=full_name)
-        session.add(member)
-        await session.flush()
+        params = {"name": full_name, "identity_id": identity.id}
+        member_id, phone = (await session.execute(_NEW_MEMBER, params)).one()
+        identity.member_id = member_id
+        return MemberRecord(member_id, full_name, phone)
+    stmt = update(Member).where(Member.id == identity.member_id)
+    if full_name:
+        stmt = stmt.values(full_name=full_name)
+    else:  # nothing to change: the row as it is
+        stmt = stmt.values(full_name=Member.full_name)
+    row = (
         await session.execute(
-            update(Identity).where(Identity.id == identity.id).values(member_id=member.id)
+            stmt.returning(Member.id, Member.full_name, Member.phone),
+            execution_options={"synchronize_session": False},
         )
-        identity.member_id = member.id
-    elif full_name:
-        member.full_name = full_name
-    return member
+    ).one()
+    return MemberRecord(*row)
 
 
 async def active_grants(session: AsyncSession, member_id: int) -> list[Grant]:

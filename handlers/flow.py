@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from db.conversations import ConversationRecord, IdentityRecord, MemberRecord
-from db.members import Grant, UnitRecord
+from db.conversations import ConversationRecord, IdentityRecord
+from db.members import Grant, MemberRecord, UnitRecord
 from db.models import Role, Unit
 from handlers.types import Choice, Incoming, Message, Reply
 

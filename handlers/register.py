@@ -33,9 +33,8 @@ import datetime as dt
 from enum import StrEnum
 
 from db import rate_limits
-from db.conversations import MemberRecord
 from db.invites import InviteStatus, check_invite, check_invite_id, normalize_code, redeem_invite
-from db.members import active_grants, ensure_member
+from db.members import UNIT_COLUMNS, Grant, UnitRecord, ensure_member
 from db.models import Role
 from handlers.flow import (
     Context,
@@ -319,17 +318,21 @@ async def _join(ctx: Context) -> Reply:
     invite_id = int(ctx.data["invite_id"])
     # Looked at again: the invite may have expired or been used up since the code step.
     check = await check_invite_id(ctx.session, invite_id, now=ctx.now)
-    if check.status is InviteStatus.OK:
+    if check.status is InviteStatus.OK and check.invite is not None and check.unit is not None:
         member = await ensure_member(ctx.session, ctx.identity, ctx.data["name"])
-        check = await redeem_invite(ctx.session, invite_id, member.id, now=ctx.now)
+        check = await redeem_invite(ctx.session, invite_id, member.id, now=ctx.now, checked=check)
         if check.status is InviteStatus.OK and check.invite is not None and check.unit is not None:
             ctx.finish()
-            ctx.member = MemberRecord(member.id, member.full_name, member.phone)
-            ctx.grants = await active_grants(ctx.session, member.id)
+            ctx.member = member
+            role = Role(check.invite.role)
+            if check.grant_id is not None:  # the grants as they stand now, without reading them
+                unit = UnitRecord(*[getattr(check.unit, name) for name in UNIT_COLUMNS])
+                grants = [*ctx.grants, Grant(check.grant_id, role, unit)]
+                ctx.grants = sorted(grants, key=lambda g: (g.unit.depth, g.role.value))
             return await main_menu(
                 ctx,
                 _("You are now {role} of {unit}.").format(
-                    role=role_label(Role(check.invite.role)), unit=esc(check.unit.name)
+                    role=role_label(role), unit=esc(check.unit.name)
                 ),
             )
     ctx.goto(FLOW_NAME, Step.ASK_CODE, invite_id=None)

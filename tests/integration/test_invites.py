@@ -117,6 +117,46 @@ async def test_use_limit(db: Database, unit_id: int) -> None:
         assert len(await active_grants(session, second)) == 1
 
 
+async def test_a_redemption_writes_its_grant_and_both_audit_rows(
+    db: Database, unit_id: int
+) -> None:
+    (creator, member) = await _members(db, 2)
+    code = await _create(db, unit_id, role=Role.OFFICER, max_uses=2, created_by=creator, now=T0)
+    async with UnitOfWork(db) as uow:
+        found = await check_invite(uow.session, code, now=T0)
+        assert found.invite is not None
+        first = await redeem_invite(uow.session, found.invite.id, member, now=T0, checked=found)
+        # The same role again (another use of the invite): counted, nothing granted.
+        again = await redeem_invite(uow.session, found.invite.id, member, now=T0)
+        await uow.commit()
+    assert first.status is InviteStatus.OK and again.status is InviteStatus.OK
+    async with db.engine.connect() as conn:
+        grant = (await conn.execute(text("SELECT id, granted_by FROM role_grant"))).one()
+        uses = (await conn.execute(text("SELECT uses FROM invite"))).scalar_one()
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT action, actor_member_id, object_kind, object_id, data FROM audit"
+                    " WHERE action IN ('role.grant', 'invite.redeem') ORDER BY id"
+                )
+            )
+        ).all()
+    assert first.grant_id == grant.id and again.grant_id is None
+    assert grant.granted_by == creator and uses == 2
+    invite_id = str(found.invite.id)
+    assert [tuple(r) for r in rows] == [
+        (
+            "role.grant",
+            creator,
+            "member",
+            str(member),
+            {"unit_id": unit_id, "role": "officer", "grant_id": grant.id},
+        ),
+        ("invite.redeem", member, "invite", invite_id, {}),
+        ("invite.redeem", member, "invite", invite_id, {}),
+    ]
+
+
 async def test_racing_for_the_last_use(db: Database, unit_id: int) -> None:
     people = await _members(db, 2)
     code = await _create(db, unit_id, role=Role.FORCE, max_uses=1, now=T0)

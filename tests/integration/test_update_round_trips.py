@@ -13,8 +13,11 @@ from asyncpg.connection import LoggedQuery
 from sqlalchemy import event, text
 
 from bot.config import Settings
+from db.invites import create_invite
+from db.models import Role, UnitKind
 from db.session import Database
 from handlers.engine import Engine
+from tests.integration.plan_fixtures import add_unit
 from tests.support import Clock, Person
 
 
@@ -85,6 +88,26 @@ async def test_a_step_saves_the_state_and_the_language_in_one_statement(
     assert "UPDATE IDENTITY SET LANGUAGE" in saved, saved
     await person.say("/me")
     assert "Language: English" in person.text  # it was written
+
+
+async def test_joining_by_invite_is_seven_round_trips(db: Database, fresh_db: Database) -> None:
+    clock = Clock()
+    async with db.sessions() as s:  # not through fresh_db: its connections must be new
+        unit = await add_unit(s, "c", "Xã Nam Anh", UnitKind.COMMUNE)
+        code = await create_invite(s, unit_id=unit.id, role=Role.FORCE, now=clock())
+        await s.commit()
+    person = Person(Engine(fresh_db, Settings(), clock=clock), "402", name="Lê Văn Nam")  # type: ignore[call-arg]
+    with statements(fresh_db) as sent:
+        await person.say(f"/start inv_{code}")
+        await asyncio.sleep(0.05)
+        sent.clear()
+        await person.press(person.choice_labelled("Lê Văn Nam"))  # join with that name
+        await asyncio.sleep(0.05)
+    # The menu already shows the new role's entry (the grants were not read again).
+    assert "Xã Nam Anh" in person.text and "m:tasks" in person.choices
+    # BEGIN, the opening statement, the invite checked, the member made and linked, the
+    # use with the grant and its audit rows, the next state, COMMIT (twelve before).
+    assert len(sent) == 7, sent
 
 
 async def test_the_pool_keeps_every_connection_it_opens(pg_url: str) -> None:
