@@ -175,8 +175,8 @@ class UpdateBridge:
 
     async def _answer(self, query: CallbackQuery) -> None:
         try:
-            await query.answer()
-        except TelegramError as exc:  # too old, or already answered: nothing to do
+            await self.channel.answer_button(query.id)
+        except DeliveryError as exc:  # too old, or already answered: nothing to do
             log.debug("callback query %s not answered: %s", query.id, exc)
 
     async def _on_membership(self, update: Update) -> None:

@@ -229,6 +229,15 @@ class TelegramChannel:
             log.warning("a kept file could not be read: %s", exc)
             return None
 
+    async def answer_button(self, query_id: str) -> None:
+        """Stop a pressed button's spinner: ``answerCallbackQuery`` with nothing to show,
+        sent as is (PTB's ``CallbackQuery.answer`` goes through its eight optional
+        parameters and defaults first, for every tap)."""
+        try:
+            await self.bot._post("answerCallbackQuery", {"callback_query_id": query_id})
+        except TelegramError as exc:
+            raise map_error(exc) from exc
+
     async def _perform(self, chat_id: str, call: Call) -> None:
         endpoint = UNREAD_RESULTS.get(call.method)
         try:
