@@ -7,7 +7,10 @@ from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRem
 
 from bot.channels.telegram.render import (
     CAPTION_LIMIT,
+    NO_PREVIEW,
     TEXT_LIMIT,
+    inline_keyboard,
+    plain,
     render_message,
     render_reply,
     split_for_telegram,
@@ -110,3 +113,21 @@ def test_empty_text_is_skipped_unless_it_carries_a_keyboard() -> None:
     assert render_message(Message("")) == []
     (call,) = render_message(Message("", choices=[Choice("a", "A")]))
     assert call.kwargs["text"].strip()
+
+
+def test_plain_gives_the_bot_apis_json_once_per_keyboard() -> None:
+    menu = inline_keyboard([Choice("m:tip", "Gửi tin"), Choice("m:lang", "Ngôn ngữ")], columns=2)
+    other = inline_keyboard([Choice("m:tip", "Gửi tin"), Choice("m:me", "Ngôn ngữ")], columns=2)
+    expected = {
+        "inline_keyboard": [
+            [
+                {"text": "Gửi tin", "callback_data": "m:tip"},
+                {"text": "Ngôn ngữ", "callback_data": "m:lang"},
+            ]
+        ]
+    }
+    assert plain(menu) == expected
+    assert plain(menu) is plain(menu)  # made once
+    assert plain(other)["inline_keyboard"][0][1]["callback_data"] == "m:me"
+    assert plain(NO_PREVIEW) == {"is_disabled": True}
+    assert plain("<b>x</b>") == "<b>x</b>" and plain(42) == 42

@@ -37,7 +37,7 @@ from bot.channels.base import (
     RecipientBlocked,
     TransientError,
 )
-from bot.channels.telegram.render import Call, edit_call, render_reply
+from bot.channels.telegram.render import Call, edit_call, plain, render_reply
 from bot.media_clean import Cleaned, clean_file, neutral_suffix
 from handlers.i18n import _
 from handlers.types import MediaRef, Message
@@ -245,7 +245,8 @@ class TelegramChannel:
                 # The same request as ``Bot.send_message`` makes, without turning the
                 # Message the API sends back (with its whole keyboard) into PTB objects
                 # that nobody reads: a tenth of the bot's CPU per update (issue 17).
-                await self.bot._post(endpoint, {"chat_id": chat_id, **call.kwargs})
+                params = {name: plain(value) for name, value in call.kwargs.items()}
+                await self.bot._post(endpoint, {"chat_id": chat_id, **params})
             else:
                 await getattr(self.bot, call.method)(chat_id=chat_id, **call.kwargs)
         except TelegramError as exc:
