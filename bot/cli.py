@@ -48,14 +48,22 @@ def cli_language(env: Mapping[str, str] = os.environ) -> str:
     return pick_language(None)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def named_command(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` names (its first word that is not an option), if known."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every sub-command, or of ``only``: a process imports the code of the
+    command it runs, not of the other thirteen (issue 17, memory)."""
     argparse_texts.install()
     parser = argparse.ArgumentParser(
         prog="antt", description=_("ANTT Bot: the all-people security movement plan, on chat.")
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=_("log at DEBUG level"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         try:
             module = importlib.import_module(f"bot.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -68,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     set_language(cli_language())
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(named_command(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

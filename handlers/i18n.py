@@ -1,28 +1,28 @@
 """Translations (Babel/gettext, domain ``messages``) and Vietnamese-first formatting.
 
 Catalogues are read from ``locales/<lang>/LC_MESSAGES/messages.po`` and compiled
-in memory at first use, so a stale ``.mo`` can never shadow an edited ``.po``.
-msgids are English with ``{named}`` placeholders: ``_("{n} tasks").format(n=3)``.
+in memory at first use (:mod:`handlers.catalogue`), so a stale ``.mo`` can never
+shadow an edited ``.po``. msgids are English with ``{named}`` placeholders:
+``_("{n} tasks").format(n=3)``.
 
-Numbers, dates, times and relative times go through Babel's locale data
-(``babel.numbers``, ``babel.dates``): 1.234,5 in Vietnamese, 1,234.5 in English;
-dates dd/MM/yyyy and times HH:mm in Asia/Ho_Chi_Minh in both languages.
+Dates dd/MM/yyyy and times HH:mm, in Asia/Ho_Chi_Minh, are the same digits in both
+languages and are written here. Numbers and relative times go through Babel's
+locale data (``babel.numbers``, ``babel.dates``): 1.234,5 in Vietnamese, 1,234.5 in
+English; Babel is imported when one is first formatted, not by every process that
+translates (its modules and the vi and en locale data are about 5 MB; issue 17).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gettext
-import io
 from contextvars import ContextVar
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import dates, numbers
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from handlers.catalogue import read_translations
 
 LOCALES = Path(__file__).resolve().parents[1] / "locales"
 LANGUAGES = ("vi", "en")
@@ -37,17 +37,7 @@ def translations(lang: str) -> gettext.NullTranslations:
     po = LOCALES / lang / "LC_MESSAGES" / "messages.po"
     if not po.exists():
         return gettext.NullTranslations()
-    return gettext.GNUTranslations(io.BytesIO(_compiled(po, lang)))
-
-
-def _compiled(po: Path, lang: str) -> bytes:
-    """The catalogue as .mo bytes. Babel's parsed catalogue is gone before the
-    translations are built, so they reuse its memory (0.7 MB less kept; issue 17)."""
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=lang)
-    buf = io.BytesIO()
-    write_mo(buf, catalog)
-    return buf.getvalue()
+    return read_translations(po)
 
 
 def pick_language(code: str | None) -> str:
@@ -94,24 +84,28 @@ def local(moment: dt.datetime) -> dt.datetime:
 
 
 def format_date(value: dt.date | dt.datetime) -> str:
-    """dd/MM/yyyy; a datetime is first moved to Asia/Ho_Chi_Minh."""
+    """dd/MM/yyyy (Babel's pattern, Latin digits in vi and en); a datetime is first
+    moved to Asia/Ho_Chi_Minh."""
     if isinstance(value, dt.datetime):
         value = local(value).date()
-    return dates.format_date(value, "dd/MM/yyyy", locale=current_language())
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
 
 
 def format_time(moment: dt.datetime) -> str:
     """HH:mm in Asia/Ho_Chi_Minh."""
-    return dates.format_time(local(moment), "HH:mm", locale=current_language())
+    moment = local(moment)
+    return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
 def format_datetime(moment: dt.datetime) -> str:
     """HH:mm dd/MM/yyyy in Asia/Ho_Chi_Minh."""
-    return dates.format_datetime(local(moment), "HH:mm dd/MM/yyyy", locale=current_language())
+    return f"{format_time(moment)} {format_date(moment)}"
 
 
 def format_ago(delta: dt.timedelta, lang: str | None = None) -> str:
     """A past span in words, rounded the way people say it: "2 giờ trước", "3 days ago"."""
+    from babel import dates
+
     return dates.format_timedelta(
         -delta, add_direction=True, threshold=1.5, locale=lang or current_language()
     )
@@ -120,12 +114,16 @@ def format_ago(delta: dt.timedelta, lang: str | None = None) -> str:
 def format_number(value: float | int | Decimal, lang: str | None = None) -> str:
     """Thousands grouped the local way, one decimal at most: 1.234,5 in Vietnamese,
     1,234.5 in English."""
+    from babel import numbers
+
     return numbers.format_decimal(value, format="#,##0.#", locale=lang or current_language())
 
 
 def parse_number(text: str) -> Decimal:
     """A number typed the Vietnamese way first ("1.234" = 1234, "12,5" = 12.5), else the
     English way when only that reads ("12.5", "1,234,567"); ``ValueError`` otherwise."""
+    from babel import numbers
+
     for lang in (DEFAULT_LANGUAGE, "en"):
         try:
             return numbers.parse_decimal(text, locale=lang, strict=True)

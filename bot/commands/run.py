@@ -53,7 +53,7 @@ async def run(args: argparse.Namespace) -> int:
     from bot.channels.telegram.app import check_settings
     from bot.config import get_settings
     from bot.keys import require_strong_key
-    from bot.memory import keep_heap_steady
+    from bot.memory import keep_heap_steady, release_free_heap
     from bot.runtime import running, wait_for_stop_signal
     from scheduler.jobs import SchedulerService
 
@@ -85,8 +85,12 @@ async def run(args: argparse.Namespace) -> int:
                 SchedulerService(runtime.db, settings, channels, health=runtime.health)
             )
         # Everything loaded at startup lives as long as the process: keep it out of the
-        # garbage collector's way (fewer objects to scan in every full collection).
+        # garbage collector's way (fewer objects to scan in every full collection),
+        # after collecting start-up's garbage (frozen, it would never be freed); then
+        # give the memory start-up freed back to the system (bot/memory.py).
+        gc.collect()
         gc.freeze()
+        release_free_heap()
         mode = ", ".join(
             f"{name} {'webhook' if hook else 'polling'}"
             for name, on, hook in (

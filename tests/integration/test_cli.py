@@ -292,3 +292,36 @@ def test_help_lists_the_data_commands() -> None:
     assert result.returncode == 0, result.stderr
     for command in ("plan", "unit", "invite", "member", "demo"):
         assert re.search(rf"^\s+{command}\s", result.stdout, re.M), command
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["run"], "run"),
+        (["-v", "run", "--webhook", "https://x.test/hook"], "run"),
+        (["--help"], None),
+        ([], None),
+        (["nosuch", "run"], None),
+    ],
+)
+def test_the_command_named_on_the_line(argv: list[str], named: str | None) -> None:
+    assert cli.named_command(argv) == named
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    probe = (
+        "import bot.cli, sys; bot.cli.build_parser('run'); "
+        "print(sorted(m for m in sys.modules if m.startswith('bot.commands.')))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTT_")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['bot.commands.run']", result.stderr
+
+
+def test_errors_of_a_command_still_name_it(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["run", "--no-such-option"])
+    assert stop.value.code == 2
+    assert "--no-such-option" in capsys.readouterr().err

@@ -181,3 +181,45 @@ def test_parse_number_refuses(text: str) -> None:
 
     with pytest.raises(ValueError):
         parse_number(text)
+
+
+# --- dates and times without Babel (issue 17, memory) -----------------------------------
+
+
+def test_dates_and_times_keep_babels_digits() -> None:
+    from handlers.i18n import format_time
+
+    # Babel's "yyyy" pads to four digits; hours run 00-23 in both languages.
+    assert format_date(dt.date(999, 2, 3)) == "03/02/0999"
+    set_language("en")
+    assert format_datetime(dt.datetime(2025, 12, 31, 17, 0, tzinfo=dt.UTC)) == "00:00 01/01/2026"
+    assert format_time(dt.datetime(2025, 6, 1, 10, 30, tzinfo=dt.UTC)) == "17:30"
+
+
+def test_translating_and_dates_do_not_load_babel() -> None:
+    """A process that only translates and shows dates never imports Babel; a number
+    imports it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys, datetime as dt\n"
+        "from handlers.i18n import _, format_datetime, format_number, set_language\n"
+        "set_language('vi')\n"
+        "shown = _('Cancel'), format_datetime(dt.datetime(2025, 3, 19, 20, 5))\n"
+        "before = any(m.split('.')[0] == 'babel' for m in sys.modules)\n"
+        "shown += (format_number(2500),)\n"
+        "print(shown, before, 'babel.numbers' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=root,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ANTT_")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "('Hủy', '03:05 20/03/2025', '2.500') False True"

@@ -51,3 +51,44 @@ def test_large_buffers_stay_out_of_the_heap_after_a_larger_one_was_freed() -> No
     assert buffers_in_heap("default") == 4
     # ... with it, each has its own mapping again.
     assert buffers_in_heap("steady") == 0
+
+
+# Fills the heap with 40 MB of small buffers, keeps the last one (so the top of the heap
+# stays in use and glibc's automatic trimming cannot give anything back), frees the
+# rest, then prints the resident MB before and after release_free_heap.
+TRIM_PROBE = """
+import sys
+from bot.memory import keep_heap_steady, release_free_heap
+keep_heap_steady()
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+blocks = [bytearray(4000) for _ in range(10_000)]
+last = bytearray(4000)
+del blocks
+before = rss_mb()
+released = release_free_heap() if sys.argv[1] == "trim" else False
+print(released, before, rss_mb())
+"""
+
+
+def trim(mode: str) -> tuple[bool, float, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", TRIM_PROBE, mode],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    released, before, after = out.stdout.split()
+    return released == "True", float(before), float(after)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_freed_heap_in_the_middle_goes_back_to_the_system() -> None:
+    released, before, after = trim("keep")
+    assert not released and before - after < 5  # freed, but still resident
+    released, before, after = trim("trim")
+    assert released and before - after > 30  # most of the 40 MB given back
