@@ -45,8 +45,10 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
+        # hide_parameters: a failed statement's message (logged with its traceback)
+        # leaves the values out; they may be who wrote (an id, a name, a tip's text).
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=2 * pool_size, max_overflow=0, echo=echo
+            url, pool_size=2 * pool_size, max_overflow=0, echo=echo, hide_parameters=True
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._lock_engine: AsyncEngine | None = None
@@ -59,7 +61,9 @@ class Database:
         at a time; two stay open while idle.
         """
         if self._lock_engine is None:
-            self._lock_engine = create_async_engine(self.url, pool_size=2, max_overflow=-1)
+            self._lock_engine = create_async_engine(
+                self.url, pool_size=2, max_overflow=-1, hide_parameters=True
+            )
         return self._lock_engine
 
     async def dispose(self) -> None:
