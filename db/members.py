@@ -40,6 +40,11 @@ class UnitRecord:
     phone: str | None
     created_at: dt.datetime
 
+    @classmethod
+    def of(cls, unit: Unit) -> UnitRecord:
+        """The record of a mapped ``Unit``."""
+        return cls(*[getattr(unit, name) for name in UNIT_COLUMNS])
+
     def as_unit(self) -> Unit:
         """A detached ORM copy, for the code that takes a ``Unit`` (made only when asked:
         building ORM objects on every update cost more than its statement)."""

@@ -34,7 +34,7 @@ from enum import StrEnum
 
 from db import rate_limits
 from db.invites import InviteStatus, check_invite, check_invite_id, normalize_code, redeem_invite
-from db.members import UNIT_COLUMNS, Grant, UnitRecord, ensure_member
+from db.members import Grant, UnitRecord, ensure_member
 from db.models import Role
 from handlers.flow import (
     Context,
@@ -326,8 +326,7 @@ async def _join(ctx: Context) -> Reply:
             ctx.member = member
             role = Role(check.invite.role)
             if check.grant_id is not None:  # the grants as they stand now, without reading them
-                unit = UnitRecord(*[getattr(check.unit, name) for name in UNIT_COLUMNS])
-                grants = [*ctx.grants, Grant(check.grant_id, role, unit)]
+                grants = [*ctx.grants, Grant(check.grant_id, role, UnitRecord.of(check.unit))]
                 ctx.grants = sorted(grants, key=lambda g: (g.unit.depth, g.role.value))
             return await main_menu(
                 ctx,
