@@ -34,14 +34,11 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from db.crypto import Cipher, InvalidTag, aes_gcm, hkdf_sha256
 from db.models import TipReporter
 
 NONCE = 12
@@ -56,13 +53,13 @@ _PAYLOAD_INFO = b"antt/outbox-payload/v1"
 
 @lru_cache(maxsize=32)
 def _derive(secret: str, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
+    return hkdf_sha256(secret.encode(), info)
 
 
 @lru_cache(maxsize=32)
-def _aead(key: bytes) -> AESGCM:
-    """The cipher of one derived key, made once (making it cost as much as using it)."""
-    return AESGCM(key)
+def _aead(key: bytes) -> Cipher:
+    """The cipher of one derived key, made once (its key schedule is kept)."""
+    return aes_gcm(key)
 
 
 def derived_key(settings: Settings, info: bytes) -> bytes:

@@ -53,6 +53,10 @@ NOT_LOADED = (
     # handlers.catalogue; Babel loads with the first number or relative time shown,
     # which the menu, /me and the language switch never show.
     "babel",
+    # cryptography (8.5 MB, its Rust extension): AES-GCM comes from the libcrypto the
+    # ssl module mapped (db/crypto.py), and PTB loads without Telegram Passport
+    # (bot/channels/telegram/__init__.py).
+    "cryptography",
 )
 # The commands `antt` has besides `run`: only the one run is imported (bot/cli.py).
 OTHER_COMMANDS = tuple(f"bot.commands.{name}" for name in COMMANDS if name != "run")
