@@ -218,9 +218,12 @@ class _CryptographyCipher:
 def _loaded_libcrypto() -> Path | None:
     """The libcrypto file ``_ssl`` mapped into this process, read from /proc/self/maps."""
     maps = Path("/proc/self/maps")
-    if not maps.exists():  # not Linux
-        return None
-    for line in maps.read_bytes().splitlines():
+    return libcrypto_in(maps.read_bytes()) if maps.exists() else None  # else: not Linux
+
+
+def libcrypto_in(maps: bytes) -> Path | None:
+    """The first libcrypto file in the text of a /proc/PID/maps file."""
+    for line in maps.splitlines():
         _start, _mode, _offset, _device, _inode, *path = line.split(maxsplit=5)
         if path and os.path.basename(path[0]).startswith(b"libcrypto.so"):
             return Path(os.fsdecode(path[0]))
