@@ -88,28 +88,30 @@ def _check(nonce: bytes, length: int) -> None:
 
 
 class _LibCrypto:
-    """The EVP functions AES-256-GCM needs, with their C signatures declared."""
+    """The EVP functions AES-256-GCM needs.
+
+    Without ``argtypes``: ctypes' conversion of each argument doubled a call's cost
+    (0.64 against 0.30 µs). Every argument is therefore passed as its C type already:
+    ``c_void_p`` for the context and the cipher, ``bytes`` or a ``c_char`` array for
+    a buffer, ``byref`` for an ``int *``, a Python int for an ``int``, None for NULL.
+    """
 
     def __init__(self, lib: ctypes.CDLL) -> None:
-        p, i, s = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
-        n = ctypes.POINTER(ctypes.c_int)
-
-        def bind(name: str, restype: type | None, *argtypes: type) -> Callable[..., int]:
+        def bind(name: str, restype: type | None) -> Callable[..., int]:
             function = getattr(lib, name)
             function.restype = restype
-            function.argtypes = argtypes
             return function  # type: ignore[no-any-return]
 
-        self.ctx_new = bind("EVP_CIPHER_CTX_new", p)
-        self.ctx_free = bind("EVP_CIPHER_CTX_free", None, p)
-        self.ctrl = bind("EVP_CIPHER_CTX_ctrl", i, p, i, i, s)
-        self.encrypt_init = bind("EVP_EncryptInit_ex", i, p, p, p, s, s)
-        self.encrypt_update = bind("EVP_EncryptUpdate", i, p, s, n, s, i)
-        self.encrypt_final = bind("EVP_EncryptFinal_ex", i, p, s, n)
-        self.decrypt_init = bind("EVP_DecryptInit_ex", i, p, p, p, s, s)
-        self.decrypt_update = bind("EVP_DecryptUpdate", i, p, s, n, s, i)
-        self.decrypt_final = bind("EVP_DecryptFinal_ex", i, p, s, n)
-        self.aes_256_gcm = bind("EVP_aes_256_gcm", p)()
+        self.ctx_new = bind("EVP_CIPHER_CTX_new", ctypes.c_void_p)
+        self.ctx_free = bind("EVP_CIPHER_CTX_free", None)
+        self.ctrl = bind("EVP_CIPHER_CTX_ctrl", ctypes.c_int)
+        self.encrypt_init = bind("EVP_EncryptInit_ex", ctypes.c_int)
+        self.encrypt_update = bind("EVP_EncryptUpdate", ctypes.c_int)
+        self.encrypt_final = bind("EVP_EncryptFinal_ex", ctypes.c_int)
+        self.decrypt_init = bind("EVP_DecryptInit_ex", ctypes.c_int)
+        self.decrypt_update = bind("EVP_DecryptUpdate", ctypes.c_int)
+        self.decrypt_final = bind("EVP_DecryptFinal_ex", ctypes.c_int)
+        self.aes_256_gcm = ctypes.c_void_p(bind("EVP_aes_256_gcm", ctypes.c_void_p)())
 
 
 def _ok(result: int) -> None:
@@ -123,8 +125,8 @@ class _Context:
 
     def __init__(self, lib: _LibCrypto, key: bytes, encrypting: bool) -> None:
         self.lib = lib
-        self.ctx: int | None = lib.ctx_new()
-        if not self.ctx:
+        self.ctx = ctypes.c_void_p(lib.ctx_new())
+        if not self.ctx.value:
             raise MemoryError
         self.init = lib.encrypt_init if encrypting else lib.decrypt_init
         self.update = lib.encrypt_update if encrypting else lib.decrypt_update
@@ -136,22 +138,30 @@ class _Context:
         _ok(lib.ctrl(self.ctx, _SET_IVLEN, NONCE, None))
         _ok(self.init(self.ctx, None, None, key, None))
 
-    def start(self, nonce: bytes, aad: bytes) -> None:
-        _ok(self.init(self.ctx, None, None, None, nonce))
+    def run(self, nonce: bytes, aad: bytes | None, data: bytes) -> bytes:
+        """``data`` through the cipher after the nonce and the associated data. (GCM
+        writes exactly as many bytes as it reads: the known-answer check would catch
+        a library that did otherwise.)"""
+        ctx, update, written = self.ctx, self.update, self.written_ref
+        _ok(self.init(ctx, None, None, None, nonce))
         if aad:
-            _ok(self.update(self.ctx, None, self.written_ref, aad, len(aad)))
-
-    def run(self, data: bytes) -> bytes:
-        """The message through the cipher (GCM writes exactly as many bytes as it reads:
-        the known-answer check would catch a library that did otherwise)."""
+            _ok(update(ctx, None, written, aad, len(aad)))
         out = ctypes.create_string_buffer(len(data))
-        _ok(self.update(self.ctx, out, self.written_ref, data, len(data)))
+        _ok(update(ctx, out, written, data, len(data)))
         return out.raw
 
     def __del__(self) -> None:  # frees the context, which wipes the key schedule
-        if self.ctx:
+        if self.ctx.value:
             self.lib.ctx_free(self.ctx)
-            self.ctx = None
+            self.ctx = ctypes.c_void_p()
+
+
+def _bytes(nonce: object, data: object, aad: object) -> None:
+    """Only ``bytes`` reach libcrypto (ctypes would pass a str as wide characters)."""
+    if type(nonce) is not bytes or type(data) is not bytes:
+        raise TypeError("AES-GCM takes bytes")
+    if aad is not None and type(aad) is not bytes:
+        raise TypeError("AES-GCM takes bytes")
 
 
 class _OpenSSLCipher:
@@ -171,21 +181,21 @@ class _OpenSSLCipher:
         return context
 
     def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        _bytes(nonce, data, associated_data)
         _check(nonce, len(data))
         c = self._context(True)
-        c.start(nonce, associated_data or b"")
-        sealed = c.run(data)
+        sealed = c.run(nonce, associated_data, data)
         _ok(c.final(c.ctx, c.tag, c.written_ref))
         _ok(self._lib.ctrl(c.ctx, _GET_TAG, TAG, c.tag))
         return sealed + c.tag.raw
 
     def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        _bytes(nonce, data, associated_data)
         _check(nonce, len(data) - TAG)
         if len(data) < TAG:
             raise InvalidTag
         c = self._context(False)
-        c.start(nonce, associated_data or b"")
-        plain = c.run(data[:-TAG])
+        plain = c.run(nonce, associated_data, data[:-TAG])
         _ok(self._lib.ctrl(c.ctx, _SET_TAG, TAG, data[-TAG:]))
         # The tag is checked here; nothing decrypted leaves before it passes.
         if c.final(c.ctx, c.tag, c.written_ref) != 1:

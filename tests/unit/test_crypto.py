@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -181,6 +182,27 @@ def test_bad_sizes_are_refused(make: Callable[[bytes], Cipher]) -> None:
             cipher.encrypt(bytes(size), b"x", None)
         with pytest.raises(ValueError, match="^AES-GCM here takes a 12-byte nonce$"):
             cipher.decrypt(bytes(size), bytes(32), None)
+
+
+def test_only_bytes_reach_libcrypto() -> None:
+    cipher: Any = openssl()(bytes(32))  # called with what its signature refuses
+    nonce = bytes(12)
+    sealed = cipher.encrypt(nonce, b"x", b"a")
+    args: tuple[object, ...]
+    for args in [
+        ("n" * 12, b"x", None),
+        (nonce, "x", None),
+        (nonce, b"x", "a"),
+        (bytearray(nonce), b"x", None),
+        (nonce, bytearray(b"x"), None),
+        (nonce, b"x", bytearray(b"a")),
+    ]:
+        with pytest.raises(TypeError, match="^AES-GCM takes bytes$"):
+            cipher.encrypt(*args)
+    for args in [("n" * 12, sealed, b"a"), (nonce, sealed.hex(), b"a"), (nonce, sealed, "a")]:
+        with pytest.raises(TypeError, match="^AES-GCM takes bytes$"):
+            cipher.decrypt(*args)
+    assert cipher.decrypt(nonce, sealed, b"a") == b"x"
 
 
 def test_messages_up_to_the_cap_seal_and_longer_ones_are_refused(

@@ -37,7 +37,7 @@ from bot.channels.telegram import held
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.media import telegram_fetcher
-from bot.channels.telegram.transport import AiohttpRequest
+from bot.channels.telegram.transport import AiohttpRequest, UpdatesRequest
 from bot.config import Settings
 from bot.errors import UserError
 from bot.health import Backoff, describe
@@ -223,7 +223,7 @@ def build_application(
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
     builder = (
         builder.request(sending_request(settings))
-        .get_updates_request(AiohttpRequest(pool_size=1))
+        .get_updates_request(UpdatesRequest(pool_size=1))
         .concurrent_updates(PerPersonOrder(settings.telegram_concurrency))
         .job_queue(None)  # type: ignore[arg-type]  # time triggers live in scheduler/
     )

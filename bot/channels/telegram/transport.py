@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot.channels.telegram.adapter import trim_pressed
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +121,20 @@ class AiohttpRequest(BaseRequest):
         if isinstance(value, DefaultValue):
             return self._defaults[name]
         return value  # type: ignore[return-value]
+
+
+class UpdatesRequest(AiohttpRequest):
+    """The transport of ``getUpdates``: each update's JSON trimmed to what we read
+    (``adapter.trim_pressed``) before PTB builds its objects."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> Any:
+        data = BaseRequest.parse_json_payload(payload)
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(result, list):
+            for update in result:
+                if isinstance(update, dict):
+                    trim_pressed(update)
+        return data

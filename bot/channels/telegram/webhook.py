@@ -18,6 +18,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from bot.channels.telegram.adapter import trim_pressed
+
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -40,7 +42,7 @@ def add_webhook_route(
             return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
         try:
             data: Any = await request.json()
-            update = Update.de_json(data, application.bot)
+            update = Update.de_json(trim_pressed(data), application.bot)
         except Exception:  # not JSON, or not an Update
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         if update is None:
