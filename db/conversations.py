@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import (
@@ -79,7 +79,14 @@ class Opened:
     member: MemberRecord | None
     grants: list[Grant]
     fresh: bool  # False: this update id was processed before (a redelivery)
-    previous_at: dt.datetime | None = None  # the person's update before this one
+    settings: Settings | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def previous_at(self) -> dt.datetime | None:
+        """The time of the person's update before this one, opened when asked."""
+        if self.settings is None:
+            return None
+        return open_time(self.settings, self.conversation.touched_before)
 
 
 async def open_update(
@@ -104,7 +111,7 @@ async def open_update(
     back as ``fresh=False``; the caller then rolls back.
 
     With ``settings``, the precise time is sealed into the conversation and the
-    previous one comes back as ``previous_at``; without, neither is kept.
+    previous one is ``previous_at`` (opened when read); without, neither is kept.
     """
     params = {
         "channel": channel,
@@ -126,8 +133,7 @@ async def open_update(
     if first["m_id"] is not None:
         member = MemberRecord(*[first[f"m_{name}"] for name in _MEMBER])
     grants = [Grant(row["g_id"], Role(row["g_role"]), _unit(row)) for row in rows if row["g_id"]]
-    previous = open_time(settings, conversation.touched_before) if settings is not None else None
-    return Opened(identity, conversation, member, grants, bool(first["fresh"]), previous)
+    return Opened(identity, conversation, member, grants, bool(first["fresh"]), settings)
 
 
 async def save_state(

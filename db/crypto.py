@@ -272,7 +272,9 @@ def passes_known_answer(cipher: Cipher) -> bool:
 def openssl_cipher_maker(path: Path) -> Callable[[bytes], Cipher] | None:
     """A maker of libcrypto ciphers from the library at ``path``, if it passes the check."""
     try:
-        lib = _LibCrypto(ctypes.CDLL(str(path)))
+        # PyDLL: each call keeps the GIL (a CDLL call drops and retakes it, which costs
+        # more than the call itself on a message of a few dozen bytes).
+        lib = _LibCrypto(ctypes.PyDLL(str(path)))
         make: Callable[[bytes], Cipher] = functools.partial(_OpenSSLCipher, lib)
         if passes_known_answer(make(_VECTOR_KEY)):
             return make

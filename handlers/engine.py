@@ -254,7 +254,6 @@ class Engine:
             conversation=opened.conversation,
             now=now,
             incoming=inp,
-            previous_at=opened.previous_at,
         )
         conversation = opened.conversation
         before: State = (

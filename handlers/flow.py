@@ -17,6 +17,7 @@ hint and the same question again, with nothing written.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from db.conversations import ConversationRecord, IdentityRecord
 from db.members import Grant, MemberRecord, UnitRecord
 from db.models import Role, Unit
+from db.sealed import open_time
 from handlers.types import Choice, Incoming, Message, Reply
 
 if TYPE_CHECKING:
@@ -49,10 +51,14 @@ class Context:
     conversation: ConversationRecord
     now: dt.datetime
     incoming: Incoming
-    # The time of the person's update before this one (for the idle check), if known.
-    previous_at: dt.datetime | None = None
     # Messages to put before the reply (e.g. "your last conversation timed out").
     preface: list[Message] = field(default_factory=list)
+
+    @functools.cached_property
+    def previous_at(self) -> dt.datetime | None:
+        """The time of the person's update before this one (for the idle check), if
+        known: opened from its sealed copy only when asked (a menu never asks)."""
+        return open_time(self.settings, self.conversation.touched_before)
 
     @property
     def session(self) -> AsyncSession:
