@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import operator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -127,11 +128,11 @@ async def open_update(
     sql, names = _open_sql(recorded=update_id is not None)
     rows = await tx.fetch(sql, *[params[name] for name in names])
     first = rows[0]
-    identity = IdentityRecord(*[first[f"i_{name}"] for name in _IDENTITY])
-    conversation = ConversationRecord(*[first[f"c_{name}"] for name in _CONVERSATION])
+    identity = IdentityRecord(*_IDENTITY_OF(first))
+    conversation = ConversationRecord(*_CONVERSATION_OF(first))
     member = None
     if first["m_id"] is not None:
-        member = MemberRecord(*[first[f"m_{name}"] for name in _MEMBER])
+        member = MemberRecord(*_MEMBER_OF(first))
     grants = [Grant(row["g_id"], Role(row["g_role"]), _unit(row)) for row in rows if row["g_id"]]
     return Opened(identity, conversation, member, grants, bool(first["fresh"]), settings)
 
@@ -184,10 +185,15 @@ _IDENTITY = tuple(f.name for f in fields(IdentityRecord))
 _MEMBER = tuple(f.name for f in fields(MemberRecord))
 _CONVERSATION = tuple(f.name for f in fields(ConversationRecord))
 _UNIT = tuple(f"u_{name}" for name in UNIT_COLUMNS)
+# Each record's columns out of the opening statement's row, in its fields' order.
+_IDENTITY_OF = operator.itemgetter(*[f"i_{name}" for name in _IDENTITY])
+_MEMBER_OF = operator.itemgetter(*[f"m_{name}" for name in _MEMBER])
+_CONVERSATION_OF = operator.itemgetter(*[f"c_{name}" for name in _CONVERSATION])
+_UNIT_OF = operator.itemgetter(*_UNIT)
 
 
 def _unit(row: Any) -> UnitRecord:
-    return UnitRecord(*[row[name] for name in _UNIT])
+    return UnitRecord(*_UNIT_OF(row))
 
 
 @functools.cache
