@@ -11,7 +11,10 @@ backoff until it is handled (the channels keep one person's updates in order
 behind it; other people's go on). ``patience`` bounds the hold for a caller that
 can have the update redelivered instead (a webhook): ``StoreUnavailable`` is
 raised and nothing was stored. A person held longer than ``busy_notice_seconds``
-is told once that their message is kept (``on_hold``).
+is told once that their message is kept (``on_hold``). ``on_held`` is called when an
+update's first try finds the database unreachable, and ``holding`` says whether any
+update is held now: a channel that has confirmed its updates already (polling) puts
+them on disk then, and only then.
 
 Dispatch order: global commands (/start /menu /cancel /help /lang), other
 registered commands, main-menu buttons and global buttons, then the current
@@ -67,6 +70,7 @@ GLOBAL_COMMANDS = ("start", "menu", "cancel", "help", "lang")
 RETRIES = 3
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 OnHold = Callable[[Reply], Awaitable[None]]
+OnHeld = Callable[[], None]
 # A person's state: the conversation's flow, step and data, and the identity's language.
 State = tuple[str | None, str | None, dict[str, object], str | None]
 # Conversation data kept while a person's messages arrive unsupported (see _unsupported).
@@ -124,6 +128,7 @@ class Engine:
         self.clock = clock
         self._held_since: dict[tuple[str, str], float] = {}  # person -> first failed try
         self._told: set[tuple[str, str]] = set()  # told "busy" during this hold
+        self._holding = 0  # updates held now
         self._closing = asyncio.Event()
         load_flows()
 
@@ -135,32 +140,52 @@ class Engine:
     def closed(self) -> bool:
         return self._closing.is_set()
 
+    @property
+    def holding(self) -> bool:
+        """Whether some update is held now (found the database unreachable, not yet handled)."""
+        return self._holding > 0
+
     async def handle(
-        self, inp: Incoming, *, patience: float | None = None, on_hold: OnHold | None = None
+        self,
+        inp: Incoming,
+        *,
+        patience: float | None = None,
+        on_hold: OnHold | None = None,
+        on_held: OnHeld | None = None,
     ) -> Reply:
         """Handle one update, never doubled; held through a database outage (see above)."""
         person = (inp.channel, inp.user_id)
         backoff = Backoff(first=0.2, cap=self.settings.update_retry_max_seconds)
         started = time.monotonic()
         conflicts = 0
-        while True:
-            try:
-                reply = await self._handle_once(inp)
-            except Exception as exc:
-                if is_outage(exc):
-                    await self._hold(inp, exc, backoff.next(), started, patience, on_hold)
-                    continue
-                conflicts += 1
-                if isinstance(exc, DBAPIError) and _is_transient(exc) and conflicts < RETRIES:
-                    log.warning("update %s: transient database error, retry", inp.update_id)
-                    await asyncio.sleep(0.05 * conflicts)
-                    continue
-                log.exception("update %s failed", inp.update_id)
-                return [Message(_("Sorry, something went wrong. Please try again."))]
-            if self._held_since.pop(person, None) is not None:
-                self._told.discard(person)
-                log.info("update %s:%s handled after the outage", inp.channel, inp.update_id)
-            return reply
+        held = False
+        try:
+            while True:
+                try:
+                    reply = await self._handle_once(inp)
+                except Exception as exc:
+                    if is_outage(exc):
+                        if not held:
+                            held = True
+                            self._holding += 1
+                            if on_held is not None:
+                                on_held()
+                        await self._hold(inp, exc, backoff.next(), started, patience, on_hold)
+                        continue
+                    conflicts += 1
+                    if isinstance(exc, DBAPIError) and _is_transient(exc) and conflicts < RETRIES:
+                        log.warning("update %s: transient database error, retry", inp.update_id)
+                        await asyncio.sleep(0.05 * conflicts)
+                        continue
+                    log.exception("update %s failed", inp.update_id)
+                    return [Message(_("Sorry, something went wrong. Please try again."))]
+                if self._held_since.pop(person, None) is not None:
+                    self._told.discard(person)
+                    log.info("update %s:%s handled after the outage", inp.channel, inp.update_id)
+                return reply
+        finally:
+            if held:
+                self._holding -= 1
 
     async def _hold(
         self,

@@ -7,7 +7,7 @@ that the test stops and starts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -113,3 +113,44 @@ async def test_an_update_held_when_the_bot_stops_is_handled_at_the_next_start(
     assert len(answers) == 1 and "how to use it" in answers[0]  # /help's answer, once
     assert not list((tmp_path / "held" / "telegram").glob("*"))
     assert await handled(fdb) == 2
+
+
+async def test_updates_are_on_disk_only_while_the_database_is_down(
+    api: FakeTelegramAPI, faulty: FaultyPostgres, fdb: Database, tmp_path: Path
+) -> None:
+    folder = tmp_path / "held" / "telegram"
+
+    def on_disk() -> set[str]:
+        return {p.name for p in folder.glob("*")} if folder.is_dir() else set()
+
+    async def until(condition: Callable[[], bool], within: float) -> None:
+        async with asyncio.timeout(within):
+            while not condition():  # noqa: ASYNC110 (files: no event to wait on)
+                await asyncio.sleep(0.02)
+
+    overrides = {"update_retry_max_seconds": 0.3, "busy_notice_seconds": 600}
+    async with bot_running(api, fdb, data_dir=tmp_path, **overrides):
+        api.user_message(801, "/start", language_code="en")
+        await api.wait_for(is_text(801, MENU), 10)
+        assert not (tmp_path / "held").exists()  # the database answered: nothing written
+        await faulty.stop()
+        helped = api.user_message(801, "/help", language_code="en")
+        menu = api.user_message(801, "/menu", language_code="en")
+        # on disk from /help's first failed try (/menu with it, or as it comes in behind it)
+        both = {f"{helped['update_id']}.json", f"{menu['update_id']}.json"}
+        await until(lambda: on_disk() == both, 10)
+        since = api.mark()
+        await faulty.start()
+        await api.wait_for(is_text(801, MENU), 20, since=since)
+        await until(lambda: not on_disk(), 5)  # handled: the files are gone, no kill needed
+        written = folder.stat().st_mtime_ns
+        since = api.mark()
+        api.user_message(801, "/menu", language_code="en")
+        await api.wait_for(is_text(801, MENU), 10, since=since)
+        await asyncio.sleep(0.2)
+        # the database answers again: no file written (nor written and removed)
+        assert folder.stat().st_mtime_ns == written and not on_disk()
+    assert not on_disk()  # nor at the stop
+    answers = texts(api, 801)
+    assert len(answers) == 4 and "how to use it" in answers[1] and MENU in answers[2]
+    assert await handled(fdb) == 4

@@ -9,9 +9,11 @@ engine's row lock keeps that true across processes.
 While the database is down an update is held (``Engine.handle``): by polling
 until it is handled; by webhook for ``webhook_hold_seconds``, then the route
 answers 503 (it is in ``UpdateBridge.unstored``) and Telegram redelivers.
-Polling has confirmed an update by the next ``getUpdates``, so one still held
-when the process stops is saved under ``data_dir`` (``held.py``) and handled
-at the next start.
+Polling has confirmed an update by the next ``getUpdates``, so from the moment
+the engine holds one, every update not yet handled is also on disk under
+``data_dir`` (``held.py``: the update queue shows it each update, the engine's
+``on_held`` says when an outage begins); the next start handles what a stop or
+a kill -9 left there.
 
 After a reply: a 403 (or "chat not found") marks the identity blocked; a
 ``my_chat_member`` update saying the person blocked the bot does the same.
@@ -33,9 +35,9 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, T
 from bot.channels.base import DeliveryError, RecipientBlocked
 from bot.channels.media_store import MediaFetcher
 from bot.channels.ordering import KeyedLocks
-from bot.channels.telegram import held
 from bot.channels.telegram.adapter import CHANNEL, to_incoming
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.held import HeldSpool, SpoolingQueue
 from bot.channels.telegram.media import telegram_fetcher
 from bot.channels.telegram.transport import AiohttpRequest, UpdatesRequest
 from bot.config import Settings
@@ -43,6 +45,7 @@ from bot.errors import UserError
 from bot.health import Backoff, describe
 from bot.redact import install_redaction
 from db.members import mark_blocked
+from db.outage import is_outage
 from db.session import UnitOfWork
 from handlers.engine import Engine, StoreUnavailable
 from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, current_language, set_language
@@ -120,28 +123,47 @@ class UpdateBridge:
         self.engine = engine
         self.channel = channel
         self.patience = patience  # None: hold an update until handled (polling)
-        self.unstored: dict[int, Update] = {}  # given up on (the database was down)
+        self.unstored: dict[int, Update] = {}  # webhook: given up on (the database was down)
         self.in_flight = 0
         self.media: MediaFetcher | None = None  # set when ANTT_STORE_MEDIA=1
+        self.spool: HeldSpool | None = None  # polling: the updates in hand, on disk in an outage
 
     async def on_update(self, update: Update, context: Any) -> None:
+        if self.spool is None:
+            await self._on_update(update)
+            return
+        kept = True  # not handled (cancelled): its file stays for the next start
+        try:
+            kept = await self._on_update(update)
+        except Exception as exc:
+            kept = is_outage(exc)
+            raise
+        finally:
+            self.spool.settled(update, keep=kept)
+
+    async def _on_update(self, update: Update) -> bool:
+        """Handle ``update``; True when it was not (the database was down), so must be kept."""
         if update.my_chat_member is not None:
             await self._on_membership(update)
-            return
+            return False
         inp = to_incoming(update)
         query = update.callback_query
         if inp is None:
             if query is not None:
                 await self._answer(query)
-            return
+            return False
         self.in_flight += 1
         try:
             reply = await self.engine.handle(
-                inp, patience=self.patience, on_hold=lambda busy: self._deliver(inp, busy)
+                inp,
+                patience=self.patience,
+                on_hold=lambda busy: self._deliver(inp, busy),
+                on_held=None if self.spool is None else self.spool.outage_began,
             )
         except StoreUnavailable:
-            self.unstored[update.update_id] = update
-            return  # the button's spinner keeps turning: the tap comes back
+            if self.spool is None:
+                self.unstored[update.update_id] = update  # the webhook answers 503
+            return True  # the button's spinner keeps turning: the tap comes back
         except BaseException:
             if query is not None:  # stop the button's spinner even so
                 await self._answer(query)
@@ -151,12 +173,13 @@ class UpdateBridge:
         if self.media is not None:
             self.media.kick()  # files of a tip or check-in this update may have saved
         if not reply and inp.update_id is not None:
-            return  # already handled (a redelivery): its answer went out the first time
+            return False  # already handled (a redelivery): its answer went out the first time
         if query is not None:
             # Answered beside the reply, so the button's spinner stops at once.
             await asyncio.gather(self._answer(query), self._deliver(inp, reply))
         else:
             await self._deliver(inp, reply)
+        return False
 
     async def _deliver(self, inp: Incoming, reply: Reply) -> None:
         if not reply:
@@ -227,12 +250,17 @@ def build_application(
         .concurrent_updates(PerPersonOrder(settings.telegram_concurrency))
         .job_queue(None)  # type: ignore[arg-type]  # time triggers live in scheduler/
     )
-    if not polling:
+    spool = None
+    if polling:
+        spool = HeldSpool(settings.data_dir, outage=lambda: engine.holding)
+        builder = builder.update_queue(SpoolingQueue(spool))
+    else:
         builder = builder.updater(None)
     application = builder.build()
     patience = None if polling else settings.webhook_hold_seconds
     channel = TelegramChannel(application.bot, paid_broadcast=settings.telegram_paid_broadcast)
     bridge = UpdateBridge(engine, channel, patience=patience)
+    bridge.spool = spool
     if settings.store_media:
         bridge.media = telegram_fetcher(engine.db, application.bot, settings.data_dir)
     application.add_handler(TypeHandler(Update, bridge.on_update))
@@ -315,8 +343,8 @@ class TelegramService:
         if self.bridge.media is not None:
             self.bridge.media.kick()  # what an earlier run left undownloaded
         if self.webhook_url is None:
-            assert app.updater is not None
-            for update in held.take(self.settings.data_dir, app.bot):
+            assert app.updater is not None and self.bridge.spool is not None
+            for update in self.bridge.spool.replay(app.bot):
                 log.info("telegram: handling update %s kept by the last run", update.update_id)
                 await app.update_queue.put(update)
             await app.updater.start_polling(
@@ -341,15 +369,16 @@ class TelegramService:
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
             await self._settle()
-            if self.bridge.unstored:
-                kept = held.save(self.settings.data_dir, self.bridge.unstored.values())
-                log.warning("telegram: %d update(s) not handled, kept for the next start", kept)
-                self.bridge.unstored.clear()
+        spool = self.bridge.spool
+        if spool is not None:
+            spool.keep_all()  # on disk before the last ones are tried (or the stop is cut)
         if self.bridge.media is not None:
             await self.bridge.media.close()
         if app.running:
-            await app.stop()
+            await app.stop()  # what is still queued: handled, or kept (the engine is closed)
         await app.shutdown()
+        if spool is not None and spool.kept:
+            log.warning("telegram: %d update(s) not handled, kept for the next start", spool.kept)
         self._started = False
 
     async def _initialize(self) -> None:
