@@ -142,6 +142,13 @@ class SchedulerService:
                         result = await job(self.db, self.settings, fired)
                     finally:
                         await lock.release()
+                except asyncio.CancelledError:
+                    if not self._stop.is_set():
+                        raise
+                    # The process is stopping (asyncio.run cancels what still runs): the
+                    # next start's run does the work; not an error for APScheduler to log.
+                    log.info("job %s stopped with the process", name)
+                    return
                 except Exception as exc:
                     delay = backoff.next()
                     self.health.down(f"job {name}", describe(exc))

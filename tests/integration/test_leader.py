@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 
 import pytest
 
@@ -118,3 +119,35 @@ async def test_a_job_fired_in_two_processes_runs_in_one(db: Database) -> None:
     gate.set()
     await first
     assert runs == 1
+
+
+async def test_a_job_cut_by_the_stop_ends_quietly_and_one_cut_otherwise_is_cancelled(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = asyncio.Event()
+
+    async def long_job(db: Database, settings: Settings, now: dt.datetime) -> None:
+        started.set()
+        await asyncio.Event().wait()  # until cancelled
+
+    caplog.set_level(logging.INFO, logger="scheduler.jobs")
+    for stopping in (True, False):
+        service = SchedulerService(db, Settings(), {}, send=False)
+        started.clear()
+        task = asyncio.create_task(service._wrap("long", long_job)())
+        await asyncio.wait_for(started.wait(), 5)
+        if stopping:
+            service._stop.set()
+        task.cancel()
+        if stopping:  # asyncio.run cancelling what still runs at the end of a stop
+            assert await asyncio.wait_for(task, 5) is None
+            assert "job long stopped with the process" in caplog.text
+        else:
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
+        # Either way the job's lock was released: another run can take it at once.
+        lock = AdvisoryLock(db, "job:long")
+        try:
+            assert await lock.acquire()
+        finally:
+            await lock.release()
