@@ -79,8 +79,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import itertools
 import json
+import math
 import os
 import random
 import secrets
@@ -270,6 +272,34 @@ class Run:
     lost: int = 0
     stopped: bool = False
     cpu_s: float = 0.0  # the bot process's CPU time while measured
+    slow: list[tuple[float, float]] = field(default_factory=list)  # (answered at, latency)
+
+
+SLOW_S = 0.1  # a reply this late is kept with the wall time it came, to find stalls
+STALL_GAP_S = 1.0  # slow replies closer than this belong to one stall
+
+
+def stalls(slow: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """Slow replies grouped into stalls (each next one within ``STALL_GAP_S`` of the
+    last): when it began (UTC, to line up with the bot's and PostgreSQL's logs), how
+    long its slow replies spanned, how many, and the slowest."""
+    found: list[dict[str, Any]] = []
+    group: list[tuple[float, float]] = []
+    for at, latency in [*sorted(slow), (math.inf, 0.0)]:
+        if group and at - group[-1][0] > STALL_GAP_S:
+            began = min(a - lat for a, lat in group)
+            clock = dt.datetime.fromtimestamp(began, dt.UTC).strftime("%H:%M:%S.%f")
+            found.append(
+                {
+                    "began_utc": clock[:-3],
+                    "seconds": round(group[-1][0] - began, 2),
+                    "replies": len(group),
+                    "max_ms": round(max(lat for _, lat in group) * 1000, 1),
+                }
+            )
+            group = []
+        group.append((at, latency))
+    return found
 
 
 class Harness:
@@ -391,6 +421,8 @@ class Harness:
             if started >= measure_from:
                 run.answered += 1
                 run.latencies.append(latency)
+                if latency >= SLOW_S:
+                    run.slow.append((time.time(), latency))
 
     async def drive(
         self,
@@ -416,7 +448,7 @@ class Harness:
             cpu_start = cpu_seconds(bot.proc.pid)
             await asyncio.sleep(seconds)
             # Freeze the figures at the deadline; replies still in flight do not count.
-            frozen = Run(list(run.latencies), run.answered, run.lost)
+            frozen = Run(list(run.latencies), run.answered, run.lost, slow=list(run.slow))
             frozen.cpu_s = cpu_seconds(bot.proc.pid) - cpu_start
             run.stopped = True
             for task in tasks:
@@ -451,6 +483,7 @@ class Harness:
             "ms": summary_ms(run.latencies),
             "lost": run.lost,
             "peak_rss_mb": _round(rss),
+            "stalls": stalls(run.slow),
         }
 
 
@@ -653,6 +686,9 @@ async def benchmark(quick: bool, tuning: Tuning) -> dict[str, Any]:
             "ours_updates_per_s": [r["updates_per_s"] for r in lat_rounds["ours"]],
             "ours_ms": [r["ms"] for r in lat_rounds["ours"]],
             "bare_ms": [r["ms"] for r in lat_rounds["bare"]],
+            # replies slower than SLOW_S grouped into stalls, with the UTC time each began
+            "ours_stalls": [r["stalls"] for r in lat_rounds["ours"]],
+            "bare_stalls": [r["stalls"] for r in lat_rounds["bare"]],
             "ours_p99_ms_median": ours_p99,
             "bare_p99_ms_median": median_of("bare", "p99"),
             "p99_ratios": [round(r, 2) for r in pair_ratios("p99")],
@@ -1000,7 +1036,7 @@ class ScaleOutHarness(Harness):
         roots += [(pg_pid, True), (os.getpid(), False)]
         before = [usage(pid, tree=tree) for pid, tree in roots]
         await asyncio.sleep(seconds)
-        frozen = Run(list(run.latencies), run.answered, run.lost)
+        frozen = Run(list(run.latencies), run.answered, run.lost, slow=list(run.slow))
         after = [usage(pid, tree=tree) for pid, tree in roots]
         used = [per_second(b, a, seconds) for b, a in zip(before, after, strict=True)]
         cpu = [round(u[0], 2) for u in used]
@@ -1029,6 +1065,7 @@ class ScaleOutHarness(Harness):
             },
             "bot_cpu_ms_per_update": round(1000 * sum(bots_s) / answered, 2),
             "peak_rss_mb": [_round(peak_rss_mb(p.proc.pid)) for p in processes],
+            "stalls": stalls(frozen.slow),
         }
 
 
