@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
+import pytest
 from telegram import Update
 
 from bot.channels.telegram.held import HeldSpool, SpoolingQueue
@@ -100,3 +103,27 @@ def test_a_stop_keeps_what_is_still_in_hand(tmp_path: Path) -> None:
     spool.settled(message(5, "/start"), keep=False)
     spool.keep_all()
     assert files(tmp_path) == ["6.json"] and spool.kept == 1
+
+
+def test_a_kept_file_and_its_folder_are_synced_to_disk_before_it_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A power cut cannot be made here, so the test records what reached fsync (and
+    # lets the real fsync run): the file's bytes while still under its temporary
+    # name, then the folder that holds the new name.
+    synced: list[tuple[str, str]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        content = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+        synced.append((path, content))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    spool = HeldSpool(tmp_path, outage=lambda: True)
+    spool.arrived(message(5, "/start"))
+    folder = str((tmp_path / "held" / "telegram").resolve())
+    assert [path for path, _ in synced] == [f"{folder}/5.tmp", folder]
+    assert json.loads(synced[0][1])["message"]["text"] == "/start"  # whole when synced
+    assert files(tmp_path) == ["5.json"] and spool.kept == 1

@@ -10,7 +10,9 @@ that arrives while the engine holds any; a file goes once its update is handled.
 A process killed with -9 during an outage thus loses none of them: the next
 start replays the files in id order before polling (``replay``), and one handled
 after all before the kill is skipped by the engine (``processed_update``). A
-graceful stop writes what is still unhandled. What remains: updates in hand
+graceful stop writes what is still unhandled. Each file and the folder are
+synced (``fsync``) before it counts as kept, so a power cut loses none either
+(an outage is when this runs: no update pays for it otherwise). What remains: updates in hand
 when the process is killed before any try has found the database unreachable.
 """
 
@@ -99,12 +101,25 @@ class HeldSpool:
         partial = target.with_suffix(".tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps(update.to_dict()), encoding="utf-8")
+            with partial.open("w", encoding="utf-8") as out:
+                out.write(json.dumps(update.to_dict()))
+                out.flush()
+                os.fsync(out.fileno())  # on the disk itself, not only in the page cache
             os.replace(partial, target)
+            _sync_folder(self.folder)  # and the new name with it
         except OSError as exc:  # still held in memory: lost only if the process dies too
             log.error("held update %s not written to disk: %s", update.update_id, exc)
             return
         self._on_disk.add(update.update_id)
+
+
+def _sync_folder(folder: Path) -> None:
+    """``fsync`` of a folder, so a renamed file's new name survives a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class SpoolingQueue(asyncio.Queue[object]):
