@@ -33,16 +33,21 @@ print(sum(in_heap(b) for b in buffers))
 """
 
 
-def buffers_in_heap(mode: str) -> int:
+def probe(script: str, mode: str) -> str:
+    """What ``script`` prints, run in a fresh interpreter with ``mode`` as its argument."""
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, mode],
+        [sys.executable, "-c", script, mode],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
-    return int(out.stdout.strip())
+    return out.stdout
+
+
+def buffers_in_heap(mode: str) -> int:
+    return int(probe(PROBE, mode).strip())
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
@@ -74,15 +79,7 @@ print(released, before, rss_mb())
 
 
 def trim(mode: str) -> tuple[bool, float, float]:
-    out = subprocess.run(
-        [sys.executable, "-c", TRIM_PROBE, mode],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    released, before, after = out.stdout.split()
+    released, before, after = probe(TRIM_PROBE, mode).split()
     return released == "True", float(before), float(after)
 
 

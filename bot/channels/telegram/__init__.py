@@ -16,6 +16,6 @@ import sys
 if "telegram" not in sys.modules and "cryptography" not in sys.modules:
     sys.modules["cryptography"] = None  # type: ignore[assignment]
     try:
-        import telegram.ext  # noqa: F401
+        import telegram  # noqa: F401  (the package imports both modules that try it)
     finally:
         del sys.modules["cryptography"]
